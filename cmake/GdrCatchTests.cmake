@@ -1,0 +1,19 @@
+# gdr_discover_tests(<target> TEST_SPEC <catch spec> LABELS <label>...)
+# Registers the Catch2 test cases of <target> that match TEST_SPEC as ctest tests with
+# every label given and SKIP_RETURN_CODE 77. Catch2 2.13's catch_discover_tests passes
+# only the first list element of PROPERTIES, so the labels are set by a second
+# TEST_INCLUDE_FILES script that runs after discovery, over the discovered test list.
+include(Catch)
+
+function(gdr_discover_tests target)
+  cmake_parse_arguments(arg "" "TEST_SPEC;NAME" "LABELS" ${ARGN})
+  set(list_var "${target}_${arg_NAME}_TESTS")
+  catch_discover_tests(${target} TEST_SPEC "${arg_TEST_SPEC}" TEST_LIST ${list_var})
+  string(REPLACE ";" "\\;" labels "${arg_LABELS}")
+  set(script "${CMAKE_CURRENT_BINARY_DIR}/${target}_${arg_NAME}_labels.cmake")
+  file(WRITE "${script}"
+    "foreach(test_name IN LISTS ${list_var})\n"
+    "  set_tests_properties(\"\${test_name}\" PROPERTIES LABELS \"${labels}\" SKIP_RETURN_CODE 77)\n"
+    "endforeach()\n")
+  set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES "${script}")
+endfunction()

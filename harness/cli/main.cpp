@@ -1,0 +1,284 @@
+// gdr: the command-line tool of gdr-verify.
+//   gdr verify      the default cases against every subject on this machine (the main job)
+//   gdr check       one case spec against one subject, with the full report
+//   gdr spec        validate a case spec and print it as text and JSON
+//   gdr oracle      run the oracle on a case and write its outputs
+//   gdr subjects    which subjects exist and whether they can run here
+//   gdr tolerances  the tolerance table with its reasons
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "gdr/core/errors.hpp"
+#include "gdr/harness/case_spec.hpp"
+#include "gdr/harness/runner.hpp"
+#include "gdr/reference/fused_recurrent.hpp"
+
+namespace {
+
+using namespace gdr::harness;
+
+// Exit codes: 0 all passed (or only declared limitations); 1 a check failed or, with
+// GDR_REQUIRE_GPU=1, a GPU subject did not run; 2 bad command-line input.
+constexpr int exit_ok = 0, exit_failed = 1, exit_usage = 2;
+
+bool gpu_required() {
+    const char* value = std::getenv("GDR_REQUIRE_GPU");
+    return value && std::string(value) == "1";
+}
+
+struct CaseSource {
+    std::string text;
+    std::string json_file;
+
+    CaseSpec load() const {
+        if (!text.empty() && !json_file.empty()) throw gdr::InvalidArgument("--case", "give --case or --json, not both");
+        if (!json_file.empty()) {
+            std::ifstream in(json_file);
+            if (!in) throw gdr::InvalidArgument("--json", "cannot read '" + json_file + "'");
+            nlohmann::json json;
+            try {
+                json = nlohmann::json::parse(in);
+            } catch (const nlohmann::json::exception& error) {
+                throw gdr::InvalidArgument("--json", std::string("not valid JSON: ") + error.what());
+            }
+            return from_json(json);
+        }
+        if (text.empty()) throw gdr::InvalidArgument("--case", "a case spec is required (--case TEXT or --json FILE)");
+        return parse_text(text);
+    }
+};
+
+void add_case_options(CLI::App& command, CaseSource& source) {
+    command.add_option("--case", source.text, "case spec in text form, e.g. 'B=2 T=1 H=1 HV=2 K=16 V=8'");
+    command.add_option("--json", source.json_file, "case spec as a JSON file");
+}
+
+struct ReportOptions {
+    std::string jsonl_file;
+    std::string junit_file;
+    std::string tolerance_file;
+    std::string dump_dir;
+    bool no_determinism = false;
+};
+
+void add_report_options(CLI::App& command, ReportOptions& options) {
+    command.add_option("--jsonl", options.jsonl_file, "write one JSON record per case to this file");
+    command.add_option("--junit", options.junit_file, "write a JUnit XML report to this file");
+    command.add_option("--tolerances", options.tolerance_file, "tolerance table (default: the compiled-in one)");
+    command.add_option("--dump-dir", options.dump_dir, "write failing cases' tensors here");
+    command.add_flag("--no-determinism", options.no_determinism, "run each case once (skip the determinism check)");
+}
+
+ToleranceTable load_tolerances(const ReportOptions& options) {
+    return options.tolerance_file.empty() ? ToleranceTable::load_default()
+                                          : ToleranceTable::load_file(options.tolerance_file);
+}
+
+void write_reports(const std::vector<CaseReport>& reports, const ReportOptions& options) {
+    if (!options.jsonl_file.empty()) {
+        std::ofstream out(options.jsonl_file);
+        if (!out) throw std::runtime_error("cannot write " + options.jsonl_file);
+        for (const CaseReport& report : reports) out << to_json(report).dump() << '\n';
+    }
+    if (!options.junit_file.empty()) {
+        std::ofstream out(options.junit_file);
+        if (!out) throw std::runtime_error("cannot write " + options.junit_file);
+        write_junit(out, reports, "gdr");
+    }
+}
+
+int exit_code_for(const std::vector<CaseReport>& reports, const std::vector<std::string>& not_run_required) {
+    for (const CaseReport& report : reports)
+        if (is_failure(report.outcome)) return exit_failed;
+    return not_run_required.empty() ? exit_ok : exit_failed;
+}
+
+int run_verify(const std::vector<std::string>& subject_names, const ReportOptions& options) {
+    const ToleranceTable tolerances = load_tolerances(options);
+    std::vector<std::unique_ptr<Subject>> subjects;
+    if (subject_names.empty()) {
+        subjects = all_subjects();
+    } else {
+        for (const std::string& name : subject_names) subjects.push_back(make_subject(name));
+    }
+    RunOptions run_options;
+    run_options.check_determinism = !options.no_determinism;
+    run_options.dump_dir = options.dump_dir;
+
+    std::vector<CaseReport> reports;
+    std::vector<std::string> not_run_required;
+    for (auto& subject : subjects) {
+        if (const auto reason = subject->unavailable_reason()) {
+            fmt::print("{}: NOT_RUN: {}\n", subject->name(), *reason);
+            if (gpu_required() && subject->name().rfind("cuda", 0) == 0) not_run_required.push_back(subject->name());
+        }
+    }
+    for (const CaseSpec& spec : default_verify_cases()) {
+        // The oracle runs once per case, whatever the number of subjects.
+        std::optional<PreparedCase> prepared;
+        try {
+            prepared = prepare_case(spec);
+        } catch (const std::exception&) {
+            // run_case(spec, ...) below turns the same error into a FAILED report.
+        }
+        for (auto& subject : subjects)
+            reports.push_back(prepared ? run_case(*prepared, *subject, tolerances, run_options)
+                                       : run_case(spec, *subject, tolerances, run_options));
+    }
+    fmt::print("\n{}\n", format_table(reports));
+    for (const CaseReport& report : reports)
+        if (is_failure(report.outcome)) fmt::print("\n{}\n", format_failure(report));
+    fmt::print("{}\n", format_summary(count_outcomes(reports)));
+    for (const std::string& name : not_run_required)
+        fmt::print("GDR_REQUIRE_GPU=1 and subject {} did not run: failing\n", name);
+    write_reports(reports, options);
+    return exit_code_for(reports, not_run_required);
+}
+
+int run_check(const CaseSource& source, const std::string& subject_name, const ReportOptions& options) {
+    const CaseSpec spec = source.load();
+    const ToleranceTable tolerances = load_tolerances(options);
+    std::unique_ptr<Subject> subject = make_subject(subject_name);
+    RunOptions run_options;
+    run_options.check_determinism = !options.no_determinism;
+    run_options.dump_dir = options.dump_dir;
+    const CaseReport report = run_case(spec, *subject, tolerances, run_options);
+    const std::vector<CaseReport> reports{report};
+    fmt::print("{}\n", format_table(reports));
+    if (report.outcome != Outcome::passed) fmt::print("\n{}\n", format_failure(report));
+    for (const CheckResult& check : report.checks)
+        fmt::print("  {:<18} {:<13} {}{}\n", check.name, to_string(check.outcome), check.detail,
+                   check.tolerance_row_id.empty() ? "" : " [row " + check.tolerance_row_id + "]");
+    if (!report.message.empty()) fmt::print("{}\n", report.message);
+    write_reports(reports, options);
+    std::vector<std::string> not_run_required;
+    if (report.outcome == Outcome::not_run && gpu_required() && subject_name.rfind("cuda", 0) == 0)
+        not_run_required.push_back(subject_name);
+    return exit_code_for(reports, not_run_required);
+}
+
+int run_spec(const CaseSource& source) {
+    const CaseSpec spec = source.load();
+    fmt::print("text: {}\njson: {}\n", to_text(spec), to_json(spec).dump());
+    return exit_ok;
+}
+
+int run_oracle(const CaseSource& source, const std::string& precision, const std::string& out_file) {
+    const CaseSpec spec = source.load();
+    const bool truth = precision == "truth";
+    const HostCase host = materialize(spec);
+    RunBuffers buffers = make_run_buffers(host, truth ? gdr::DType::f64 : spec.input_dtype,
+                                          truth ? gdr::DType::f64 : spec.state_dtype);
+    gdr::reference::run_fused_recurrent(
+        make_problem(host, buffers),
+        {truth ? gdr::reference::Precision::truth_fp64 : gdr::reference::Precision::emulated_fp32,
+         gdr::reference::ReductionOrder::forward});
+    const nlohmann::json result = {{"case", to_text(spec)},
+                                   {"precision", precision},
+                                   {"o", tensor_to_json(buffers.o)},
+                                   {"bank", tensor_to_json(buffers.bank)}};
+    if (out_file.empty() || out_file == "-") {
+        std::cout << result.dump() << '\n';
+    } else {
+        std::ofstream out(out_file);
+        if (!out) throw std::runtime_error("cannot write " + out_file);
+        out << result.dump() << '\n';
+        fmt::print("oracle ({}) wrote o {} and bank {} to {}\n", precision, buffers.o.numel(), buffers.bank.numel(),
+                   out_file);
+    }
+    return exit_ok;
+}
+
+int run_subjects() {
+    for (const auto& subject : all_subjects()) {
+        const auto reason = subject->unavailable_reason();
+        fmt::print("{:<24} {:<10} {}\n", subject->name(), reason ? "NOT_RUN" : "available",
+                   reason ? *reason : subject->description());
+    }
+    return exit_ok;
+}
+
+int run_tolerances(const std::string& file) {
+    const ToleranceTable table = file.empty() ? ToleranceTable::load_default() : ToleranceTable::load_file(file);
+    fmt::print("tolerance table: {} ({} rows)\n", table.source(), table.rows().size());
+    const auto field = [](const auto& value) -> std::string {
+        if (!value) return "*";
+        if constexpr (std::is_same_v<std::decay_t<decltype(*value)>, std::string>) return *value;
+        else return std::string(to_string(*value));
+    };
+    for (const ToleranceRow& row : table.rows()) {
+        fmt::print("{}: subject={} input={} state={} kind={} T={} feature={} rho={} floor_ulps={} frobenius_units={}\n"
+                   "    reason: {}\n    calibrated on: {}\n",
+                   row.id, field(row.subject), field(row.input_dtype), field(row.state_dtype), field(row.kind),
+                   field(row.t_bucket), field(row.feature), row.rho, row.floor_ulps, row.frobenius_units, row.reason,
+                   row.calibrated_on);
+    }
+    return exit_ok;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"gdr: verify gated delta rule kernels against an Eigen oracle"};
+    app.require_subcommand(1);
+
+    ReportOptions verify_options;
+    std::vector<std::string> verify_subjects;
+    auto* verify = app.add_subcommand("verify", "run the default cases against every subject available here");
+    verify->add_option("--subject", verify_subjects, "only these subjects (repeatable)");
+    add_report_options(*verify, verify_options);
+
+    CaseSource check_source;
+    ReportOptions check_options;
+    std::string check_subject = "cuda-decode";
+    auto* check = app.add_subcommand("check", "check one case spec against one subject and print the report");
+    add_case_options(*check, check_source);
+    check->add_option("--subject", check_subject, "the subject (see `gdr subjects`)")->capture_default_str();
+    add_report_options(*check, check_options);
+
+    CaseSource spec_source;
+    auto* spec = app.add_subcommand("spec", "validate a case spec and print it as text and JSON");
+    add_case_options(*spec, spec_source);
+
+    CaseSource oracle_source;
+    std::string precision = "truth";
+    std::string oracle_out;
+    auto* oracle = app.add_subcommand("oracle", "run the oracle on a case and write o and the bank as JSON");
+    add_case_options(*oracle, oracle_source);
+    oracle->add_option("--precision", precision, "truth (R64, fp64) or emulated (Rlp, fp32 with kernel roundings)")
+        ->check(CLI::IsMember({"truth", "emulated"}))
+        ->capture_default_str();
+    oracle->add_option("--out", oracle_out, "output file (default: standard output)");
+
+    auto* subjects = app.add_subcommand("subjects", "list the subjects and whether each can run here");
+    std::string tolerance_file;
+    auto* tolerances = app.add_subcommand("tolerances", "print the tolerance table with its reasons");
+    tolerances->add_option("--file", tolerance_file, "a table other than the compiled-in one");
+
+    CLI11_PARSE(app, argc, argv);
+    try {
+        if (verify->parsed()) return run_verify(verify_subjects, verify_options);
+        if (check->parsed()) return run_check(check_source, check_subject, check_options);
+        if (spec->parsed()) return run_spec(spec_source);
+        if (oracle->parsed()) return run_oracle(oracle_source, precision, oracle_out);
+        if (subjects->parsed()) return run_subjects();
+        if (tolerances->parsed()) return run_tolerances(tolerance_file);
+    } catch (const gdr::InvalidArgument& error) {
+        fmt::print(stderr, "gdr: invalid input: {}\n", error.what());
+        return exit_usage;
+    } catch (const std::exception& error) {
+        fmt::print(stderr, "gdr: error: {}\n", error.what());
+        return exit_failed;
+    }
+    return exit_usage;
+}

@@ -1,0 +1,113 @@
+// Comparison metrics and the pass rule for one slice of an output (one token's o, one
+// written state slot), and a bitwise compare for untouched memory and determinism.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "gdr/core/dtype.hpp"
+#include "gdr/harness/tolerance.hpp"
+
+namespace gdr::harness {
+
+// One slice, already decoded to double. subject: the implementation under test; truth:
+// R64 (fp64, unrounded); emulated: Rlp (the emulated-precision oracle run).
+struct SliceInput {
+    std::string label;                   // e.g. "o[b=1,t=0]" or "state[n=3,slot=1]"
+    std::vector<std::string> dim_names;  // e.g. {"hv", "v"} or {"hv", "k", "v"}
+    std::vector<std::int64_t> shape;     // of the slice, row-major; product == subject.size()
+    std::span<const double> subject;
+    std::span<const double> truth;
+    std::span<const double> emulated;    // judge_slice: same size; judge_slice_exact: may be empty
+    // 1 where the subject's bytes still hold the poison pattern. May be empty (no poison
+    // information); a poison element still decodes to NaN and fails as non-finite then.
+    std::span<const std::uint8_t> subject_poison;
+    DType value_dtype = DType::f32;      // the dtype the subject stored
+};
+
+struct Mismatch {
+    std::int64_t flat = 0;             // row-major index within the slice
+    std::vector<std::int64_t> index;   // the same, per dimension of the slice
+    double subject = 0, truth = 0, emulated = 0;
+    // "abs" (beyond threshold_abs), "non-finite" (subject NaN/Inf, truth finite),
+    // "class" (truth non-finite, subject a different class), "poison" (never written),
+    // "exact" (exact mode: differs from round_to(value_dtype, truth)).
+    std::string what;
+};
+
+struct SliceMetrics {
+    std::string label;
+    std::vector<std::string> dim_names;
+    std::int64_t elements = 0;
+
+    // Over elements where truth (rounded to value_dtype) is finite and the subject finite.
+    double max_abs_error = 0;                 // max |s - t|
+    std::vector<std::int64_t> max_abs_index;  // where; empty when no such element
+    double subject_at_max = 0, truth_at_max = 0, emulated_at_max = 0;
+    double max_rel_error = 0;                 // max |s - t| / |t| over t != 0
+    double rel_frobenius = 0;                 // ||s - t|| / ||t||; ||t|| == 0: 0 if s == t there, else inf
+    double emulated_max_abs_error = 0;        // max |e - t|
+    double emulated_rel_frobenius = 0;        // ||e - t|| / ||t||, same convention
+
+    double threshold_abs = 0;        // rho * emulated_max_abs_error + floor (0 in exact mode)
+    double threshold_frobenius = 0;  // rho * emulated_rel_frobenius + units * u (0 in exact mode)
+    double floor_abs = 0;            // floor_ulps * ulp(value_dtype, max|t|)
+
+    std::int64_t mismatch_count = 0;
+    std::vector<Mismatch> first_mismatches;  // in flat order, at most `keep` each
+    std::vector<Mismatch> last_mismatches;   // the last ones not already in first_mismatches
+
+    std::int64_t nan_count = 0;             // subject NaNs that are not poison
+    std::int64_t inf_count = 0;             // subject infinities
+    std::int64_t poison_survivors = 0;
+    std::int64_t emulated_nonfinite = 0;    // Rlp non-finite where truth is finite: no valid threshold
+
+    bool exact = false;  // judged by judge_slice_exact
+    bool passed = true;
+    std::string why;     // empty when passed; otherwise every rule that failed, "; "-joined
+
+    // max_abs_error / threshold_abs (inf when the threshold is 0 and the error is not),
+    // for ranking slices; 0 when both are 0.
+    double error_ratio() const;
+};
+
+// Per element: poison survivors fail; where round_to(value_dtype, truth) is non-finite
+// the subject must be the same class (NaN, +Inf or -Inf: overflow to Inf is the correct
+// rounding of a finite fp64 value beyond the dtype's range) and the element is left out
+// of the numeric metrics; where it is finite, a non-finite subject fails, and a finite one
+// must satisfy |s - t| <= threshold_abs. Per slice, rel_frobenius <= threshold_frobenius.
+// A non-finite Rlp where truth is finite fails the slice: the threshold would be infinite.
+// Throws std::invalid_argument when sizes disagree.
+SliceMetrics judge_slice(const SliceInput& input, const ToleranceRow& row, std::size_t keep = 5);
+
+// For exact cases (every operation exact): the subject must equal round_to(value_dtype,
+// truth) exactly; +0 and -0 are equal (SPEC.md leaves the sign of a zero result to the
+// order of operations, e.g. -0 + 0 vs 0 + -0, and no consumer can tell them apart), NaN
+// equals NaN; anything else, poison included, is a mismatch.
+SliceMetrics judge_slice_exact(const SliceInput& input, std::size_t keep = 5);
+
+// Row-major unravel of `flat` over `shape`.
+std::vector<std::int64_t> unravel(std::int64_t flat, const std::vector<std::int64_t>& shape);
+// "(hv=3, v=5)"; falls back to "(3, 5)" when names are missing.
+std::string format_index(const std::vector<std::string>& dim_names, const std::vector<std::int64_t>& index);
+
+struct BitwiseResult {
+    std::int64_t bytes = 0;                     // compared bytes
+    std::int64_t element_size = 1;
+    std::int64_t differing_bytes = 0;
+    std::int64_t differing_elements = 0;        // elements with at least one differing byte
+    std::int64_t first_differing_offset = -1;   // byte offset, -1 when identical
+    std::int64_t last_differing_offset = -1;
+    bool identical = true;
+};
+
+// Byte-for-byte compare (memcmp semantics, no tolerance): untouched bank entries against
+// a snapshot, guard bands, two runs of one case. Throws std::invalid_argument when the
+// sizes differ or element_size is 0.
+BitwiseResult compare_bytes(std::span<const std::byte> a, std::span<const std::byte> b, std::size_t element_size = 1);
+BitwiseResult compare_bytes(const void* a, const void* b, std::size_t bytes, std::size_t element_size = 1);
+
+}  // namespace gdr::harness

@@ -1,0 +1,72 @@
+// Reports, like CUTLASS: an outcome per check and per case, JSON-lines for machines, a
+// short table for people, a failure dump with everything needed to reproduce, JUnit for CI.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "gdr/harness/compare.hpp"
+#include "gdr/harness/outcome.hpp"
+
+namespace gdr::harness {
+
+struct CheckResult {
+    // "o vs R64", "state vs R64", "untouched bank", "poison survivors", "guard bands",
+    // "determinism", "error", ...
+    std::string name;
+    Outcome outcome = Outcome::passed;
+    std::string detail;
+    std::optional<SliceMetrics> worst_slice;  // the slice that decided the outcome
+    std::string tolerance_row_id;             // the row that judged it ("exact" for exact mode)
+};
+
+struct CaseReport {
+    std::string case_text;  // the spec's one-line form
+    std::uint64_t seed = 0;
+    std::string subject;
+    Outcome outcome = Outcome::passed;  // the worst of the checks' (and of errors before them)
+    std::string message;
+    std::vector<CheckResult> checks;
+    double seconds = 0;
+    std::string reproduce;  // a shell command that reruns exactly this case
+};
+
+// The worst outcome of `checks`, passed when empty.
+Outcome worst_outcome(const std::vector<CheckResult>& checks);
+
+// One JSON object per case (write with .dump() and a newline for JSON lines). Non-finite
+// numbers are written as the strings "nan", "inf", "-inf" (JSON has no such numbers).
+nlohmann::json to_json(const SliceMetrics& metrics);
+nlohmann::json to_json(const CheckResult& check);
+nlohmann::json to_json(const CaseReport& report);
+
+// A short table: subject, case (shortened), outcome, worst error / threshold, row.
+std::string format_table(const std::vector<CaseReport>& reports);
+
+// The full story of one case that did not pass: spec, seed, reproduce command, and per
+// failing check its detail, max abs error with index and subject/R64/Rlp values there,
+// thresholds, mismatch count, first and last mismatches and the tolerance row.
+std::string format_failure(const CaseReport& report);
+
+// JUnit XML: one <testcase> per case (classname = subject), <failure> for INCORRECT and
+// FAILED, <skipped> for NOT_RUN and NOT_SUPPORTED.
+void write_junit(std::ostream& out, const std::vector<CaseReport>& reports, const std::string& suite_name);
+// XML 1.0 text/attribute escaping; control characters XML cannot carry become "\xNN".
+std::string xml_escape(std::string_view text);
+
+struct OutcomeCounts {
+    std::int64_t passed = 0, not_supported = 0, not_run = 0, incorrect = 0, failed = 0;
+    std::int64_t total() const { return passed + not_supported + not_run + incorrect + failed; }
+    std::int64_t of(Outcome outcome) const;
+    Outcome worst() const;  // passed when empty
+};
+OutcomeCounts count_outcomes(const std::vector<CaseReport>& reports);
+// "12 cases: 10 PASSED, 1 NOT_RUN, 1 INCORRECT" (zero counts left out).
+std::string format_summary(const OutcomeCounts& counts);
+
+}  // namespace gdr::harness

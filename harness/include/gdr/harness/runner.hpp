@@ -1,0 +1,55 @@
+// Runs one case against one subject and judges it: the subject's o and bank against the
+// fp64 truth (R64) within rho x (Rlp vs R64) + floor (or bitwise in exact mode), untouched
+// bank slices bitwise against the initial bank, poison survivors, guard bands and
+// determinism (the same case twice gives identical bytes).
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "gdr/harness/case_spec.hpp"
+#include "gdr/harness/generate.hpp"
+#include "gdr/harness/report.hpp"
+#include "gdr/harness/subject.hpp"
+#include "gdr/harness/tolerance.hpp"
+
+namespace gdr::harness {
+
+// A case with its two oracle runs done, shared by every subject that runs it.
+struct PreparedCase {
+    HostCase host;
+    RunBuffers truth;     // R64: o and bank stored as f64, nothing rounded
+    RunBuffers emulated;  // Rlp: o and bank in the case's dtypes
+};
+
+// Throws gdr::InvalidArgument for an invalid spec (naming the key).
+PreparedCase prepare_case(const CaseSpec& spec);
+
+struct RunOptions {
+    std::string gdr_command = "gdr";  // how the reproduce line invokes the tool
+    bool check_determinism = true;    // run the subject twice and compare bytes
+    std::filesystem::path dump_dir;   // where failing cases' tensors go; empty: nowhere
+};
+
+// Never throws for subject errors: they become FAILED / NOT_SUPPORTED / NOT_RUN outcomes.
+CaseReport run_case(const PreparedCase& prepared, Subject& subject, const ToleranceTable& tolerances,
+                    const RunOptions& options = {});
+// prepare_case + run_case; an invalid spec is a FAILED report naming the key.
+CaseReport run_case(const CaseSpec& spec, Subject& subject, const ToleranceTable& tolerances,
+                    const RunOptions& options = {});
+
+// `gdr check --subject NAME --case '<spec text>'`, quoted for a POSIX shell.
+std::string reproduce_command(const CaseSpec& spec, std::string_view subject, std::string_view gdr_command = "gdr");
+
+// A tensor's logical values as JSON {dtype, shape, values}; NaN and Inf as strings.
+nlohmann::json tensor_to_json(const HostTensor& tensor);
+
+// The cases `gdr verify` runs by default: every feature of SPEC.md at least once, small
+// enough to finish in seconds on a CPU.
+std::vector<CaseSpec> default_verify_cases();
+
+}  // namespace gdr::harness

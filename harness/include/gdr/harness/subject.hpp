@@ -1,0 +1,47 @@
+// A subject is one implementation under test. The harness hands it a Problem whose
+// pointers are host buffers (inputs, a poisoned o, the bank to update in place); the
+// subject computes as it would on its own memory (a CUDA subject copies into guarded
+// device buffers, launches, checks the guards and copies back) and writes o and the bank.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gdr/core/problem.hpp"
+
+namespace gdr::harness {
+
+struct SubjectRunResult {
+    std::size_t damaged_guard_bytes = 0;  // out-of-bounds writes seen in guard bands
+    std::string guard_detail;             // which buffer's guard, when damaged
+};
+
+class Subject {
+public:
+    virtual ~Subject() = default;
+    virtual std::string name() const = 0;
+    virtual std::string description() const = 0;
+    // Why this subject cannot run on this machine (reported as NOT_RUN), or nullopt.
+    virtual std::optional<std::string> unavailable_reason() const = 0;
+    // Throws gdr::NotSupported for valid shapes it does not handle (NOT_SUPPORTED),
+    // gdr::InvalidArgument or std::runtime_error for errors (FAILED).
+    virtual SubjectRunResult run(const Problem& host_problem) = 0;
+};
+
+// The emulated-precision oracle with the other legal reduction order: a CPU subject that
+// rounds differently from Rlp yet must pass the tolerance rule; it exercises the whole
+// harness on machines without a GPU.
+std::unique_ptr<Subject> make_cpu_emulated_subject();
+// The CUDA decode kernel (gdr_cuda). NOT_RUN without nvcc at build time or without a device.
+std::unique_ptr<Subject> make_cuda_decode_subject();
+
+// Every subject this build knows, in report order.
+std::vector<std::unique_ptr<Subject>> all_subjects();
+// Throws gdr::InvalidArgument("subject", ...) listing the known names.
+std::unique_ptr<Subject> make_subject(std::string_view name);
+
+}  // namespace gdr::harness

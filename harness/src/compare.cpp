@@ -1,0 +1,319 @@
+#include "gdr/harness/compare.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <deque>
+#include <limits>
+#include <map>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "gdr/reference/numeric.hpp"
+
+namespace gdr::harness {
+
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// ||d|| / ||t||, with ||t|| == 0 read as: no error at all is 0, any error is unbounded.
+double relative(double diff_sq, double truth_sq) {
+    if (truth_sq > 0) return std::sqrt(diff_sq / truth_sq);
+    return diff_sq > 0 ? kInf : 0.0;
+}
+
+// NaN, +Inf, -Inf or finite: the classes a non-finite truth must be matched in.
+int value_class(double x) {
+    if (std::isnan(x)) return 1;
+    if (std::isinf(x)) return x > 0 ? 2 : 3;
+    return 0;
+}
+
+void check_sizes(const SliceInput& in, bool need_emulated) {
+    const auto n = in.subject.size();
+    auto bad = [&](std::string_view what) {
+        throw std::invalid_argument(fmt::format("compare {}: {}", in.label, what));
+    };
+    if (in.truth.size() != n) bad(fmt::format("truth has {} elements, subject {}", in.truth.size(), n));
+    if ((need_emulated || !in.emulated.empty()) && in.emulated.size() != n)
+        bad(fmt::format("emulated has {} elements, subject {}", in.emulated.size(), n));
+    if (!in.subject_poison.empty() && in.subject_poison.size() != n)
+        bad(fmt::format("subject_poison has {} elements, subject {}", in.subject_poison.size(), n));
+    if (!in.shape.empty()) {
+        std::int64_t product = 1;
+        for (auto d : in.shape) product *= d;
+        if (product != std::int64_t(n)) bad(fmt::format("shape holds {} elements, subject {}", product, n));
+    }
+}
+
+// Keeps the count, the first `keep` and the last `keep` mismatches in flat order.
+class MismatchRecorder {
+public:
+    MismatchRecorder(const SliceInput& in, std::size_t keep) : in_(in), keep_(keep) {}
+
+    void add(std::int64_t i, std::string what) {
+        ++count_;
+        ++by_what_[what];
+        if (first_.size() < keep_) {
+            first_.push_back(make(i, std::move(what)));
+            return;
+        }
+        if (keep_ == 0) return;
+        last_.push_back(make(i, std::move(what)));
+        if (last_.size() > keep_) last_.pop_front();
+    }
+
+    void finish(SliceMetrics& m) {
+        m.mismatch_count = count_;
+        m.first_mismatches = std::move(first_);
+        m.last_mismatches.assign(last_.begin(), last_.end());
+    }
+
+    std::int64_t count_of(const std::string& what) const {
+        auto it = by_what_.find(what);
+        return it == by_what_.end() ? 0 : it->second;
+    }
+
+private:
+    Mismatch make(std::int64_t i, std::string what) const {
+        Mismatch mm;
+        mm.flat = i;
+        mm.index = unravel(i, shape());
+        mm.subject = in_.subject[i];
+        mm.truth = in_.truth[i];
+        mm.emulated = in_.emulated.empty() ? kNaN : in_.emulated[i];
+        mm.what = std::move(what);
+        return mm;
+    }
+    std::vector<std::int64_t> shape() const {
+        return in_.shape.empty() ? std::vector<std::int64_t>{std::int64_t(in_.subject.size())} : in_.shape;
+    }
+
+    const SliceInput& in_;
+    std::size_t keep_;
+    std::int64_t count_ = 0;
+    std::vector<Mismatch> first_;
+    std::deque<Mismatch> last_;
+    std::map<std::string, std::int64_t> by_what_;
+};
+
+// Metrics shared by both modes, over elements where rounded truth and subject are finite.
+struct Accumulator {
+    double max_abs = -1;
+    std::int64_t max_at = -1;
+    double max_rel = 0;
+    double diff_sq = 0, truth_sq = 0;
+
+    void add(std::int64_t i, double s, double t) {
+        const double d = std::abs(s - t);
+        if (d > max_abs) {
+            max_abs = d;
+            max_at = i;
+        }
+        if (t != 0) max_rel = std::max(max_rel, d / std::abs(t));
+        diff_sq += d * d;
+        truth_sq += t * t;
+    }
+};
+
+SliceMetrics start(const SliceInput& in) {
+    SliceMetrics m;
+    m.label = in.label;
+    m.dim_names = in.dim_names;
+    m.elements = std::int64_t(in.subject.size());
+    return m;
+}
+
+void fill_error_metrics(SliceMetrics& m, const SliceInput& in, const Accumulator& acc) {
+    if (acc.max_at >= 0) {
+        m.max_abs_error = acc.max_abs;
+        m.max_abs_index = unravel(acc.max_at, in.shape.empty() ? std::vector<std::int64_t>{m.elements} : in.shape);
+        m.subject_at_max = in.subject[acc.max_at];
+        m.truth_at_max = in.truth[acc.max_at];
+        m.emulated_at_max = in.emulated.empty() ? kNaN : in.emulated[acc.max_at];
+    }
+    m.max_rel_error = acc.max_rel;
+    m.rel_frobenius = relative(acc.diff_sq, acc.truth_sq);
+}
+
+bool is_poison_at(const SliceInput& in, std::size_t i) { return !in.subject_poison.empty() && in.subject_poison[i]; }
+
+void add_why(SliceMetrics& m, const std::string& reason) {
+    m.passed = false;
+    m.why += (m.why.empty() ? "" : "; ") + reason;
+}
+
+}  // namespace
+
+double SliceMetrics::error_ratio() const {
+    if (max_abs_error == 0) return 0;
+    if (threshold_abs == 0) return kInf;
+    return max_abs_error / threshold_abs;
+}
+
+std::vector<std::int64_t> unravel(std::int64_t flat, const std::vector<std::int64_t>& shape) {
+    std::vector<std::int64_t> index(shape.size());
+    for (std::size_t d = shape.size(); d-- > 0;) {
+        const std::int64_t extent = std::max<std::int64_t>(shape[d], 1);
+        index[d] = flat % extent;
+        flat /= extent;
+    }
+    return index;
+}
+
+std::string format_index(const std::vector<std::string>& dim_names, const std::vector<std::int64_t>& index) {
+    std::string out = "(";
+    for (std::size_t d = 0; d < index.size(); ++d) {
+        if (d) out += ", ";
+        if (d < dim_names.size() && !dim_names[d].empty()) out += dim_names[d] + "=";
+        out += std::to_string(index[d]);
+    }
+    return out + ")";
+}
+
+SliceMetrics judge_slice(const SliceInput& in, const ToleranceRow& row, std::size_t keep) {
+    check_sizes(in, true);
+    SliceMetrics m = start(in);
+    const std::size_t n = in.subject.size();
+
+    // Pass 1: the emulated oracle's own error and the slice's magnitude set the thresholds.
+    // rounded[i] decides whether truth counts as finite in the stored dtype.
+    std::vector<double> rounded(n);
+    double max_truth = 0, e_max = 0, e_diff_sq = 0, t_sq = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        rounded[i] = reference::round_to(in.value_dtype, in.truth[i]);
+        if (!std::isfinite(rounded[i])) continue;
+        const double t = in.truth[i], e = in.emulated[i];
+        if (!std::isfinite(e)) {
+            ++m.emulated_nonfinite;
+            continue;
+        }
+        max_truth = std::max(max_truth, std::abs(t));
+        e_max = std::max(e_max, std::abs(e - t));
+        e_diff_sq += (e - t) * (e - t);
+        t_sq += t * t;
+    }
+    m.emulated_max_abs_error = e_max;
+    m.emulated_rel_frobenius = relative(e_diff_sq, t_sq);
+    m.floor_abs = row.floor_ulps * reference::ulp(in.value_dtype, max_truth);
+    m.threshold_abs = row.rho * e_max + m.floor_abs;
+    m.threshold_frobenius = row.rho * m.emulated_rel_frobenius + row.frobenius_units * reference::unit_roundoff(in.value_dtype);
+
+    // Pass 2: judge each element against the thresholds.
+    MismatchRecorder rec(in, keep);
+    Accumulator acc;
+    for (std::size_t i = 0; i < n; ++i) {
+        const double s = in.subject[i], t = in.truth[i];
+        const auto at = std::int64_t(i);
+        if (is_poison_at(in, i)) {
+            ++m.poison_survivors;
+            rec.add(at, "poison");
+            continue;
+        }
+        if (std::isnan(s)) ++m.nan_count;
+        if (std::isinf(s)) ++m.inf_count;
+        if (!std::isfinite(rounded[i])) {
+            if (value_class(s) != value_class(rounded[i])) rec.add(at, "class");
+            continue;
+        }
+        if (!std::isfinite(s)) {
+            rec.add(at, "non-finite");
+            continue;
+        }
+        acc.add(at, s, t);
+        if (std::abs(s - t) > m.threshold_abs) rec.add(at, "abs");
+    }
+    rec.finish(m);
+    fill_error_metrics(m, in, acc);
+
+    if (m.poison_survivors) add_why(m, fmt::format("{} elements never written (poison survived)", m.poison_survivors));
+    if (const auto c = rec.count_of("non-finite"))
+        add_why(m, fmt::format("{} NaN/Inf in the subject where R64 is finite", c));
+    if (const auto c = rec.count_of("class"))
+        add_why(m, fmt::format("{} elements where R64 is non-finite and the subject is not the same NaN/Inf", c));
+    if (const auto c = rec.count_of("abs"))
+        add_why(m, fmt::format("{} elements beyond threshold {:.3g}; max abs error {:.3g}", c, m.threshold_abs,
+                               m.max_abs_error));
+    if (m.rel_frobenius > m.threshold_frobenius)
+        add_why(m, fmt::format("relative Frobenius error {:.3g} > {:.3g}", m.rel_frobenius, m.threshold_frobenius));
+    if (m.emulated_nonfinite)
+        add_why(m, fmt::format("{} Rlp values non-finite where R64 is finite: no valid threshold", m.emulated_nonfinite));
+    return m;
+}
+
+SliceMetrics judge_slice_exact(const SliceInput& in, std::size_t keep) {
+    check_sizes(in, false);
+    SliceMetrics m = start(in);
+    m.exact = true;
+    const std::size_t n = in.subject.size();
+
+    MismatchRecorder rec(in, keep);
+    Accumulator acc;
+    double e_max = 0, e_diff_sq = 0, t_sq = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        const double s = in.subject[i], t = in.truth[i];
+        const double expected = reference::round_to(in.value_dtype, t);
+        const auto at = std::int64_t(i);
+        if (is_poison_at(in, i)) {
+            ++m.poison_survivors;
+            rec.add(at, "poison");
+            continue;
+        }
+        if (std::isnan(s)) ++m.nan_count;
+        if (std::isinf(s)) ++m.inf_count;
+        // == treats +0 and -0 as equal, which is intended; NaN matches NaN by class.
+        const bool equal = std::isnan(expected) ? std::isnan(s) : s == expected;
+        if (!equal) rec.add(at, "exact");
+        if (std::isfinite(expected) && std::isfinite(s)) acc.add(at, s, t);
+        if (!in.emulated.empty() && std::isfinite(in.emulated[i]) && std::isfinite(t)) {
+            const double d = in.emulated[i] - t;
+            e_max = std::max(e_max, std::abs(d));
+            e_diff_sq += d * d;
+            t_sq += t * t;
+        }
+    }
+    rec.finish(m);
+    fill_error_metrics(m, in, acc);
+    m.emulated_max_abs_error = e_max;
+    m.emulated_rel_frobenius = relative(e_diff_sq, t_sq);
+
+    if (m.poison_survivors) add_why(m, fmt::format("{} elements never written (poison survived)", m.poison_survivors));
+    if (const auto others = rec.count_of("exact"); others > 0)
+        add_why(m, fmt::format("{} elements differ from the exactly rounded R64 (exact case, no tolerance); max abs "
+                               "error {:.3g}",
+                               others, m.max_abs_error));
+    return m;
+}
+
+BitwiseResult compare_bytes(std::span<const std::byte> a, std::span<const std::byte> b, std::size_t element_size) {
+    if (a.size() != b.size())
+        throw std::invalid_argument(fmt::format("compare_bytes: sizes differ ({} vs {} bytes)", a.size(), b.size()));
+    if (element_size == 0) throw std::invalid_argument("compare_bytes: element_size is 0");
+    BitwiseResult r;
+    r.bytes = std::int64_t(a.size());
+    r.element_size = std::int64_t(element_size);
+    std::int64_t last_element = -1;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        if (a[i] == b[i]) continue;
+        ++r.differing_bytes;
+        if (r.first_differing_offset < 0) r.first_differing_offset = std::int64_t(i);
+        r.last_differing_offset = std::int64_t(i);
+        const auto element = std::int64_t(i / element_size);
+        if (element != last_element) {
+            ++r.differing_elements;
+            last_element = element;
+        }
+    }
+    r.identical = r.differing_bytes == 0;
+    return r;
+}
+
+BitwiseResult compare_bytes(const void* a, const void* b, std::size_t bytes, std::size_t element_size) {
+    return compare_bytes(std::span(static_cast<const std::byte*>(a), bytes),
+                         std::span(static_cast<const std::byte*>(b), bytes), element_size);
+}
+
+}  // namespace gdr::harness

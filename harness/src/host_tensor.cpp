@@ -1,0 +1,130 @@
+#include "gdr/harness/host_tensor.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+#include "gdr/core/errors.hpp"
+#include "gdr/core/poison.hpp"
+#include "gdr/reference/numeric.hpp"
+
+namespace gdr::harness {
+
+namespace {
+
+// Storage is bounded well below what a size_t could hold so that a corrupt shape fails
+// with a message instead of asking the allocator for exabytes.
+constexpr std::int64_t kMaxStorageBytes = std::int64_t(1) << 40;
+
+std::int64_t checked_mul(std::int64_t a, std::int64_t b, const char* what) {
+    std::int64_t out = 0;
+    if (__builtin_mul_overflow(a, b, &out)) throw InvalidArgument("shape", std::string(what) + " overflows int64");
+    return out;
+}
+
+std::int64_t checked_add(std::int64_t a, std::int64_t b, const char* what) {
+    std::int64_t out = 0;
+    if (__builtin_add_overflow(a, b, &out)) throw InvalidArgument("shape", std::string(what) + " overflows int64");
+    return out;
+}
+
+std::vector<std::int64_t> dense_strides(const std::vector<std::int64_t>& shape) {
+    std::vector<std::int64_t> strides(shape.size(), 1);
+    std::int64_t running = 1;
+    for (std::size_t i = shape.size(); i-- > 0;) {
+        strides[i] = running;
+        // An extent of 0 makes the tensor empty; keep strides finite and positive.
+        running = checked_mul(running, std::max<std::int64_t>(shape[i], 1), "dense stride");
+    }
+    return strides;
+}
+
+}  // namespace
+
+HostTensor::HostTensor(DType dtype, std::vector<std::int64_t> shape)
+    : HostTensor(dtype, shape, dense_strides(shape)) {}
+
+HostTensor::HostTensor(DType dtype, std::vector<std::int64_t> shape, std::vector<std::int64_t> strides)
+    : dtype_(dtype), shape_(std::move(shape)), strides_(std::move(strides)) {
+    if (shape_.size() != strides_.size())
+        throw InvalidArgument("shape", "rank " + std::to_string(shape_.size()) + " but " +
+                                           std::to_string(strides_.size()) + " strides");
+    for (std::size_t d = 0; d < shape_.size(); ++d) {
+        if (shape_[d] < 0) throw InvalidArgument("shape", "extent " + std::to_string(shape_[d]) + " is negative");
+        if (strides_[d] < 0) throw InvalidArgument("shape", "stride " + std::to_string(strides_[d]) + " is negative");
+    }
+    // Also validates that the logical element count fits in int64.
+    const std::int64_t elements = numel();
+    if (elements == 0) return;
+    // Storage covers the largest reachable offset: sum of (extent - 1) * stride, plus one.
+    std::int64_t last = 0;
+    for (std::size_t d = 0; d < shape_.size(); ++d)
+        last = checked_add(last, checked_mul(shape_[d] - 1, strides_[d], "storage offset"), "storage offset");
+    const std::int64_t storage_elements = checked_add(last, 1, "storage size");
+    const std::int64_t bytes = checked_mul(storage_elements, std::int64_t(dtype_size(dtype_)), "storage bytes");
+    if (bytes > kMaxStorageBytes)
+        throw InvalidArgument("shape", "storage of " + std::to_string(bytes) + " bytes exceeds the 1 TiB limit");
+    storage_.assign(std::size_t(bytes), std::byte{0});
+}
+
+std::int64_t HostTensor::numel() const {
+    // A default-constructed tensor (rank 0) is "absent" and holds nothing.
+    if (shape_.empty()) return 0;
+    std::int64_t n = 1;
+    for (const std::int64_t e : shape_) n = checked_mul(n, e, "element count");
+    return n;
+}
+
+std::int64_t HostTensor::offset_of(std::int64_t logical_index) const {
+    if (logical_index < 0 || logical_index >= numel())
+        throw std::out_of_range("HostTensor: logical index " + std::to_string(logical_index) + " outside [0, " +
+                                std::to_string(numel()) + ")");
+    std::int64_t offset = 0;
+    std::int64_t rest = logical_index;
+    for (std::size_t d = shape_.size(); d-- > 0;) {
+        const std::int64_t coordinate = rest % shape_[d];
+        rest /= shape_[d];
+        offset += coordinate * strides_[d];
+    }
+    return offset;
+}
+
+double HostTensor::get(std::int64_t logical_index) const {
+    return reference::load_double(storage_.data(), dtype_, offset_of(logical_index));
+}
+
+void HostTensor::set(std::int64_t logical_index, double value) {
+    reference::store_double(storage_.data(), dtype_, offset_of(logical_index), value);
+}
+
+std::vector<double> HostTensor::to_doubles() const {
+    const std::int64_t n = numel();
+    std::vector<double> out(static_cast<std::size_t>(n));
+    for (std::int64_t i = 0; i < n; ++i) out[std::size_t(i)] = get(i);
+    return out;
+}
+
+HostTensor HostTensor::converted(DType dtype) const {
+    if (shape_.empty()) return HostTensor{};
+    HostTensor out(dtype, shape_);
+    const std::int64_t n = numel();
+    for (std::int64_t i = 0; i < n; ++i) out.set(i, get(i));
+    return out;
+}
+
+void HostTensor::poison() { fill_poison(storage_.data(), storage_.size(), dtype_); }
+
+bool HostTensor::element_is_poison(std::int64_t logical_index) const {
+    const std::size_t size = dtype_size(dtype_);
+    return is_poison(storage_.data() + std::size_t(offset_of(logical_index)) * size, size, dtype_);
+}
+
+std::int64_t HostTensor::poison_survivors() const {
+    const std::int64_t n = numel();
+    std::int64_t count = 0;
+    for (std::int64_t i = 0; i < n; ++i) count += element_is_poison(i) ? 1 : 0;
+    return count;
+}
+
+}  // namespace gdr::harness

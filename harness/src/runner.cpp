@@ -1,0 +1,309 @@
+#include "gdr/harness/runner.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <set>
+#include <utility>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "gdr/core/errors.hpp"
+#include "gdr/reference/fused_recurrent.hpp"
+
+namespace gdr::harness {
+
+namespace {
+
+using Slice = std::pair<std::int64_t, std::int64_t>;  // (bank entry, slot)
+
+RunBuffers run_oracle(const HostCase& host, reference::Precision precision) {
+    const bool truth = precision == reference::Precision::truth_fp64;
+    RunBuffers buffers = make_run_buffers(host, truth ? DType::f64 : host.spec.input_dtype,
+                                          truth ? DType::f64 : host.spec.state_dtype);
+    reference::run_fused_recurrent(make_problem(host, buffers), {precision, reference::ReductionOrder::forward});
+    return buffers;
+}
+
+std::string feature_of(const CaseSpec& spec) {
+    return spec.has_g && !spec.exact && spec.g == GateDistribution::huge_negative ? "huge-decay" : "default";
+}
+
+// The longest row, in tokens: the T bucket of every comparison in the case.
+std::int64_t longest_row(const HostCase& host) {
+    if (!host.spec.varlen) return host.spec.seq_len;
+    std::int64_t longest = 0;
+    for (std::int64_t length : host.spec.seq_lengths) longest = std::max(longest, length);
+    return longest;
+}
+
+std::vector<std::uint8_t> poison_mask(const HostTensor& tensor, std::int64_t begin, std::int64_t count) {
+    std::vector<std::uint8_t> mask(std::size_t(count), 0);
+    for (std::int64_t i = 0; i < count; ++i) mask[std::size_t(i)] = tensor.element_is_poison(begin + i) ? 1 : 0;
+    return mask;
+}
+
+// Judges a family of slices (all tokens' o, or all written state slots) and folds them into
+// one check: INCORRECT if any slice fails, reporting the first failing slice, else the one
+// closest to its threshold.
+class SliceCheck {
+public:
+    SliceCheck(std::string name, const HostTensor& subject, const HostTensor& truth, const HostTensor& emulated)
+        : name_(std::move(name)), subject_(subject.to_doubles()), truth_(truth.to_doubles()),
+          emulated_(emulated.to_doubles()), subject_tensor_(subject) {}
+
+    void judge(std::string label, std::vector<std::string> dims, std::vector<std::int64_t> shape,
+               std::int64_t begin, bool exact, const ToleranceRow* row) {
+        std::int64_t count = 1;
+        for (std::int64_t extent : shape) count *= extent;
+        const std::vector<std::uint8_t> poison = poison_mask(subject_tensor_, begin, count);
+        const auto span_of = [&](const std::vector<double>& values) {
+            return std::span<const double>(values.data() + begin, std::size_t(count));
+        };
+        const SliceInput input{std::move(label), std::move(dims), std::move(shape), span_of(subject_),
+                               span_of(truth_), span_of(emulated_), poison, subject_tensor_.dtype()};
+        SliceMetrics metrics = exact ? judge_slice_exact(input) : judge_slice(input, *row);
+        ++slices_;
+        if (!metrics.passed) ++failed_slices_;
+        const bool replaces = !worst_ || (!metrics.passed && worst_->passed) ||
+                              (metrics.passed == worst_->passed && worst_->passed &&
+                               metrics.error_ratio() > worst_->error_ratio());
+        if (replaces) {
+            worst_ = std::move(metrics);
+            worst_row_ = exact ? "exact" : row->id;
+        }
+    }
+
+    std::optional<CheckResult> result() const {
+        if (!worst_) return std::nullopt;
+        CheckResult check{name_, failed_slices_ ? Outcome::incorrect : Outcome::passed, "", worst_, worst_row_};
+        check.detail = failed_slices_ ? fmt::format("{} of {} slices fail; first: {}: {}", failed_slices_, slices_,
+                                                    worst_->label, worst_->why)
+                                      : fmt::format("{} slices pass; closest: {} (error {:.3g} vs threshold {:.3g})",
+                                                    slices_, worst_->label, worst_->max_abs_error,
+                                                    worst_->threshold_abs);
+        return check;
+    }
+
+private:
+    std::string name_;
+    std::vector<double> subject_, truth_, emulated_;
+    const HostTensor& subject_tensor_;
+    std::optional<SliceMetrics> worst_;
+    std::string worst_row_;
+    std::int64_t slices_ = 0, failed_slices_ = 0;
+};
+
+// `problem` describes the subject's run (its rows, token ranges and active flags).
+CheckResult judge_output(const PreparedCase& prepared, const Problem& problem, const RunBuffers& subject,
+                         const ToleranceRow* row) {
+    const CaseSpec& spec = prepared.host.spec;
+    SliceCheck check("o vs R64", subject.o, prepared.truth.o, prepared.emulated.o);
+    const std::int64_t slice_elements = spec.num_value_heads * spec.value_dim;
+    for (std::int64_t r = 0; r < problem.rows(); ++r) {
+        const RowTokens tokens = row_tokens(problem, r);
+        const bool active = row_is_active(problem, r);
+        for (std::int64_t t = tokens.begin; t < tokens.end; ++t) {
+            const std::int64_t begin = (tokens.batch_row * spec.seq_len + t) * slice_elements;
+            // Inactive rows must be exact zeros, whatever the tolerance.
+            check.judge(fmt::format("o[b={},t={}]{}", tokens.batch_row, t, active ? "" : " (inactive row)"),
+                        {"hv", "v"}, {spec.num_value_heads, spec.value_dim}, begin, spec.exact || !active, row);
+        }
+    }
+    return check.result().value_or(CheckResult{"o vs R64", Outcome::passed, "no tokens: nothing to compare", {}, ""});
+}
+
+CheckResult judge_state(const PreparedCase& prepared, const RunBuffers& subject, const std::vector<Slice>& written,
+                        const ToleranceRow* row) {
+    const CaseSpec& spec = prepared.host.spec;
+    SliceCheck check("state vs R64", subject.bank, prepared.truth.bank, prepared.emulated.bank);
+    const bool kv = spec.layout == Layout::KV;
+    const std::int64_t d3 = kv ? spec.key_dim : spec.value_dim, d4 = kv ? spec.value_dim : spec.key_dim;
+    const std::int64_t slice_elements = spec.num_value_heads * d3 * d4;
+    for (const auto& [entry, slot] : written) {
+        check.judge(fmt::format("state[n={},slot={}]", entry, slot), {"hv", kv ? "k" : "v", kv ? "v" : "k"},
+                    {spec.num_value_heads, d3, d4}, (entry * spec.slots + slot) * slice_elements, spec.exact, row);
+    }
+    return check.result().value_or(
+        CheckResult{"state vs R64", Outcome::passed, "no state is written by this case", {}, ""});
+}
+
+CheckResult judge_untouched(const PreparedCase& prepared, const RunBuffers& subject, const std::vector<Slice>& written) {
+    const CaseSpec& spec = prepared.host.spec;
+    const std::set<Slice> written_set(written.begin(), written.end());
+    const std::size_t element = dtype_size(spec.state_dtype);
+    const std::size_t slice_bytes = std::size_t(spec.num_value_heads * spec.key_dim * spec.value_dim) * element;
+    const auto* initial = static_cast<const std::byte*>(prepared.host.initial_bank.data());
+    const auto* after = static_cast<const std::byte*>(subject.bank.data());
+    std::int64_t checked = 0, changed = 0;
+    std::string first;
+    for (std::int64_t entry = 0; entry < spec.resolved_bank_entries(); ++entry) {
+        for (std::int64_t slot = 0; slot < spec.slots; ++slot) {
+            if (written_set.count({entry, slot})) continue;
+            const std::size_t offset = std::size_t(entry * spec.slots + slot) * slice_bytes;
+            const BitwiseResult bits = compare_bytes(initial + offset, after + offset, slice_bytes, element);
+            ++checked;
+            if (bits.identical) continue;
+            if (++changed == 1)
+                first = fmt::format("state[n={},slot={}]: {} elements changed, first at byte {}", entry, slot,
+                                    bits.differing_elements, bits.first_differing_offset);
+        }
+    }
+    if (changed)
+        return {"untouched bank", Outcome::incorrect,
+                fmt::format("{} of {} slices the call must not touch changed; first: {}", changed, checked, first), {}, ""};
+    return {"untouched bank", Outcome::passed, fmt::format("{} untouched slices bitwise unchanged", checked), {}, ""};
+}
+
+CheckResult count_poison(const RunBuffers& subject, const std::vector<Slice>& written, const CaseSpec& spec) {
+    const std::int64_t in_o = subject.o.poison_survivors();
+    const std::int64_t slice_elements = spec.num_value_heads * spec.key_dim * spec.value_dim;
+    std::int64_t in_state = 0;
+    for (const auto& [entry, slot] : written)
+        for (std::int64_t i = 0; i < slice_elements; ++i)
+            in_state += subject.bank.element_is_poison((entry * spec.slots + slot) * slice_elements + i) ? 1 : 0;
+    const std::string detail = fmt::format("{} in o, {} in written state slots", in_o, in_state);
+    return {"poison survivors", in_o + in_state ? Outcome::incorrect : Outcome::passed, detail, {}, ""};
+}
+
+CheckResult check_determinism(const RunBuffers& first, const RunBuffers& second) {
+    const BitwiseResult o = compare_bytes(first.o.bytes(), second.o.bytes(), dtype_size(first.o.dtype()));
+    const BitwiseResult bank = compare_bytes(first.bank.bytes(), second.bank.bytes(), dtype_size(first.bank.dtype()));
+    if (o.identical && bank.identical) return {"determinism", Outcome::passed, "two runs gave identical bytes", {}, ""};
+    return {"determinism", Outcome::incorrect,
+            fmt::format("two runs differ: {} elements of o, {} of the bank", o.differing_elements,
+                        bank.differing_elements),
+            {}, ""};
+}
+
+// Writes the failing case's tensors (subject, R64, Rlp; o and bank) as one JSON file.
+std::string dump_tensors(const std::filesystem::path& dir, const PreparedCase& prepared, const RunBuffers& subject,
+                         const std::string& subject_name) {
+    constexpr std::int64_t max_elements = 1 << 22;  // keep dumps readable; say so when skipped
+    if (subject.o.numel() + subject.bank.numel() > max_elements) return "tensors too large to dump";
+    std::filesystem::create_directories(dir);
+    const auto path = dir / fmt::format("{}-seed{}.json", subject_name, prepared.host.spec.seed);
+    const nlohmann::json dump = {
+        {"case", to_text(prepared.host.spec)},
+        {"o", {{"subject", tensor_to_json(subject.o)}, {"truth", tensor_to_json(prepared.truth.o)},
+               {"emulated", tensor_to_json(prepared.emulated.o)}}},
+        {"bank", {{"initial", tensor_to_json(prepared.host.initial_bank)}, {"subject", tensor_to_json(subject.bank)},
+                  {"truth", tensor_to_json(prepared.truth.bank)}, {"emulated", tensor_to_json(prepared.emulated.bank)}}}};
+    std::ofstream(path) << dump.dump() << '\n';
+    return "tensors written to " + path.string();
+}
+
+std::string shell_quote(std::string_view text) {
+    std::string out = "'";
+    for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return out + "'";
+}
+
+}  // namespace
+
+nlohmann::json tensor_to_json(const HostTensor& tensor) {
+    nlohmann::json values = nlohmann::json::array();
+    for (double x : tensor.to_doubles())
+        values.push_back(std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(fmt::format("{}", x)));
+    return {{"dtype", to_string(tensor.dtype())}, {"shape", tensor.shape()}, {"values", std::move(values)}};
+}
+
+PreparedCase prepare_case(const CaseSpec& spec) {
+    HostCase host = materialize(spec);
+    RunBuffers truth = run_oracle(host, reference::Precision::truth_fp64);
+    RunBuffers emulated = run_oracle(host, reference::Precision::emulated_fp32);
+    return PreparedCase{std::move(host), std::move(truth), std::move(emulated)};
+}
+
+std::string reproduce_command(const CaseSpec& spec, std::string_view subject, std::string_view gdr_command) {
+    return fmt::format("{} check --subject {} --case {}", gdr_command, subject, shell_quote(to_text(spec)));
+}
+
+CaseReport run_case(const PreparedCase& prepared, Subject& subject, const ToleranceTable& tolerances,
+                    const RunOptions& options) {
+    const auto started = std::chrono::steady_clock::now();
+    const CaseSpec& spec = prepared.host.spec;
+    CaseReport report;
+    report.case_text = to_text(spec);
+    report.seed = spec.seed;
+    report.subject = subject.name();
+    report.reproduce = reproduce_command(spec, subject.name(), options.gdr_command);
+    const auto finish = [&](Outcome outcome, std::string message) {
+        report.outcome = worst(outcome, worst_outcome(report.checks));
+        report.message = std::move(message);
+        report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        return report;
+    };
+
+    if (const auto reason = subject.unavailable_reason()) return finish(Outcome::not_run, *reason);
+
+    // Tolerance rows first: a key without a row is an error before anything runs.
+    const std::int64_t tokens = longest_row(prepared.host);
+    const ToleranceRow* o_row = nullptr;
+    const ToleranceRow* state_row = nullptr;
+    try {
+        if (tokens > 0 && !spec.exact) {
+            ToleranceKey key{subject.name(), spec.input_dtype, spec.state_dtype, OutputKind::o, t_bucket_for(tokens),
+                             feature_of(spec)};
+            o_row = &tolerances.lookup(key);
+            key.kind = OutputKind::state;
+            state_row = &tolerances.lookup(key);
+        }
+    } catch (const std::exception& error) {
+        return finish(Outcome::failed, error.what());
+    }
+
+    RunBuffers first, second;
+    Problem first_problem;
+    SubjectRunResult run_result;
+    try {
+        first = make_run_buffers(prepared.host, spec.input_dtype, spec.state_dtype);
+        first_problem = make_problem(prepared.host, first);
+        run_result = subject.run(first_problem);
+        if (options.check_determinism) {
+            second = make_run_buffers(prepared.host, spec.input_dtype, spec.state_dtype);
+            subject.run(make_problem(prepared.host, second));
+        }
+    } catch (const NotSupported& error) {
+        return finish(Outcome::not_supported, error.what());
+    } catch (const std::exception& error) {
+        report.checks.push_back({"error", Outcome::failed, error.what(), {}, ""});
+        return finish(Outcome::failed, error.what());
+    }
+
+    const std::vector<Slice> written = written_bank_slices(prepared.host);
+    report.checks.push_back(judge_output(prepared, first_problem, first, o_row));
+    report.checks.push_back(judge_state(prepared, first, written, state_row));
+    report.checks.push_back(judge_untouched(prepared, first, written));
+    report.checks.push_back(count_poison(first, written, spec));
+    report.checks.push_back({"guard bands", run_result.damaged_guard_bytes ? Outcome::incorrect : Outcome::passed,
+                             run_result.damaged_guard_bytes
+                                 ? fmt::format("{} guard bytes changed: {}", run_result.damaged_guard_bytes,
+                                               run_result.guard_detail)
+                                 : "every guard byte intact",
+                             {}, ""});
+    if (options.check_determinism) report.checks.push_back(check_determinism(first, second));
+
+    std::string message;
+    if (is_failure(worst_outcome(report.checks)) && !options.dump_dir.empty())
+        message = dump_tensors(options.dump_dir, prepared, first, subject.name());
+    return finish(Outcome::passed, message);
+}
+
+CaseReport run_case(const CaseSpec& spec, Subject& subject, const ToleranceTable& tolerances,
+                    const RunOptions& options) {
+    try {
+        return run_case(prepare_case(spec), subject, tolerances, options);
+    } catch (const std::exception& error) {
+        CaseReport report;
+        report.case_text = to_text(spec);
+        report.seed = spec.seed;
+        report.subject = subject.name();
+        report.outcome = Outcome::failed;
+        report.message = std::string("could not prepare the case: ") + error.what();
+        return report;
+    }
+}
+
+}  // namespace gdr::harness

@@ -1,0 +1,66 @@
+#include "gdr/harness/subject.hpp"
+
+#include "gdr/core/errors.hpp"
+#include "gdr/reference/fused_recurrent.hpp"
+
+#ifdef GDR_HAVE_CUDA
+#include "gdr/cuda/device.hpp"
+#endif
+
+namespace gdr::harness {
+
+namespace {
+
+class CpuEmulatedSubject final : public Subject {
+public:
+    std::string name() const override { return "cpu-emulated-reversed"; }
+    std::string description() const override {
+        return "the Eigen oracle in emulated fp32 precision with reversed K-sums (a CPU stand-in kernel)";
+    }
+    std::optional<std::string> unavailable_reason() const override { return std::nullopt; }
+    SubjectRunResult run(const Problem& problem) override {
+        reference::run_fused_recurrent(problem, {reference::Precision::emulated_fp32, reference::ReductionOrder::reversed});
+        return {};
+    }
+};
+
+class CudaDecodeSubject final : public Subject {
+public:
+    std::string name() const override { return "cuda-decode"; }
+    std::string description() const override { return "the CUDA fused recurrent decode kernel (cuda/)"; }
+    std::optional<std::string> unavailable_reason() const override {
+#ifdef GDR_HAVE_CUDA
+        const cuda::DeviceStatus device = cuda::probe_device();
+        if (!device.available) return "no CUDA device on this machine (" + device.reason + ")";
+        return "the CUDA decode kernel is not built yet (issue 3); device " + device.name + " is present";
+#else
+        return std::string("this build has no CUDA (nvcc was not found when CMake configured)");
+#endif
+    }
+    SubjectRunResult run(const Problem&) override {
+        throw std::runtime_error("cuda-decode: the kernel is not built yet (issue 3)");
+    }
+};
+
+}  // namespace
+
+std::unique_ptr<Subject> make_cpu_emulated_subject() { return std::make_unique<CpuEmulatedSubject>(); }
+std::unique_ptr<Subject> make_cuda_decode_subject() { return std::make_unique<CudaDecodeSubject>(); }
+
+std::vector<std::unique_ptr<Subject>> all_subjects() {
+    std::vector<std::unique_ptr<Subject>> subjects;
+    subjects.push_back(make_cpu_emulated_subject());
+    subjects.push_back(make_cuda_decode_subject());
+    return subjects;
+}
+
+std::unique_ptr<Subject> make_subject(std::string_view name) {
+    std::string known;
+    for (auto& subject : all_subjects()) {
+        if (subject->name() == name) return std::move(subject);
+        known += (known.empty() ? "" : ", ") + subject->name();
+    }
+    throw InvalidArgument("subject", "unknown subject '" + std::string(name) + "'; known: " + known);
+}
+
+}  // namespace gdr::harness

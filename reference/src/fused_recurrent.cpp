@@ -1,0 +1,208 @@
+// The fused recurrent gated delta rule on the CPU, exactly as SPEC.md "The recurrence"
+// writes it. One instantiation per compute scalar: double (R64, the truth) and float
+// (Rlp, the emulated kernel precision). Rounding happens only where SPEC.md stores.
+#include "gdr/reference/fused_recurrent.hpp"
+
+#include <cmath>
+#include <cstdint>
+
+#include <Eigen/Core>
+
+#include "convert.hpp"
+#include "gdr/core/errors.hpp"
+
+namespace gdr::reference {
+namespace {
+
+using Index = std::int64_t;
+using detail::from_scalar;
+using detail::to_scalar;
+using detail::with_storage;
+
+// Element offset of (b, t, head, 0) in a strided view (g and beta: of (b, t, head)).
+Index offset_of(const TensorArg& a, Index b, Index t, Index head) {
+    return b * a.stride[0] + t * a.stride[1] + head * a.stride[2];
+}
+
+template <class Scalar>
+class FusedRecurrent {
+    using Vector = Eigen::Matrix<Scalar, Eigen::Dynamic, 1>;
+    // h[k][v] as a K x V column-major matrix: column v (all k) is contiguous, which is
+    // what the per-column sums over k below walk.
+    using Matrix = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
+    // The bank's two layouts seen as K x V matrices: KV stores h[k][v] at [k][v]
+    // (row-major K x V), VK stores it at [v][k] (column-major K x V).
+    template <class S>
+    using StoredKV = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    template <class S>
+    using StoredVK = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
+
+public:
+    FusedRecurrent(const Problem& problem, ReductionOrder order)
+        : p_(problem),
+          order_(order),
+          K_(problem.key_dim),
+          V_(problem.value_dim),
+          group_(problem.num_value_heads / problem.num_heads),
+          scale_(static_cast<Scalar>(problem.effective_scale())),
+          h_(K_, V_),
+          q_(K_),
+          k_(K_),
+          v_(V_),
+          o_(V_) {}
+
+    void run() {
+        for (Index row = 0; row < p_.rows(); ++row) {
+            const RowTokens tokens = row_tokens(p_, row);
+            if (tokens.length() == 0) continue;  // writes no output and no state
+            if (!row_is_active(p_, row)) {
+                zero_output(tokens);  // o == 0 exactly; the bank is neither read nor written
+                continue;
+            }
+            for (Index hv = 0; hv < p_.num_value_heads; ++hv) run_head(row, tokens, hv);
+        }
+    }
+
+private:
+    // One active row and one value head: the whole recurrence over its tokens.
+    void run_head(Index row, const RowTokens& tokens, Index hv) {
+        const Index n = row_bank_entry(p_, row);
+        const Index r = row_read_slot(p_, row);
+        const Index slots = p_.slots();
+        const Index head = hv / group_;  // q/k head of this value head
+        const Index b = tokens.batch_row;
+        const Index T = tokens.length();
+        const bool write_every_token = p_.circular() && p_.output_final_state;
+
+        load_state(n, r, hv);
+        for (Index t = 0; t < T; ++t) {
+            const Index token = tokens.begin + t;
+            const Scalar alpha = p_.g.present() ? std::exp(load_gate(p_.g, b, token, hv)) : Scalar(1);
+            const Scalar beta = p_.beta.present() ? load_gate(p_.beta, b, token, hv) : Scalar(1);
+            load_qk(p_.q, b, token, head, q_);
+            load_qk(p_.k, b, token, head, k_);
+            q_ *= scale_;
+            load_vector(p_.v, offset_of(p_.v, b, token, hv), v_);
+
+            // Columns of h are independent, so one pass per column does every step of
+            // the token for it; the result is the same as doing each step over all of h.
+            for (Index j = 0; j < V_; ++j) {
+                auto hj = h_.col(j);
+                hj *= alpha;                                  // h = alpha * h
+                const Scalar u = beta * (v_[j] - sum_k(hj, k_));  // u[v] = beta (v[v] - sum_k h[k][v] k[k])
+                hj += u * k_;                                 // h[k][v] += k[k] u[v]
+                o_[j] = sum_k(hj, q_);                        // o[v] = sum_k h[k][v] q[k], new h
+            }
+            store_vector(p_.o, offset_of(p_.o, b, token, hv), o_);
+
+            if (write_every_token) {
+                store_state(n, (r + 1 + t) % slots, hv);
+                // The next token starts from what a kernel would read back from the cache.
+                if (t < T - 1 && p_.state_dtype != DType::f32) round_trip_state();
+            }
+        }
+        if (!p_.circular() && p_.output_final_state) store_state(n, 0, hv);  // no round trip between tokens
+    }
+
+    // sum_k a[k] b[k]: Eigen's own (vectorised) order, or strictly from k = K-1 down to 0.
+    template <class A, class B>
+    Scalar sum_k(const A& a, const B& b) const {
+        if (order_ == ReductionOrder::forward) return a.dot(b);
+        Scalar acc(0);
+        for (Index i = K_ - 1; i >= 0; --i) acc += a[i] * b[i];
+        return acc;
+    }
+
+    // q or k of one token and head, l2-normalised in Scalar if asked.
+    void load_qk(const TensorArg& a, Index b, Index token, Index head, Vector& out) const {
+        load_vector(a, offset_of(a, b, token, head), out);
+        if (p_.use_qk_l2norm) out /= std::sqrt(out.squaredNorm() + Scalar(1e-6));
+    }
+
+    Scalar load_gate(const TensorArg& a, Index b, Index token, Index hv) const {
+        return with_storage(a.dtype, [&]<class S>(S) {
+            return to_scalar<Scalar>(static_cast<const S*>(a.data)[offset_of(a, b, token, hv)]);
+        });
+    }
+
+    // The innermost stride of q, k, v, o is 1 (validate() checks it), so a slice along
+    // the last dimension is contiguous.
+    static void load_vector(const TensorArg& a, Index offset, Vector& out) {
+        with_storage(a.dtype, [&]<class S>(S) {
+            const S* in = static_cast<const S*>(a.data) + offset;
+            for (Index i = 0; i < out.size(); ++i) out[i] = to_scalar<Scalar>(in[i]);
+        });
+    }
+
+    static void store_vector(const TensorArg& a, Index offset, const Vector& x) {
+        with_storage(a.dtype, [&]<class S>(S) {
+            S* out = static_cast<S*>(a.data) + offset;
+            for (Index i = 0; i < x.size(); ++i) out[i] = from_scalar<S>(x[i]);  // one rounding
+        });
+    }
+
+    void zero_output(const RowTokens& tokens) {
+        o_.setZero();
+        for (Index token = tokens.begin; token < tokens.end; ++token)
+            for (Index hv = 0; hv < p_.num_value_heads; ++hv)
+                store_vector(p_.o, offset_of(p_.o, tokens.batch_row, token, hv), o_);
+    }
+
+    // First element of S[n, slot, hv] (64-bit arithmetic: banks exceed 2^31 elements).
+    Index matrix_offset(Index n, Index slot, Index hv) const {
+        return ((n * p_.slots() + slot) * p_.num_value_heads + hv) * K_ * V_;
+    }
+
+    void load_state(Index n, Index slot, Index hv) {
+        with_storage(p_.state_storage, [&]<class S>(S) {
+            const S* m = static_cast<const S*>(p_.state) + matrix_offset(n, slot, hv);
+            const auto widen = [](S x) { return to_scalar<Scalar>(x); };
+            if (p_.layout == Layout::KV)
+                h_ = Eigen::Map<const StoredKV<S>>(m, K_, V_).unaryExpr(widen);
+            else
+                h_ = Eigen::Map<const StoredVK<S>>(m, K_, V_).unaryExpr(widen);
+        });
+    }
+
+    void store_state(Index n, Index slot, Index hv) const {
+        with_storage(p_.state_storage, [&]<class S>(S) {
+            S* m = static_cast<S*>(p_.state) + matrix_offset(n, slot, hv);
+            const auto narrow = [](Scalar x) { return from_scalar<S>(x); };  // one rounding
+            if (p_.layout == Layout::KV)
+                Eigen::Map<StoredKV<S>>(m, K_, V_) = h_.unaryExpr(narrow);
+            else
+                Eigen::Map<StoredVK<S>>(m, K_, V_) = h_.unaryExpr(narrow);
+        });
+    }
+
+    // h = float(round_to_state_dtype(h)): always the semantic state dtype, even when the
+    // truth run stores its bank as f64, so that R64 follows the same recurrence.
+    void round_trip_state() {
+        with_storage(p_.state_dtype, [&]<class S>(S) {
+            h_ = h_.unaryExpr([](Scalar x) { return to_scalar<Scalar>(from_scalar<S>(x)); });
+        });
+    }
+
+    const Problem& p_;
+    const ReductionOrder order_;
+    const Index K_, V_, group_;
+    const Scalar scale_;
+    // Working storage, allocated once per call; the token loop allocates nothing.
+    Matrix h_;
+    Vector q_, k_, v_, o_;
+};
+
+}  // namespace
+
+void run_fused_recurrent(const Problem& problem, const OracleOptions& options) {
+    const bool truth = options.precision == Precision::truth_fp64;
+    // Everything is checked before anything is written; only the truth run may keep o
+    // and the bank in f64 (the emulated run must store exactly what a kernel stores).
+    validate(problem, {.arrays_on_host = true, .allow_f64_storage = truth});
+    if (truth)
+        FusedRecurrent<double>(problem, options.order).run();
+    else
+        FusedRecurrent<float>(problem, options.order).run();
+}
+
+}  // namespace gdr::reference

@@ -1,0 +1,359 @@
+// Metrics on known answers, and the pass rule fed right and wrong answers: every kind of
+// check here is shown failing on a wrong answer, not only passing on a right one.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "gdr/core/poison.hpp"
+#include "gdr/harness/compare.hpp"
+#include "gdr/reference/numeric.hpp"
+
+using namespace gdr;
+using namespace gdr::harness;
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// Owns the arrays a SliceInput views.
+struct Slice {
+    std::vector<double> subject, truth, emulated;
+    std::vector<std::uint8_t> poison;
+    std::vector<std::int64_t> shape;
+    DType dtype = DType::f32;
+
+    SliceInput input() const {
+        SliceInput in;
+        in.label = "o[b=0,t=0]";
+        in.dim_names = {"hv", "v"};
+        in.shape = shape;
+        in.subject = subject;
+        in.truth = truth;
+        in.emulated = emulated;
+        in.subject_poison = poison;
+        in.value_dtype = dtype;
+        return in;
+    }
+};
+
+ToleranceRow rule(double rho = 2, double floor_ulps = 2, double frobenius_units = 2) {
+    ToleranceRow row;
+    row.id = "test";
+    row.rho = rho;
+    row.floor_ulps = floor_ulps;
+    row.frobenius_units = frobenius_units;
+    return row;
+}
+
+// 2 x 3 slice; Rlp's error is 2e-6 at its worst, so the threshold is 4e-6 + 2 ulp(f32, 4).
+Slice known() {
+    Slice s;
+    s.shape = {2, 3};
+    s.truth = {1, -2, 3, 4, 0.5, -0.25};
+    s.emulated = s.truth;
+    s.emulated[0] += 1e-6;
+    s.emulated[2] -= 2e-6;
+    s.subject = s.truth;
+    s.subject[3] += 3e-6;
+    return s;
+}
+
+double known_threshold() { return 2 * 2e-6 + 2 * reference::ulp(DType::f32, 4.0); }
+
+}  // namespace
+
+TEST_CASE("judge_slice: metrics on a known answer", "[compare]") {
+    const Slice s = known();
+    const SliceMetrics m = judge_slice(s.input(), rule());
+    CHECK(m.passed);
+    CHECK(m.why.empty());
+    CHECK(m.elements == 6);
+    CHECK(m.max_abs_error == Approx(3e-6).epsilon(1e-9));
+    CHECK(m.max_abs_index == std::vector<std::int64_t>{1, 0});
+    CHECK(m.subject_at_max == s.subject[3]);
+    CHECK(m.truth_at_max == 4.0);
+    CHECK(m.emulated_at_max == 4.0);
+    CHECK(m.max_rel_error == Approx(3e-6 / 4).epsilon(1e-9));
+    const double truth_norm = std::sqrt(1 + 4 + 9 + 16 + 0.25 + 0.0625);
+    CHECK(m.rel_frobenius == Approx(3e-6 / truth_norm).epsilon(1e-9));
+    CHECK(m.emulated_max_abs_error == Approx(2e-6).epsilon(1e-9));
+    CHECK(m.emulated_rel_frobenius == Approx(std::sqrt(5e-12) / truth_norm).epsilon(1e-9));
+    CHECK(m.floor_abs == 2 * reference::ulp(DType::f32, 4.0));
+    CHECK(m.threshold_abs == Approx(known_threshold()).epsilon(1e-9));
+    CHECK(m.threshold_frobenius ==
+          Approx(2 * m.emulated_rel_frobenius + 2 * reference::unit_roundoff(DType::f32)).epsilon(1e-9));
+    CHECK(m.mismatch_count == 0);
+    CHECK(m.nan_count == 0);
+    CHECK(m.inf_count == 0);
+    CHECK(m.poison_survivors == 0);
+    CHECK(m.error_ratio() == Approx(3e-6 / known_threshold()));
+}
+
+TEST_CASE("judge_slice: one element 10x beyond the threshold is named", "[compare]") {
+    Slice s = known();
+    s.subject[4] = s.truth[4] + 10 * known_threshold();
+    const SliceMetrics m = judge_slice(s.input(), rule());
+    CHECK_FALSE(m.passed);
+    CHECK(m.mismatch_count == 1);
+    REQUIRE(m.first_mismatches.size() == 1);
+    CHECK(m.last_mismatches.empty());
+    CHECK(m.first_mismatches[0].flat == 4);
+    CHECK(m.first_mismatches[0].index == std::vector<std::int64_t>{1, 1});
+    CHECK(m.first_mismatches[0].what == "abs");
+    CHECK(m.first_mismatches[0].subject == s.subject[4]);
+    CHECK(m.first_mismatches[0].truth == 0.5);
+    CHECK(m.max_abs_index == std::vector<std::int64_t>{1, 1});
+    CHECK(m.why.find("beyond threshold") != std::string::npos);
+}
+
+TEST_CASE("judge_slice: an error just inside passes and just outside fails", "[compare]") {
+    Slice s = known();
+    const double t = known_threshold();
+    s.subject[5] = s.truth[5] + 0.99 * t;
+    CHECK(judge_slice(s.input(), rule(2, 2, 1e6)).passed);
+    s.subject[5] = s.truth[5] + 1.01 * t;
+    CHECK_FALSE(judge_slice(s.input(), rule(2, 2, 1e6)).passed);
+}
+
+TEST_CASE("judge_slice: the relative Frobenius cap fails a spread error", "[compare]") {
+    // Rlp errs in one element (large max, small norm); the subject errs a little everywhere.
+    Slice s;
+    s.shape = {10, 10};
+    s.truth.assign(100, 1.0);
+    s.emulated = s.truth;
+    s.emulated[7] += 1e-5;
+    s.subject = s.truth;
+    for (double& x : s.subject) x += 1.5e-5;
+    const SliceMetrics m = judge_slice(s.input(), rule());
+    CHECK(m.mismatch_count == 0);
+    CHECK(m.rel_frobenius == Approx(1.5e-5));
+    CHECK_FALSE(m.passed);
+    CHECK(m.why.find("Frobenius") != std::string::npos);
+}
+
+TEST_CASE("judge_slice: NaN and Inf in the subject fail", "[compare]") {
+    Slice s = known();
+    s.subject[2] = kNaN;
+    s.subject[1] = -kInf;
+    const SliceMetrics m = judge_slice(s.input(), rule());
+    CHECK_FALSE(m.passed);
+    CHECK(m.nan_count == 1);
+    CHECK(m.inf_count == 1);
+    CHECK(m.mismatch_count == 2);
+    REQUIRE(m.first_mismatches.size() == 2);
+    CHECK(m.first_mismatches[0].flat == 1);
+    CHECK(m.first_mismatches[0].what == "non-finite");
+    CHECK(m.first_mismatches[1].flat == 2);
+    // The finite elements still give the error metrics.
+    CHECK(m.max_abs_index == std::vector<std::int64_t>{1, 0});
+    CHECK(m.why.find("NaN/Inf") != std::string::npos);
+}
+
+TEST_CASE("judge_slice: a surviving poison fails", "[compare]") {
+    Slice s = known();
+    s.poison.assign(6, 0);
+    s.poison[5] = 1;
+    s.subject[5] = kNaN;  // how the signalling-NaN pattern decodes
+    const SliceMetrics m = judge_slice(s.input(), rule());
+    CHECK_FALSE(m.passed);
+    CHECK(m.poison_survivors == 1);
+    CHECK(m.nan_count == 0);  // counted as poison, not as an arithmetic NaN
+    REQUIRE(m.first_mismatches.size() == 1);
+    CHECK(m.first_mismatches[0].what == "poison");
+    CHECK(m.first_mismatches[0].index == std::vector<std::int64_t>{1, 2});
+    CHECK(m.why.find("poison") != std::string::npos);
+
+    // A poison flag fails even where the decoded value would be right.
+    s.subject[5] = s.truth[5];
+    CHECK_FALSE(judge_slice(s.input(), rule()).passed);
+}
+
+TEST_CASE("judge_slice: non-finite truth needs the same class in the subject", "[compare]") {
+    Slice s = known();
+    s.truth[0] = kInf;
+    s.emulated[0] = kInf;
+    s.subject[0] = kInf;
+    SliceMetrics m = judge_slice(s.input(), rule());
+    CHECK(m.passed);
+    CHECK(m.inf_count == 1);
+
+    s.subject[0] = kNaN;
+    m = judge_slice(s.input(), rule());
+    CHECK_FALSE(m.passed);
+    REQUIRE(m.first_mismatches.size() == 1);
+    CHECK(m.first_mismatches[0].what == "class");
+
+    s.subject[0] = -kInf;
+    CHECK_FALSE(judge_slice(s.input(), rule()).passed);
+    s.subject[0] = 1e30;
+    CHECK_FALSE(judge_slice(s.input(), rule()).passed);
+}
+
+TEST_CASE("judge_slice: overflow of the stored dtype is judged on rounded truth", "[compare]") {
+    // 70000 is finite in fp64 but rounds to +Inf in f16: +Inf is the correct stored value.
+    Slice s;
+    s.dtype = DType::f16;
+    s.shape = {3};
+    s.truth = {70000, 1, 2};
+    s.emulated = {kInf, 1, 2};
+    s.subject = {kInf, 1, 2};
+    CHECK(judge_slice(s.input(), rule()).passed);
+    s.subject[0] = 65504;
+    CHECK_FALSE(judge_slice(s.input(), rule()).passed);
+}
+
+TEST_CASE("judge_slice: a non-finite Rlp where truth is finite fails instead of an infinite threshold", "[compare]") {
+    Slice s = known();
+    s.emulated[1] = kNaN;
+    const SliceMetrics m = judge_slice(s.input(), rule());
+    CHECK_FALSE(m.passed);
+    CHECK(m.emulated_nonfinite == 1);
+    CHECK(std::isfinite(m.threshold_abs));
+}
+
+TEST_CASE("judge_slice: first and last mismatches", "[compare]") {
+    Slice s;
+    s.shape = {4, 5};
+    s.truth.assign(20, 1.0);
+    s.emulated = s.truth;
+    s.subject = s.truth;
+    for (int i = 1; i < 20; i += 2) s.subject[i] = 2.0;  // flats 1, 3, ..., 19
+    SliceMetrics m = judge_slice(s.input(), rule(), 3);
+    CHECK(m.mismatch_count == 10);
+    REQUIRE(m.first_mismatches.size() == 3);
+    REQUIRE(m.last_mismatches.size() == 3);
+    CHECK(m.first_mismatches[0].flat == 1);
+    CHECK(m.first_mismatches[2].flat == 5);
+    CHECK(m.last_mismatches[0].flat == 15);
+    CHECK(m.last_mismatches[2].flat == 19);
+    CHECK(m.last_mismatches[2].index == std::vector<std::int64_t>{3, 4});
+
+    // With fewer mismatches than 2 * keep, the last list holds only those not in the first.
+    std::fill(s.subject.begin() + 14, s.subject.end(), 1.0);  // leaves 1, 3, ..., 13: seven
+    m = judge_slice(s.input(), rule());
+    CHECK(m.mismatch_count == 7);
+    CHECK(m.first_mismatches.size() == 5);
+    REQUIRE(m.last_mismatches.size() == 2);
+    CHECK(m.last_mismatches[0].flat == 11);
+    CHECK(m.last_mismatches[1].flat == 13);
+}
+
+TEST_CASE("judge_slice: an all-zero truth", "[compare]") {
+    Slice s;
+    s.shape = {4};
+    s.truth.assign(4, 0.0);
+    s.emulated = s.truth;
+    s.subject = {0.0, -0.0, 0.0, 0.0};
+    SliceMetrics m = judge_slice(s.input(), rule());
+    CHECK(m.passed);
+    CHECK(m.rel_frobenius == 0);
+
+    s.subject[2] = 1e-30;  // an inactive row must be exactly zero
+    m = judge_slice(s.input(), rule());
+    CHECK_FALSE(m.passed);
+    CHECK(m.mismatch_count == 1);
+    CHECK(std::isinf(m.rel_frobenius));
+}
+
+TEST_CASE("judge_slice: sizes that disagree are a programming error", "[compare]") {
+    Slice s = known();
+    s.emulated.pop_back();
+    CHECK_THROWS_AS(judge_slice(s.input(), rule()), std::invalid_argument);
+    s = known();
+    s.shape = {4, 2};
+    CHECK_THROWS_AS(judge_slice(s.input(), rule()), std::invalid_argument);
+    s = known();
+    s.poison.assign(2, 0);
+    CHECK_THROWS_AS(judge_slice(s.input(), rule()), std::invalid_argument);
+}
+
+TEST_CASE("judge_slice_exact: equality with the rounded truth", "[compare]") {
+    Slice s;
+    s.shape = {5};
+    s.truth = {0.5, 1.0, -0.0, 3.0, 1.0 / 3.0};
+    s.subject = {0.5, 1.0, 0.0, 3.0, double(float(1.0 / 3.0))};  // +0 for -0 is accepted
+    SliceMetrics m = judge_slice_exact(s.input());
+    CHECK(m.passed);
+    CHECK(m.exact);
+    CHECK(m.threshold_abs == 0);
+
+    SECTION("a one-ulp difference is caught") {
+        s.subject[1] = std::nextafter(1.0f, 2.0f);
+        m = judge_slice_exact(s.input());
+        CHECK_FALSE(m.passed);
+        CHECK(m.mismatch_count == 1);
+        REQUIRE(m.first_mismatches.size() == 1);
+        CHECK(m.first_mismatches[0].flat == 1);
+        CHECK(m.first_mismatches[0].what == "exact");
+        CHECK(m.max_abs_error == Approx(reference::ulp(DType::f32, 1.0)));
+    }
+    SECTION("the unrounded fp64 value is not the stored value") {
+        s.subject[4] = 1.0 / 3.0;
+        CHECK_FALSE(judge_slice_exact(s.input()).passed);
+    }
+    SECTION("poison fails") {
+        s.poison.assign(5, 0);
+        s.poison[0] = 1;
+        m = judge_slice_exact(s.input());
+        CHECK_FALSE(m.passed);
+        CHECK(m.poison_survivors == 1);
+    }
+    SECTION("NaN where truth is finite fails") {
+        s.subject[3] = kNaN;
+        CHECK_FALSE(judge_slice_exact(s.input()).passed);
+    }
+}
+
+TEST_CASE("unravel and format_index", "[compare]") {
+    CHECK(unravel(0, {2, 3, 4}) == std::vector<std::int64_t>{0, 0, 0});
+    CHECK(unravel(23, {2, 3, 4}) == std::vector<std::int64_t>{1, 2, 3});
+    CHECK(unravel(13, {2, 3, 4}) == std::vector<std::int64_t>{1, 0, 1});
+    CHECK(format_index({"hv", "k", "v"}, {1, 0, 1}) == "(hv=1, k=0, v=1)");
+    CHECK(format_index({}, {1, 2}) == "(1, 2)");
+}
+
+TEST_CASE("compare_bytes: one changed byte is found", "[compare]") {
+    std::vector<std::byte> a(64), b;
+    for (std::size_t i = 0; i < a.size(); ++i) a[i] = std::byte(i * 7);
+    b = a;
+    BitwiseResult r = compare_bytes(a, b, 4);
+    CHECK(r.identical);
+    CHECK(r.differing_bytes == 0);
+    CHECK(r.first_differing_offset == -1);
+
+    b[37] ^= std::byte{0x01};
+    r = compare_bytes(a, b, 4);
+    CHECK_FALSE(r.identical);
+    CHECK(r.differing_bytes == 1);
+    CHECK(r.differing_elements == 1);
+    CHECK(r.first_differing_offset == 37);
+    CHECK(r.last_differing_offset == 37);
+
+    b[38] ^= std::byte{0x80};  // same element
+    b[60] ^= std::byte{0xFF};  // another one
+    r = compare_bytes(a.data(), b.data(), a.size(), 4);
+    CHECK(r.differing_bytes == 3);
+    CHECK(r.differing_elements == 2);
+    CHECK(r.last_differing_offset == 60);
+
+    CHECK_THROWS_AS(compare_bytes(std::span(a), std::span(b).first(10)), std::invalid_argument);
+    CHECK_THROWS_AS(compare_bytes(a, b, 0), std::invalid_argument);
+}
+
+TEST_CASE("compare_bytes: a changed guard byte is found", "[compare]") {
+    // A guard band of bf16 poison around a buffer; a write one element past the end.
+    std::vector<std::byte> guard(32);
+    fill_poison(guard.data(), guard.size(), DType::bf16);
+    const std::vector<std::byte> snapshot = guard;
+    CHECK(compare_bytes(guard, snapshot, 2).identical);
+    const std::uint16_t one = 0x3F80;  // bf16 1.0, as a kernel overrunning by one would store
+    std::memcpy(guard.data(), &one, sizeof one);
+    const BitwiseResult r = compare_bytes(guard, snapshot, 2);
+    CHECK_FALSE(r.identical);
+    CHECK(r.first_differing_offset == 0);
+    CHECK(r.differing_elements == 1);
+}

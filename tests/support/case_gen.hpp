@@ -1,0 +1,256 @@
+// RapidCheck generators of whole test cases (gdr::harness::CaseSpec).
+//
+// A case is generated as a bundle of independent choices (gen::build over CaseChoices)
+// and then mapped to a spec that validate() accepts. Every choice shrinks toward the
+// simplest case: B = 1, T = 1, H = HV = 1, K = V = 1, one slot, f32 (or the first dtype
+// listed), layout KV, no g, no beta, no l2norm, final state written, no indices, no
+// circular buffer, fixed length, contiguous strides, default distributions, not exact.
+// The seed never shrinks, and tensor values are a pure function of (seed, tensor,
+// coordinates), so a shrunk case keeps the values of the elements it still has.
+//
+//   gdr::testing::CaseGenConfig config;          // everything may appear
+//   config.exact = gdr::testing::ExactMode::always;
+//   config.circular = false;
+//   check_property("...", [&] { const auto spec = *gdr::testing::gen_case(config); ... });
+//
+// Sizes grow with RapidCheck's size (0..100): early cases are small and fast.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <ostream>
+#include <vector>
+
+#include <rapidcheck.h>
+
+#include "gdr/harness/case_spec.hpp"
+
+namespace gdr::harness {
+// RapidCheck shows a CaseSpec in counterexamples as its text form (found by ADL).
+inline void showValue(const CaseSpec& spec, std::ostream& os) { os << to_text(spec); }
+}  // namespace gdr::harness
+
+namespace gdr::testing {
+
+enum class ExactMode { never, sometimes, always };
+
+struct CaseGenConfig {
+    // Inclusive upper bounds, reached at RapidCheck size 100 (lower bounds are 1).
+    std::int64_t max_batch = 3;
+    std::int64_t max_seq_len = 5;
+    std::int64_t max_heads = 2;
+    std::int64_t max_group = 3;  // HV / H
+    std::int64_t max_key_dim = 12;
+    std::int64_t max_value_dim = 12;
+    std::int64_t max_slots = 4;
+    std::int64_t max_extra_entries = 3;  // bank entries beyond what the rows need
+    std::int64_t max_sequences = 4;      // varlen
+
+    // Features that may appear (each also may not: they are choices, not forcing).
+    bool vk_layout = true;
+    bool gates = true;          // g and beta present
+    bool l2norm = true;
+    bool skip_final_state = true;  // output_final_state = false
+    bool explicit_scale = true;
+    bool circular = true;
+    bool negative_seqlens = true;
+    bool varlen = true;
+    bool indices = true;        // identity and permutation
+    bool inactive_rows = true;  // with permutation
+    bool strides = true;        // padded and fused
+    bool distributions = true;  // other qk / g / beta / state distributions than the first
+    bool gate_input_dtype = true;  // gate dtype = input dtype, not only f32
+    std::vector<DType> input_dtypes{DType::f32, DType::bf16, DType::f16};  // first = simplest
+    std::vector<DType> state_dtypes{DType::f32, DType::bf16, DType::f16};
+    ExactMode exact = ExactMode::sometimes;
+};
+
+// The raw choices; public so that tests can see what a spec was made from.
+struct CaseChoices {
+    std::int64_t batch = 1, seq_len = 1, heads = 1, group = 1, key_dim = 1, value_dim = 1;
+    Layout layout = Layout::KV;
+    DType input_dtype = DType::f32, state_dtype = DType::f32;
+    bool gate_is_input = false;
+    bool has_g = false, has_beta = false, l2norm = false, skip_final = false;
+    int scale_choice = 0;  // 0: absent (exact: 1), 1: 1, 2: 1/2, 3: 1/8
+    bool circular = false;
+    std::int64_t slots = 1, seqlen_max = 0, negative_seqlens = 0;
+    bool varlen = false;
+    std::int64_t sequences = 1;
+    std::vector<std::int64_t> lengths;  // max_sequences entries; the first `sequences` are used
+    bool cu_i64 = false;
+    harness::IndicesRule indices = harness::IndicesRule::none;
+    std::int64_t inactive = 0, extra_entries = 0;
+    harness::StrideRule strides = harness::StrideRule::contiguous;
+    harness::QKDistribution qk = harness::QKDistribution::normal;
+    harness::GateDistribution gdist = harness::GateDistribution::weak;
+    harness::BetaDistribution bdist = harness::BetaDistribution::uniform;
+    double state_scale = 1.0;
+    bool exact = false;
+    std::uint64_t seed = 0;
+};
+
+// The spec the choices describe, fixed up so that validate() accepts it (counts clipped to
+// the rows that exist, exact-mode constraints applied: l2norm off, gdist zero, bdist one
+// unless half fits exact_halving_budget, a power-of-two scale).
+inline harness::CaseSpec spec_from_choices(const CaseChoices& c) {
+    using namespace harness;
+    CaseSpec s;
+    s.seq_len = c.seq_len;
+    s.num_heads = c.heads;
+    s.num_value_heads = c.heads * c.group;
+    s.key_dim = c.key_dim;
+    s.value_dim = c.value_dim;
+    s.layout = c.layout;
+    s.input_dtype = c.input_dtype;
+    s.state_dtype = c.state_dtype;
+    s.gate_dtype = c.gate_is_input ? c.input_dtype : DType::f32;
+    s.has_g = c.has_g;
+    s.has_beta = c.has_beta;
+    s.use_qk_l2norm = c.l2norm;
+    s.output_final_state = !c.skip_final;
+    static constexpr double scales[] = {0.0, 1.0, 0.5, 0.125};
+    if (c.scale_choice > 0) s.scale = scales[c.scale_choice];
+
+    if (c.varlen) {
+        s.varlen = true;
+        s.batch = 1;
+        s.seq_lengths.assign(c.lengths.begin(), c.lengths.begin() + std::min<std::size_t>(c.lengths.size(), std::size_t(c.sequences)));
+        s.seq_len = 0;
+        for (const auto len : s.seq_lengths) s.seq_len += len;
+        s.cu_seqlens_type = c.cu_i64 ? IndexType::i64 : IndexType::i32;
+    } else {
+        s.batch = c.batch;
+    }
+    const std::int64_t rows = s.rows();
+
+    s.indices = c.indices;
+    switch (c.indices) {
+    case IndicesRule::none: s.bank_entries = 0; break;
+    case IndicesRule::identity: s.bank_entries = rows + c.extra_entries; break;
+    case IndicesRule::permutation:
+        s.inactive_rows = std::min(c.inactive, rows);
+        s.bank_entries = std::max<std::int64_t>(1, rows - s.inactive_rows + c.extra_entries);
+        break;
+    }
+    s.slots = c.slots;
+    if (c.circular) {
+        s.circular = true;
+        s.seqlen_max = c.seqlen_max;
+        s.negative_seqlens = std::min(c.negative_seqlens, rows);
+    }
+    s.strides = c.strides;
+    s.qk = c.qk;
+    s.g = c.gdist;
+    s.beta = c.bdist;
+    s.state_scale = c.state_scale;
+    s.seed = c.seed;
+
+    if (c.exact) {
+        s.exact = true;
+        s.use_qk_l2norm = false;
+        s.g = GateDistribution::zero;
+        if (s.beta == BetaDistribution::uniform) s.beta = BetaDistribution::one;
+        std::int64_t longest = s.seq_len;
+        if (s.varlen) longest = s.seq_lengths.empty() ? 0 : *std::max_element(s.seq_lengths.begin(), s.seq_lengths.end());
+        if (s.beta == BetaDistribution::half && longest > exact_halving_budget(s.state_dtype, s.key_dim))
+            s.beta = BetaDistribution::one;
+        if (!s.scale) s.scale = 1.0;
+    }
+    return s;
+}
+
+namespace detail {
+
+// An integer in [lo, hi] whose upper end grows with RapidCheck's size; shrinks toward lo.
+inline rc::Gen<std::int64_t> sized(std::int64_t lo, std::int64_t hi) {
+    return rc::gen::withSize([lo, hi](int size) {
+        const std::int64_t span = std::max<std::int64_t>(0, hi - lo);
+        const std::int64_t top = lo + (span * std::min(size, 100) + 99) / 100;
+        return rc::gen::inRange<std::int64_t>(lo, std::max(lo, top) + 1);
+    });
+}
+
+// `value` when the feature is off; otherwise a choice whose first option is the simplest.
+template <typename T>
+rc::Gen<T> choose(bool enabled, std::vector<T> options) {
+    if (!enabled || options.size() == 1) return rc::gen::just(options.front());
+    return rc::gen::elementOf(options);
+}
+
+inline rc::Gen<bool> flag(bool enabled) { return enabled ? rc::gen::element(false, true) : rc::gen::just(false); }
+
+}  // namespace detail
+
+inline rc::Gen<CaseChoices> gen_case_choices(const CaseGenConfig& config = {}) {
+    using namespace harness;
+    using detail::choose;
+    using detail::flag;
+    using detail::sized;
+    const bool exact_allowed = config.exact != ExactMode::never;
+    return rc::gen::build<CaseChoices>(
+        rc::gen::set(&CaseChoices::batch, sized(1, config.max_batch)),
+        rc::gen::set(&CaseChoices::seq_len, sized(1, config.max_seq_len)),
+        rc::gen::set(&CaseChoices::heads, sized(1, config.max_heads)),
+        rc::gen::set(&CaseChoices::group, sized(1, config.max_group)),
+        rc::gen::set(&CaseChoices::key_dim, sized(1, config.max_key_dim)),
+        rc::gen::set(&CaseChoices::value_dim, sized(1, config.max_value_dim)),
+        rc::gen::set(&CaseChoices::layout, choose(config.vk_layout, std::vector<Layout>{Layout::KV, Layout::VK})),
+        rc::gen::set(&CaseChoices::input_dtype, choose(true, config.input_dtypes)),
+        rc::gen::set(&CaseChoices::state_dtype, choose(true, config.state_dtypes)),
+        rc::gen::set(&CaseChoices::gate_is_input, flag(config.gate_input_dtype)),
+        rc::gen::set(&CaseChoices::has_g, flag(config.gates)),
+        rc::gen::set(&CaseChoices::has_beta, flag(config.gates)),
+        rc::gen::set(&CaseChoices::l2norm, flag(config.l2norm)),
+        rc::gen::set(&CaseChoices::skip_final, flag(config.skip_final_state)),
+        rc::gen::set(&CaseChoices::scale_choice, choose(config.explicit_scale, std::vector<int>{0, 1, 2, 3})),
+        rc::gen::set(&CaseChoices::circular, flag(config.circular)),
+        rc::gen::set(&CaseChoices::slots, sized(1, config.max_slots)),
+        rc::gen::set(&CaseChoices::seqlen_max, sized(0, 3 * config.max_slots)),
+        rc::gen::set(&CaseChoices::negative_seqlens,
+                     config.negative_seqlens ? sized(0, config.max_batch) : rc::gen::just<std::int64_t>(0)),
+        rc::gen::set(&CaseChoices::varlen, flag(config.varlen)),
+        rc::gen::set(&CaseChoices::sequences, sized(1, config.max_sequences)),
+        rc::gen::set(&CaseChoices::lengths,
+                     rc::gen::container<std::vector<std::int64_t>>(std::size_t(config.max_sequences),
+                                                                    sized(0, config.max_seq_len))),
+        rc::gen::set(&CaseChoices::cu_i64, flag(config.varlen)),
+        rc::gen::set(&CaseChoices::indices,
+                     choose(config.indices, std::vector<IndicesRule>{IndicesRule::none, IndicesRule::identity,
+                                                                     IndicesRule::permutation})),
+        rc::gen::set(&CaseChoices::inactive,
+                     config.inactive_rows ? sized(0, config.max_batch) : rc::gen::just<std::int64_t>(0)),
+        rc::gen::set(&CaseChoices::extra_entries, sized(0, config.max_extra_entries)),
+        rc::gen::set(&CaseChoices::strides,
+                     choose(config.strides, std::vector<StrideRule>{StrideRule::contiguous, StrideRule::padded,
+                                                                    StrideRule::fused})),
+        rc::gen::set(&CaseChoices::qk, choose(config.distributions,
+                                              std::vector<QKDistribution>{QKDistribution::normal, QKDistribution::uniform,
+                                                                          QKDistribution::l2normalized})),
+        rc::gen::set(&CaseChoices::gdist,
+                     choose(config.distributions,
+                            std::vector<GateDistribution>{GateDistribution::weak, GateDistribution::zero,
+                                                          GateDistribution::strong, GateDistribution::huge_negative})),
+        rc::gen::set(&CaseChoices::bdist,
+                     choose(config.distributions, std::vector<BetaDistribution>{BetaDistribution::uniform,
+                                                                                BetaDistribution::one,
+                                                                                BetaDistribution::half})),
+        rc::gen::set(&CaseChoices::state_scale, choose(config.distributions, std::vector<double>{1.0, 0.0, 0.25, 8.0})),
+        rc::gen::set(&CaseChoices::exact, config.exact == ExactMode::always ? rc::gen::just(true) : flag(exact_allowed)),
+        rc::gen::set(&CaseChoices::seed, rc::gen::noShrink(rc::gen::arbitrary<std::uint64_t>())));
+}
+
+// Valid specs drawn per `config`.
+inline rc::Gen<harness::CaseSpec> gen_case(const CaseGenConfig& config = {}) {
+    return rc::gen::map(gen_case_choices(config), [](const CaseChoices& c) { return spec_from_choices(c); });
+}
+
+}  // namespace gdr::testing
+
+namespace rc {
+// `[](const gdr::harness::CaseSpec& spec) {...}` properties draw from the default config.
+template <>
+struct Arbitrary<gdr::harness::CaseSpec> {
+    static Gen<gdr::harness::CaseSpec> arbitrary() { return gdr::testing::gen_case(); }
+};
+}  // namespace rc

@@ -1,0 +1,46 @@
+// The Catch2 main of every test binary. A GPU test binary (compiled with
+// GDR_TESTS_NEED_GPU) exits 77 - ctest's "skipped" - when no CUDA device is present,
+// except while Catch lists tests (test discovery must see them) and except when
+// GDR_REQUIRE_GPU=1, which turns the missing device into a failure. Catch's own exit
+// code (the number of failed assertions, capped at 255) is clamped so that a run with
+// 77 failures can never read as a skip.
+#define CATCH_CONFIG_RUNNER
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string_view>
+
+#ifdef GDR_TESTS_NEED_GPU
+#include "gdr/cuda/device.hpp"
+#endif
+
+namespace {
+bool is_listing(int argc, char** argv) {
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view arg(argv[i]);
+        if (arg.rfind("--list", 0) == 0 || arg == "-l" || arg == "-t" || arg == "-h" || arg == "--help") return true;
+    }
+    return false;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+#ifdef GDR_TESTS_NEED_GPU
+    if (!is_listing(argc, argv)) {
+        const gdr::cuda::DeviceStatus device = gdr::cuda::probe_device();
+        if (!device.available) {
+            const char* require = std::getenv("GDR_REQUIRE_GPU");
+            const bool required = require && std::string_view(require) == "1";
+            std::fprintf(stderr, "%s: no usable CUDA device (%s)\n", required ? "FAILED" : "SKIPPED",
+                         device.reason.c_str());
+            return required ? 1 : 77;
+        }
+        std::fprintf(stderr, "GPU: %s\n", device.name.c_str());
+    }
+#else
+    (void)is_listing;
+#endif
+    const int failures = Catch::Session().run(argc, argv);
+    return failures == 0 ? 0 : 1;
+}
