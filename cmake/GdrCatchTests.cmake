@@ -9,11 +9,10 @@ function(gdr_discover_tests target)
   cmake_parse_arguments(arg "" "TEST_SPEC;NAME" "LABELS" ${ARGN})
   set(list_var "${target}_${arg_NAME}_TESTS")
   catch_discover_tests(${target} TEST_SPEC "${arg_TEST_SPEC}" TEST_LIST ${list_var})
-  string(REPLACE ";" "\\;" labels "${arg_LABELS}")
   set(script "${CMAKE_CURRENT_BINARY_DIR}/${target}_${arg_NAME}_labels.cmake")
   file(WRITE "${script}"
     "foreach(test_name IN LISTS ${list_var})\n"
-    "  set_tests_properties(\"\${test_name}\" PROPERTIES LABELS \"${labels}\" SKIP_RETURN_CODE 77)\n"
+    "  set_tests_properties(\"\${test_name}\" PROPERTIES LABELS \"${arg_LABELS}\" SKIP_RETURN_CODE 77)\n"
     "endforeach()\n")
   set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES "${script}")
 endfunction()

@@ -225,11 +225,12 @@ void validate(const CaseSpec& s) {
 }
 
 std::int64_t exact_halving_budget(DType state_dtype, std::int64_t key_dim) {
-    // After t halvings a state value is a multiple of 2^-(1+t) in [-1, 1]: 1+t significant
-    // bits, kept one bit short of the state dtype's precision. The K-sum for o has terms on
-    // the grid 2^-(2+t) * scale with |sum| <= K * scale: exact in fp32 while
-    // K * 2^(2+t) <= 2^24.
-    const std::int64_t by_state = significant_bits(state_dtype) - 2;
+    // After t halvings a state value is a multiple of 2^-(1+t) in [-1, 1]: at most 1+t
+    // significant bits, so it is exact in a state dtype of p bits while t <= p - 1. The
+    // K-sum for o has terms on the grid 2^-(2+t) * scale with |partial sums| <= K * scale:
+    // exact in fp32 while K * 2^(2+t) <= 2^24. Both bounds are reached (tests show the
+    // worst cases one step past them round).
+    const std::int64_t by_state = significant_bits(state_dtype) - 1;
     const std::int64_t by_sum = 22 - ceil_log2(std::max<std::int64_t>(key_dim, 1));
     return std::max<std::int64_t>(0, std::min(by_state, by_sum));
 }

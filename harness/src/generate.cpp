@@ -386,10 +386,10 @@ Problem make_problem(const HostCase& c, RunBuffers& buffers) {
     p.state_dtype = s.state_dtype;
 
     // Inputs are never written; TensorArg has one pointer type for inputs and outputs.
+    // An empty tensor (absent g or beta, or no tokens) gets a null pointer: "absent".
     auto arg = [](const HostTensor& t) {
         TensorArg a;
-        if (t.empty()) return a;
-        a.data = const_cast<void*>(t.data());
+        a.data = t.empty() ? nullptr : const_cast<void*>(t.data());
         a.dtype = t.dtype();
         for (std::size_t d = 0; d < t.strides().size() && d < 4; ++d) a.stride[d] = t.strides()[d];
         return a;

@@ -1,6 +1,7 @@
 #include "gdr/harness/host_tensor.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -109,6 +110,14 @@ HostTensor HostTensor::converted(DType dtype) const {
     if (shape_.empty()) return HostTensor{};
     HostTensor out(dtype, shape_);
     const std::int64_t n = numel();
+    if (dtype == dtype_) {
+        // Same dtype: copy the bytes, so NaN payloads (the poison pattern) survive; a trip
+        // through double would quiet a signalling NaN.
+        const std::size_t size = dtype_size(dtype_);
+        for (std::int64_t i = 0; i < n; ++i)
+            std::memcpy(out.storage_.data() + std::size_t(i) * size, storage_.data() + std::size_t(offset_of(i)) * size, size);
+        return out;
+    }
     for (std::int64_t i = 0; i < n; ++i) out.set(i, get(i));
     return out;
 }

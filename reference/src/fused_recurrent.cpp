@@ -3,6 +3,7 @@
 // (Rlp, the emulated kernel precision). Rounding happens only where SPEC.md stores.
 #include "gdr/reference/fused_recurrent.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
@@ -88,10 +89,10 @@ private:
             // the token for it; the result is the same as doing each step over all of h.
             for (Index j = 0; j < V_; ++j) {
                 auto hj = h_.col(j);
-                hj *= alpha;                                  // h = alpha * h
+                hj *= alpha;                                      // h = alpha * h
                 const Scalar u = beta * (v_[j] - sum_k(hj, k_));  // u[v] = beta (v[v] - sum_k h[k][v] k[k])
-                hj += u * k_;                                 // h[k][v] += k[k] u[v]
-                o_[j] = sum_k(hj, q_);                        // o[v] = sum_k h[k][v] q[k], new h
+                hj += u * k_;                                     // h[k][v] += k[k] u[v]
+                o_[j] = sum_k(hj, q_);                            // o[v] = sum_k h[k][v] q[k], with the new h
             }
             store_vector(p_.o, offset_of(p_.o, b, token, hv), o_);
 
@@ -153,14 +154,27 @@ private:
         return ((n * p_.slots() + slot) * p_.num_value_heads + hv) * K_ * V_;
     }
 
+    // Layout KV is a transpose of h_'s column-major order: copy it in square tiles so that
+    // both sides of the copy stay in L1.
+    template <class F>
+    void for_tiles(F&& copy) const {
+        constexpr Index tile = 32;
+        for (Index v0 = 0; v0 < V_; v0 += tile)
+            for (Index k0 = 0; k0 < K_; k0 += tile) copy(k0, v0, std::min(tile, K_ - k0), std::min(tile, V_ - v0));
+    }
+
     void load_state(Index n, Index slot, Index hv) {
         with_storage(p_.state_storage, [&]<class S>(S) {
             const S* m = static_cast<const S*>(p_.state) + matrix_offset(n, slot, hv);
             const auto widen = [](S x) { return to_scalar<Scalar>(x); };
-            if (p_.layout == Layout::KV)
-                h_ = Eigen::Map<const StoredKV<S>>(m, K_, V_).unaryExpr(widen);
-            else
+            if (p_.layout == Layout::KV) {
+                const Eigen::Map<const StoredKV<S>> stored(m, K_, V_);
+                for_tiles([&](Index k0, Index v0, Index nk, Index nv) {
+                    h_.block(k0, v0, nk, nv) = stored.block(k0, v0, nk, nv).unaryExpr(widen);
+                });
+            } else {
                 h_ = Eigen::Map<const StoredVK<S>>(m, K_, V_).unaryExpr(widen);
+            }
         });
     }
 
@@ -168,10 +182,14 @@ private:
         with_storage(p_.state_storage, [&]<class S>(S) {
             S* m = static_cast<S*>(p_.state) + matrix_offset(n, slot, hv);
             const auto narrow = [](Scalar x) { return from_scalar<S>(x); };  // one rounding
-            if (p_.layout == Layout::KV)
-                Eigen::Map<StoredKV<S>>(m, K_, V_) = h_.unaryExpr(narrow);
-            else
+            if (p_.layout == Layout::KV) {
+                Eigen::Map<StoredKV<S>> stored(m, K_, V_);
+                for_tiles([&](Index k0, Index v0, Index nk, Index nv) {
+                    stored.block(k0, v0, nk, nv) = h_.block(k0, v0, nk, nv).unaryExpr(narrow);
+                });
+            } else {
                 Eigen::Map<StoredVK<S>>(m, K_, V_) = h_.unaryExpr(narrow);
+            }
         });
     }
 

@@ -1,10 +1,9 @@
 // Element conversions of the oracle (reference/numeric.hpp): exact loads, one RNE
 // rounding per store (double -> f16/bf16 included), ulp and unit roundoff, and the
 // poison patterns of core/poison.hpp.
-#include <catch2/catch.hpp>
-
 #include <algorithm>
 #include <bit>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -95,8 +94,8 @@ TEST_CASE("numeric: known encodings", "[numeric]") {
 
 TEST_CASE("numeric: ties round to even for bf16 and f16", "[numeric]") {
     // bf16 has 8 significand bits: spacing 2^-7 on [1, 2).
-    const double bf_down = 1.0 + std::ldexp(1.0, -8);      // tie between 1 (even) and 1 + 2^-7 (odd)
-    const double bf_up = 1.0 + 3 * std::ldexp(1.0, -8);    // tie between 1 + 2^-7 (odd) and 1 + 2^-6 (even)
+    const double bf_down = 1.0 + std::ldexp(1.0, -8);    // tie between 1 (even) and 1 + 2^-7 (odd)
+    const double bf_up = 1.0 + 3 * std::ldexp(1.0, -8);  // tie between 1 + 2^-7 (odd) and 1 + 2^-6 (even)
     CHECK(bits16_of_double(DType::bf16, bf_down) == 0x3F80);
     CHECK(bits16_of_double(DType::bf16, bf_up) == 0x3F82);
     CHECK(bits16_of_float(DType::bf16, float(bf_down)) == 0x3F80);

@@ -1,14 +1,12 @@
 // The oracle on cases small enough to do on paper (K, V in {1, 2}), plus a plain
 // long-double loop implementation, written here from SPEC.md without sharing any code
 // with the oracle, compared with R64 on small random shapes.
-#include <catch2/catch.hpp>
-
 #include <Eigen/Core>
-
+#include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <algorithm>
 #include <limits>
 #include <optional>
 #include <random>
@@ -36,20 +34,48 @@ using i64 = std::int64_t;
 void put(std::vector<std::byte>& buffer, DType dtype, i64 index, double value) {
     std::byte* at = buffer.data() + index * i64(gdr::dtype_size(dtype));
     switch (dtype) {
-    case DType::f32: { const float f = float(value); std::memcpy(at, &f, 4); break; }
-    case DType::f64: std::memcpy(at, &value, 8); break;
-    case DType::f16: { const Eigen::half h{float(value)}; std::memcpy(at, &h, 2); break; }
-    case DType::bf16: { const Eigen::bfloat16 h{float(value)}; std::memcpy(at, &h, 2); break; }
+        case DType::f32: {
+            const float f = float(value);
+            std::memcpy(at, &f, 4);
+            break;
+        }
+        case DType::f64: std::memcpy(at, &value, 8); break;
+        case DType::f16: {
+            const Eigen::half h{float(value)};
+            std::memcpy(at, &h, 2);
+            break;
+        }
+        case DType::bf16: {
+            const Eigen::bfloat16 h{float(value)};
+            std::memcpy(at, &h, 2);
+            break;
+        }
     }
 }
 
 double get(const std::vector<std::byte>& buffer, DType dtype, i64 index) {
     const std::byte* at = buffer.data() + index * i64(gdr::dtype_size(dtype));
     switch (dtype) {
-    case DType::f32: { float f; std::memcpy(&f, at, 4); return f; }
-    case DType::f64: { double d; std::memcpy(&d, at, 8); return d; }
-    case DType::f16: { Eigen::half h; std::memcpy(&h, at, 2); return float(h); }
-    case DType::bf16: { Eigen::bfloat16 h; std::memcpy(&h, at, 2); return float(h); }
+        case DType::f32: {
+            float f;
+            std::memcpy(&f, at, 4);
+            return f;
+        }
+        case DType::f64: {
+            double d;
+            std::memcpy(&d, at, 8);
+            return d;
+        }
+        case DType::f16: {
+            Eigen::half h;
+            std::memcpy(&h, at, 2);
+            return float(h);
+        }
+        case DType::bf16: {
+            Eigen::bfloat16 h;
+            std::memcpy(&h, at, 2);
+            return float(h);
+        }
     }
     return 0;
 }
@@ -86,9 +112,7 @@ struct Case {
         p.state = bank.data();
     }
 
-    i64 qk_index(i64 b, i64 t, i64 h, i64 i) const {
-        return ((b * p.seq_len + t) * p.num_heads + h) * p.key_dim + i;
-    }
+    i64 qk_index(i64 b, i64 t, i64 h, i64 i) const { return ((b * p.seq_len + t) * p.num_heads + h) * p.key_dim + i; }
     i64 vo_index(i64 b, i64 t, i64 hv, i64 i) const {
         return ((b * p.seq_len + t) * p.num_value_heads + hv) * p.value_dim + i;
     }
@@ -99,9 +123,15 @@ struct Case {
         return matrix + (p.layout == Layout::KV ? kk * V + vv : vv * K + kk);
     }
 
-    void set_q(i64 b, i64 t, i64 h, std::vector<double> x) { for (i64 i = 0; i < i64(x.size()); ++i) put(q, DType::f32, qk_index(b, t, h, i), x[i]); }
-    void set_k(i64 b, i64 t, i64 h, std::vector<double> x) { for (i64 i = 0; i < i64(x.size()); ++i) put(k, DType::f32, qk_index(b, t, h, i), x[i]); }
-    void set_v(i64 b, i64 t, i64 hv, std::vector<double> x) { for (i64 i = 0; i < i64(x.size()); ++i) put(v, DType::f32, vo_index(b, t, hv, i), x[i]); }
+    void set_q(i64 b, i64 t, i64 h, std::vector<double> x) {
+        for (i64 i = 0; i < i64(x.size()); ++i) put(q, DType::f32, qk_index(b, t, h, i), x[i]);
+    }
+    void set_k(i64 b, i64 t, i64 h, std::vector<double> x) {
+        for (i64 i = 0; i < i64(x.size()); ++i) put(k, DType::f32, qk_index(b, t, h, i), x[i]);
+    }
+    void set_v(i64 b, i64 t, i64 hv, std::vector<double> x) {
+        for (i64 i = 0; i < i64(x.size()); ++i) put(v, DType::f32, vo_index(b, t, hv, i), x[i]);
+    }
     void set_g(i64 b, i64 t, i64 hv, double x) { put(g, DType::f32, gate_index(b, t, hv), x); }
     void set_beta(i64 b, i64 t, i64 hv, double x) { put(beta, DType::f32, gate_index(b, t, hv), x); }
     // h[k][v] of S[n, slot, hv], given as rows over k.
@@ -204,15 +234,15 @@ TEST_CASE("oracle hand: K = V = 2 in both layouts (VK stores h[k][v] at [v][k])"
     // (Reading the VK bank as if it were KV gives h0 = [[1, 3], [2, 4]] and o = [12, 24].)
     for (Layout layout : {Layout::KV, Layout::VK}) {
         Case c(1, 1, 1, 1, 2, 2, layout);
-        const std::vector<double> stored0 = layout == Layout::KV ? std::vector<double>{1, 2, 3, 4}
-                                                                 : std::vector<double>{1, 3, 2, 4};
+        const std::vector<double> stored0 =
+            layout == Layout::KV ? std::vector<double>{1, 2, 3, 4} : std::vector<double>{1, 3, 2, 4};
         for (i64 i = 0; i < 4; ++i) put(c.bank, DType::f32, i, stored0[i]);  // raw memory order
         c.set_k(0, 0, 0, {1, 0}), c.set_v(0, 0, 0, {10, 20}), c.set_q(0, 0, 0, {1, 1});
         c.run();
         CHECK(c.o_at(0, 0, 0, 0) == 13);
         CHECK(c.o_at(0, 0, 0, 1) == 24);
-        const std::vector<double> stored1 = layout == Layout::KV ? std::vector<double>{10, 20, 3, 4}
-                                                                 : std::vector<double>{10, 3, 20, 4};
+        const std::vector<double> stored1 =
+            layout == Layout::KV ? std::vector<double>{10, 20, 3, 4} : std::vector<double>{10, 3, 20, 4};
         for (i64 i = 0; i < 4; ++i) CHECK(get(c.bank, DType::f32, i) == stored1[i]);
     }
 }
@@ -320,7 +350,8 @@ TEST_CASE("oracle hand: inactive rows give exact zeros and leave the bank untouc
             if (circular) c.use_cache_seqlens({0, 5, 1, -1});
             std::mt19937 rng(1);
             std::uniform_int_distribution<int> small(-8, 8);
-            for (i64 i = 0; i < i64(c.q.size() / 4); ++i) put(c.q, DType::f32, i, small(rng) / 8.0), put(c.k, DType::f32, i, small(rng) / 8.0);
+            for (i64 i = 0; i < i64(c.q.size() / 4); ++i)
+                put(c.q, DType::f32, i, small(rng) / 8.0), put(c.k, DType::f32, i, small(rng) / 8.0);
             for (i64 i = 0; i < i64(c.v.size() / 4); ++i) put(c.v, DType::f32, i, small(rng) / 4.0);
             for (i64 i = 0; i < i64(c.bank.size() / 4); ++i) put(c.bank, DType::f32, i, small(rng) / 2.0);
             const std::vector<std::byte> before = c.bank;
@@ -402,9 +433,11 @@ TEST_CASE("oracle: a T-token circular call equals T one-token calls (bitwise, f3
             whole.use_cache_seqlens({2, 7});
             std::mt19937 rng(5);
             std::uniform_real_distribution<float> u(-1, 1), gate(-0.5f, 0.0f), b01(0, 1);
-            for (i64 i = 0; i < i64(whole.q.size() / 4); ++i) put(whole.q, DType::f32, i, u(rng)), put(whole.k, DType::f32, i, u(rng));
+            for (i64 i = 0; i < i64(whole.q.size() / 4); ++i)
+                put(whole.q, DType::f32, i, u(rng)), put(whole.k, DType::f32, i, u(rng));
             for (i64 i = 0; i < i64(whole.v.size() / 4); ++i) put(whole.v, DType::f32, i, u(rng));
-            for (i64 i = 0; i < i64(whole.g.size() / 4); ++i) put(whole.g, DType::f32, i, gate(rng)), put(whole.beta, DType::f32, i, b01(rng));
+            for (i64 i = 0; i < i64(whole.g.size() / 4); ++i)
+                put(whole.g, DType::f32, i, gate(rng)), put(whole.beta, DType::f32, i, b01(rng));
             for (i64 i = 0; i < i64(whole.bank.size() / 4); ++i) put(whole.bank, DType::f32, i, u(rng));
             whole.p.use_qk_l2norm = true;
             whole.p.scale.reset();
@@ -485,9 +518,9 @@ struct RandomCase {
     Layout layout = Layout::KV;
     DType input = DType::f32, gate = DType::f32, state_dtype = DType::f32, state_storage = DType::f64;
     std::vector<double> q, k, v, g, beta, state;  // [B,T,H,K], [B,T,H,K], [B,T,HV,V], [B,T,HV] x2, [N,S,HV,K,V]
-    std::vector<i64> indices;                      // empty: absent
-    std::vector<std::int32_t> cache;               // empty: absent
-    std::vector<i64> cu;                           // varlen: rows + 1 boundaries
+    std::vector<i64> indices;                     // empty: absent
+    std::vector<std::int32_t> cache;              // empty: absent
+    std::vector<i64> cu;                          // varlen: rows + 1 boundaries
 
     i64 qk(i64 b, i64 t, i64 h, i64 i) const { return ((b * T + t) * H + h) * K + i; }
     i64 vo(i64 b, i64 t, i64 hv, i64 i) const { return ((b * T + t) * HV + hv) * V + i; }
@@ -538,7 +571,8 @@ RandomCase random_case(Random& r) {
         for (i64 i = 0; i < c.rows; ++i) c.cache.push_back(std::int32_t(r.in(0, 5) == 0 ? -1 : r.in(0, 9)));
 
     const i64 bt = c.B * c.T;
-    for (i64 i = 0; i < bt * c.H * c.K; ++i) c.q.push_back(r.dyadic(-128, 127, 6)), c.k.push_back(r.dyadic(-128, 127, 6));
+    for (i64 i = 0; i < bt * c.H * c.K; ++i)
+        c.q.push_back(r.dyadic(-128, 127, 6)), c.k.push_back(r.dyadic(-128, 127, 6));
     for (i64 i = 0; i < bt * c.HV * c.V; ++i) c.v.push_back(r.dyadic(-128, 127, 6));
     for (i64 i = 0; i < bt * c.HV; ++i) c.g.push_back(-r.dyadic(0, 255, 8)), c.beta.push_back(r.dyadic(0, 256, 8));
     for (i64 i = 0; i < c.N * c.slots * c.HV * c.K * c.V; ++i) c.state.push_back(r.dyadic(-128, 127, 7));
@@ -618,10 +652,11 @@ Expected recurrence_long_double(const RandomCase& c) {
 std::string describe(const RandomCase& c) {
     std::string s = "B=" + std::to_string(c.B) + " T=" + std::to_string(c.T) + " H=" + std::to_string(c.H) +
                     " HV=" + std::to_string(c.HV) + " K=" + std::to_string(c.K) + " V=" + std::to_string(c.V) +
-                    " N=" + std::to_string(c.N) + " Slots=" + std::to_string(c.slots) + " layout=" +
-                    std::string(gdr::to_string(c.layout)) + " input=" + std::string(gdr::to_string(c.input)) +
-                    " gate=" + std::string(gdr::to_string(c.gate)) + " state=" + std::string(gdr::to_string(c.state_dtype)) +
-                    "/" + std::string(gdr::to_string(c.state_storage));
+                    " N=" + std::to_string(c.N) + " Slots=" + std::to_string(c.slots) +
+                    " layout=" + std::string(gdr::to_string(c.layout)) +
+                    " input=" + std::string(gdr::to_string(c.input)) + " gate=" + std::string(gdr::to_string(c.gate)) +
+                    " state=" + std::string(gdr::to_string(c.state_dtype)) + "/" +
+                    std::string(gdr::to_string(c.state_storage));
     s += std::string(c.varlen ? " varlen" : "") + (c.circular ? " circular" : "") + (c.has_g ? " g" : "") +
          (c.has_beta ? " beta" : "") + (c.l2norm ? " l2norm" : "") + (c.final_state ? " final_state" : "") +
          (c.indices.empty() ? "" : " indices") + (c.scale ? " scale" : "");
@@ -656,7 +691,8 @@ TEST_CASE("oracle R64 matches an independent long-double loop implementation", "
                         put(qkv, c.input, base + c.H * c.K + h * c.K + i, c.k[c.qk(b, t, h, i)]);
                     }
                 for (i64 hv = 0; hv < c.HV; ++hv) {
-                    for (i64 i = 0; i < c.V; ++i) put(qkv, c.input, base + 2 * c.H * c.K + hv * c.V + i, c.v[c.vo(b, t, hv, i)]);
+                    for (i64 i = 0; i < c.V; ++i)
+                        put(qkv, c.input, base + 2 * c.H * c.K + hv * c.V + i, c.v[c.vo(b, t, hv, i)]);
                     put(gates, c.gate, 2 * c.gate_at(b, t, hv), c.g[c.gate_at(b, t, hv)]);
                     put(gates, c.gate, 2 * c.gate_at(b, t, hv) + 1, c.beta[c.gate_at(b, t, hv)]);
                 }
@@ -672,7 +708,8 @@ TEST_CASE("oracle R64 matches an independent long-double loop implementation", "
         Problem p;
         p.batch = c.B, p.seq_len = c.T, p.num_heads = c.H, p.num_value_heads = c.HV, p.key_dim = c.K, p.value_dim = c.V;
         p.layout = c.layout;
-        p.input_dtype = c.input, p.gate_dtype = c.gate, p.state_dtype = c.state_dtype, p.state_storage = c.state_storage;
+        p.input_dtype = c.input, p.gate_dtype = c.gate, p.state_dtype = c.state_dtype,
+        p.state_storage = c.state_storage;
         const std::size_t in_size = gdr::dtype_size(c.input), gate_size = gdr::dtype_size(c.gate);
         p.q = {qkv.data(), c.input, {c.T * W, W, c.K, 1}};
         p.k = {qkv.data() + c.H * c.K * in_size, c.input, {c.T * W, W, c.K, 1}};
@@ -695,7 +732,8 @@ TEST_CASE("oracle R64 matches an independent long-double loop implementation", "
         const Expected e = recurrence_long_double(c);
 
         long double o_scale = 1e-300L, s_scale = 1e-300L;
-        for (long double x : e.o) if (!std::isnan(x)) o_scale = std::max(o_scale, std::fabs(x));
+        for (long double x : e.o)
+            if (!std::isnan(x)) o_scale = std::max(o_scale, std::fabs(x));
         for (long double x : e.state) s_scale = std::max(s_scale, std::fabs(x));
         for (i64 i = 0; i < i64(e.o.size()); ++i) {
             if (std::isnan(e.o[i])) {
@@ -723,4 +761,54 @@ TEST_CASE("oracle R64 matches an independent long-double loop implementation", "
     CHECK(circular_cases > 100);
     CHECK(varlen_cases > 80);
     CHECK(rounded_bank_cases > 100);
+}
+
+TEST_CASE("oracle: layouts KV and VK give the same bits on larger K != V (tiled bank copies)", "[oracle]") {
+    // K = 40, V = 70 are not multiples of the oracle's copy tile; both layouts compute the
+    // same recurrence, so o is bitwise equal and each bank is the other's transpose.
+    const i64 B = 2, T = 2, H = 1, HV = 2, K = 40, V = 70, slots = 2;
+    for (Precision precision : kBothPrecisions) {
+        for (DType state : {DType::f32, DType::bf16}) {
+            CAPTURE(int(precision), gdr::to_string(state));
+            Case kv(B, T, H, HV, K, V, Layout::KV, slots, -1, state, state);
+            kv.use_cache_seqlens({1, 4});
+            kv.p.use_qk_l2norm = true;
+            std::mt19937 rng(11);
+            std::uniform_real_distribution<float> u(-1, 1), gate(-0.5f, 0.0f), b01(0, 1);
+            for (i64 i = 0; i < i64(kv.q.size() / 4); ++i)
+                put(kv.q, DType::f32, i, u(rng)), put(kv.k, DType::f32, i, u(rng));
+            for (i64 i = 0; i < i64(kv.v.size() / 4); ++i) put(kv.v, DType::f32, i, u(rng));
+            for (i64 i = 0; i < i64(kv.g.size() / 4); ++i)
+                put(kv.g, DType::f32, i, gate(rng)), put(kv.beta, DType::f32, i, b01(rng));
+            for (i64 n = 0; n < B; ++n)
+                for (i64 s = 0; s < slots; ++s)
+                    for (i64 hv = 0; hv < HV; ++hv)
+                        for (i64 kk = 0; kk < K; ++kk)
+                            for (i64 vv = 0; vv < V; ++vv)
+                                put(kv.bank, state, kv.state_index(n, s, hv, kk, vv), u(rng));
+            Case vk = kv;
+            vk.p.layout = Layout::VK;
+            vk.p.state_shape = {B, slots, HV, V, K};
+            vk.p.q.data = vk.q.data(), vk.p.k.data = vk.k.data(), vk.p.v.data = vk.v.data(), vk.p.o.data = vk.o.data();
+            vk.p.g.data = vk.g.data(), vk.p.beta.data = vk.beta.data(), vk.p.state = vk.bank.data();
+            vk.p.cache_seqlens = vk.cache.data();
+            for (i64 n = 0; n < B; ++n)
+                for (i64 s = 0; s < slots; ++s)
+                    for (i64 hv = 0; hv < HV; ++hv)
+                        for (i64 kk = 0; kk < K; ++kk)
+                            for (i64 vv = 0; vv < V; ++vv)
+                                put(vk.bank, state, vk.state_index(n, s, hv, kk, vv), kv.h_at(n, s, hv, kk, vv));
+            kv.run(precision);
+            vk.run(precision);
+            CHECK(kv.o == vk.o);
+            i64 mismatches = 0;
+            for (i64 n = 0; n < B; ++n)
+                for (i64 s = 0; s < slots; ++s)
+                    for (i64 hv = 0; hv < HV; ++hv)
+                        for (i64 kk = 0; kk < K; ++kk)
+                            for (i64 vv = 0; vv < V; ++vv)
+                                mismatches += kv.h_at(n, s, hv, kk, vv) != vk.h_at(n, s, hv, kk, vv);
+            CHECK(mismatches == 0);
+        }
+    }
 }

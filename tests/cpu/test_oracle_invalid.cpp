@@ -1,7 +1,6 @@
 // Invalid input (SPEC.md "Invalid input", core validate()): the oracle throws
 // gdr::InvalidArgument naming the argument, before anything is written.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -104,7 +103,8 @@ TEST_CASE("oracle invalid: the fixtures themselves are valid and do write", "[or
         for (Precision precision : {Precision::truth_fp64, Precision::emulated_fp32}) {
             Fixture f(varlen);
             const std::vector<float> bank_before = f.bank;
-            REQUIRE_NOTHROW(run_fused_recurrent(f.p, OracleOptions{precision, gdr::reference::ReductionOrder::forward}));
+            REQUIRE_NOTHROW(
+                run_fused_recurrent(f.p, OracleOptions{precision, gdr::reference::ReductionOrder::forward}));
             CHECK_FALSE(gdr::is_poison(f.o.data(), 4, DType::f32));
             CHECK(std::memcmp(f.bank.data(), bank_before.data(), bank_before.size() * 4) != 0);
         }
@@ -130,7 +130,8 @@ TEST_CASE("oracle invalid: every rule names its argument and writes nothing", "[
         {"gate dtype neither f32 nor the input dtype", "gate_dtype",
          [](Fixture& f) { f.p.input_dtype = DType::f16, f.p.gate_dtype = DType::bf16; }},
         {"gate dtype f64", "gate_dtype", [](Fixture& f) { f.p.gate_dtype = DType::f64; }},
-        {"state dtype f64", "state_dtype", [](Fixture& f) { f.p.state_dtype = DType::f64, f.p.state_storage = DType::f64; }},
+        {"state dtype f64", "state_dtype",
+         [](Fixture& f) { f.p.state_dtype = DType::f64, f.p.state_storage = DType::f64; }},
         {"q buffer dtype differs from input dtype", "q", [](Fixture& f) { f.p.q.dtype = DType::bf16; }},
         {"k buffer dtype differs", "k", [](Fixture& f) { f.p.k.dtype = DType::f16; }},
         {"v buffer dtype differs", "v", [](Fixture& f) { f.p.v.dtype = DType::f64; }},
@@ -138,14 +139,18 @@ TEST_CASE("oracle invalid: every rule names its argument and writes nothing", "[
         {"g buffer dtype differs from gate dtype", "g", [](Fixture& f) { f.p.g.dtype = DType::bf16; }},
         {"beta buffer dtype differs", "beta", [](Fixture& f) { f.p.beta.dtype = DType::f16; }},
         {"bank storage differs from state dtype", "state", [](Fixture& f) { f.p.state_storage = DType::bf16; }},
-        {"f64 o in the emulated run", "o", [](Fixture& f) { f.p.o.dtype = DType::f64; }, false, Precision::emulated_fp32},
+        {"f64 o in the emulated run", "o", [](Fixture& f) { f.p.o.dtype = DType::f64; }, false,
+         Precision::emulated_fp32},
         {"f64 bank in the emulated run", "state", [](Fixture& f) { f.p.state_storage = DType::f64; }, false,
          Precision::emulated_fp32},
         // The bank's shape.
         {"N < 1", "state", [](Fixture& f) { f.p.state_shape[0] = 0; }},
         {"Slots < 1", "state", [](Fixture& f) { f.p.state_shape[1] = 0; }},
         {"bank dim 2 != HV", "state", [](Fixture& f) { f.p.state_shape[2] = 1; }},
-        {"KV layout given a [.., V, K] bank", "state", [](Fixture& f) { f.p.state_shape = {3, 2, 2, 3, 2}; }},
+        {"KV layout given a [.., V, K] bank", "state",
+         [](Fixture& f) {
+             f.p.state_shape = {3, 2, 2, 3, 2};
+         }},
         {"VK layout given a [.., K, V] bank", "state", [](Fixture& f) { f.p.layout = Layout::VK; }},
         {"bank K dim disagrees with K", "state", [](Fixture& f) { f.p.state_shape[3] = 4; }},
         {"N != B without state_indices", "state", [](Fixture& f) { f.p.state_indices = nullptr; }},
@@ -162,23 +167,62 @@ TEST_CASE("oracle invalid: every rule names its argument and writes nothing", "[
         {"o tokens overlap (stride[1] = 0)", "o", [](Fixture& f) { f.p.o.stride[1] = 0; }},
         {"o rows alias (stride[0] = stride[1])", "o", [](Fixture& f) { f.p.o.stride[0] = f.p.o.stride[1]; }},
         // state_indices.
-        {"duplicate active state_indices", "state_indices", [](Fixture& f) { f.indices = {1, 1}; f.p.state_indices = f.indices.data(); }},
+        {"duplicate active state_indices", "state_indices",
+         [](Fixture& f) {
+             f.indices = {1, 1};
+             f.p.state_indices = f.indices.data();
+         }},
         {"duplicate state_indices, both active in circular mode", "state_indices",
-         [](Fixture& f) { f.indices = {0, 0}, f.cache = {1, 0}; f.p.state_indices = f.indices.data(), f.p.cache_seqlens = f.cache.data(); }},
+         [](Fixture& f) {
+             f.indices = {0, 0}, f.cache = {1, 0};
+             f.p.state_indices = f.indices.data(), f.p.cache_seqlens = f.cache.data();
+         }},
         // cu_seqlens (varlen).
         {"varlen with batch != 1", "batch", [](Fixture& f) { f.p.batch = 2; }, true},
-        {"cu_seqlens[0] != 0", "cu_seqlens", [](Fixture& f) { f.cu32 = {1, 1, 3}; f.p.cu_seqlens = f.cu32.data(); }, true},
-        {"cu_seqlens decreasing", "cu_seqlens", [](Fixture& f) { f.cu32 = {0, 2, 1}; f.p.cu_seqlens = f.cu32.data(); }, true},
-        {"cu_seqlens overrunning the tokens", "cu_seqlens", [](Fixture& f) { f.cu32 = {0, 1, 4}; f.p.cu_seqlens = f.cu32.data(); }, true},
-        {"cu_seqlens short of the tokens", "cu_seqlens", [](Fixture& f) { f.cu32 = {0, 1, 2}; f.p.cu_seqlens = f.cu32.data(); }, true},
+        {"cu_seqlens[0] != 0", "cu_seqlens",
+         [](Fixture& f) {
+             f.cu32 = {1, 1, 3};
+             f.p.cu_seqlens = f.cu32.data();
+         },
+         true},
+        {"cu_seqlens decreasing", "cu_seqlens",
+         [](Fixture& f) {
+             f.cu32 = {0, 2, 1};
+             f.p.cu_seqlens = f.cu32.data();
+         },
+         true},
+        {"cu_seqlens overrunning the tokens", "cu_seqlens",
+         [](Fixture& f) {
+             f.cu32 = {0, 1, 4};
+             f.p.cu_seqlens = f.cu32.data();
+         },
+         true},
+        {"cu_seqlens short of the tokens", "cu_seqlens",
+         [](Fixture& f) {
+             f.cu32 = {0, 1, 2};
+             f.p.cu_seqlens = f.cu32.data();
+         },
+         true},
         {"cu_seqlens (i64) decreasing", "cu_seqlens",
-         [](Fixture& f) { f.cu64 = {0, 3, 2}; f.p.cu_seqlens = f.cu64.data(), f.p.cu_seqlens_type = gdr::IndexType::i64; }, true},
+         [](Fixture& f) {
+             f.cu64 = {0, 3, 2};
+             f.p.cu_seqlens = f.cu64.data(), f.p.cu_seqlens_type = gdr::IndexType::i64;
+         },
+         true},
         {"cu_seqlens (i64) overrunning", "cu_seqlens",
-         [](Fixture& f) { f.cu64 = {0, 1, 7}; f.p.cu_seqlens = f.cu64.data(), f.p.cu_seqlens_type = gdr::IndexType::i64; }, true},
+         [](Fixture& f) {
+             f.cu64 = {0, 1, 7};
+             f.p.cu_seqlens = f.cu64.data(), f.p.cu_seqlens_type = gdr::IndexType::i64;
+         },
+         true},
         {"negative num_sequences", "cu_seqlens", [](Fixture& f) { f.p.num_sequences = -1; }, true},
         {"varlen N != N_seq without state_indices", "state", [](Fixture& f) { f.p.state_indices = nullptr; }, true},
         {"varlen duplicate active state_indices", "state_indices",
-         [](Fixture& f) { f.indices = {2, 2}; f.p.state_indices = f.indices.data(); }, true},
+         [](Fixture& f) {
+             f.indices = {2, 2};
+             f.p.state_indices = f.indices.data();
+         },
+         true},
     };
     for (const Rule& rule : rules) check_rejected(rule);
     // Also in the emulated run, for a sample of rules (the run path differs only after validation).

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <iostream>
 #include <sstream>
 
 #include "gdr/harness/case_spec.hpp"
@@ -102,7 +103,7 @@ PropertyReport make_report(const std::string& id, bool skipped, const rc::detail
 void report_to_catch(const PropertyReport& report, const std::string& description) {
     switch (report.status) {
     case PropertyStatus::passed:
-        SUCCEED("property '" << description << "' passed " << report.successes << " cases");
+        SUCCEED("property '" << description << "': " << report.message);
         return;
     case PropertyStatus::not_run:
         WARN("NOT RUN: property '" << report.id
@@ -114,6 +115,11 @@ void report_to_catch(const PropertyReport& report, const std::string& descriptio
         if (!report.case_spec_text.empty()) out << "case spec: " << report.case_spec_text << "\n";
         out << "reproduce: RC_PARAMS=\"" << report.reproduce << "\" " << self_executable() << " \""
             << Catch::getResultCapture().getCurrentTestName() << "\"";
+        // Catch wraps long lines; this copy keeps the spec and the command on one line each.
+        std::cerr << "\nproperty failed: " << report.id << "\n";
+        if (!report.case_spec_text.empty()) std::cerr << "case spec: " << report.case_spec_text << "\n";
+        std::cerr << "reproduce: RC_PARAMS=\"" << report.reproduce << "\" " << self_executable() << " \""
+                  << Catch::getResultCapture().getCurrentTestName() << "\"" << std::endl;
         FAIL(out.str());
         return;
     }

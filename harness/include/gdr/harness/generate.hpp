@@ -1,6 +1,47 @@
 // Materialises a CaseSpec into host tensors. Every value is a pure function of
 // (seed, tensor, logical coordinates) through a counter-based hash, so a shrunk case (a
 // smaller B, T or K) keeps the values of the elements it still has.
+//
+// Counters: splitmix64 over (seed, a stream per tensor or decision, a hash of the
+// element's logical coordinates), never a flat index, so no extent enters a value:
+// q, k [row, position, h, k]; v [row, position, hv, v]; g, beta [row, position, hv];
+// bank [entry, slot, hv, k, v] in both layouts (KV and VK hold the same logical state).
+// For varlen, (row, position) is (sequence, token within it): B equal-length rows and one
+// varlen batch of those sequences get identical values. Two things depend on K by
+// design: the l2normalized distribution (normalised over K) and the one-hot position of
+// k in exact mode (hash mod K).
+//
+// Distributions: q, k normal N(0,1), uniform U[-1,1], or l2normalized (normal, divided by
+// its norm per token and head); v N(0,1); g weak U[-0.1,0], strong U[-5,-0.5], zero,
+// huge_negative U[-1e4,-50]; beta U[0,1], 1 or 1/2; bank state_scale * N(0,1). Values are
+// rounded once to their storage dtype.
+//
+// Exact mode (validate() enforces its preconditions; nothing is silently forced):
+//   g = 0 exactly (alpha = exp(0) = 1), beta in {1, 1/2}, l2norm off, a power-of-two scale;
+//   k one-hot: +-1 at a hashed position; q, v and the bank: multiples of 1/2 in [-1, 1].
+// Why every fp32 operation is then exact: with k one-hot at p (sign s), h^T k = s*h[p][.],
+// u = beta*(v - s*h[p]) and the update touches row p only: h[p] <- (1-beta)*h[p] + beta*s*v.
+// With beta = 1 that is s*v: every state value stays on the grid 1/2 in [-1, 1] for any T.
+// With beta = 1/2 it is the mean of two grid values: each token may add one bit, so after
+// t tokens values are multiples of 2^-(1+t) in [-1, 1] (at most 1+t significant bits;
+// exact in a state dtype of p bits while t <= p - 1: bf16 7, f16 10, f32 23 tokens, so the
+// cache-dtype round trip is the identity). o = sum_k h[k][v] * q[k] * scale has terms on
+// the grid 2^-(2+t) * scale and partial sums bounded by K * scale, so any summation order
+// is exact in fp32 while K * 2^(2+t) <= 2^24. exact_halving_budget() (case_spec.hpp) is
+// the smaller bound; validate() rejects bdist=half with longer rows (T = 16 needs K <= 64
+// with an f32 state; bf16/f16 states allow 7/10 tokens: restrict to bdist=one beyond).
+// The stored o is then the one correctly rounded image of an exact value, identical for
+// every implementation; the state is stored without rounding.
+//
+// Strides: contiguous; padded (head, token and batch strides padded by 1..4 hashed
+// elements); fused (q, k, v each a separate allocation with the strides of a fused
+// [B, T, 2*H*K + HV*V] projection: token stride 2*H*K + HV*V, head stride K or V). Gaps
+// hold hashed garbage of magnitude 100..1000, never poison, so reading one gives a
+// visibly wrong number. g and beta are contiguous.
+//
+// state_indices: identity [0, rows); permutation: active rows take distinct hashed entries
+// of [0, N), `inactive` hashed rows take -1, -N-5, N, N+7 in turn. cache_seqlens: hashed in
+// [0, seqlen_max], `neg_seqlens` hashed rows -1, -(1..1000) or INT32_MIN in turn.
 #pragma once
 
 #include <cstdint>
