@@ -64,6 +64,15 @@ void check_tensor(const TensorArg& t, const char* name, DType expected, bool all
 
 }  // namespace
 
+std::int64_t view_span(const TensorArg& tensor, const std::array<std::int64_t, 4>& shape) {
+    std::int64_t span = 1;
+    for (std::size_t d = 0; d < shape.size(); ++d) {
+        if (shape[d] == 0) return 0;
+        span += (shape[d] - 1) * tensor.stride[d];
+    }
+    return span;
+}
+
 RowTokens row_tokens(const Problem& p, std::int64_t row) {
     if (p.varlen()) return RowTokens{0, cu_value(p, row), cu_value(p, row + 1)};
     return RowTokens{row, 0, p.seq_len};
@@ -143,9 +152,7 @@ void validate(const Problem& p, const ValidateOptions& options) {
     if (rows > 0) require(p.state != nullptr, "state", "is required but the pointer is null");
 
     // Tensors.
-    const std::array<std::int64_t, 4> qk_extent{p.batch, p.seq_len, p.num_heads, p.key_dim};
-    const std::array<std::int64_t, 4> vo_extent{p.batch, p.seq_len, p.num_value_heads, p.value_dim};
-    const std::array<std::int64_t, 4> gate_extent{p.batch, p.seq_len, p.num_value_heads, 1};
+    const std::array<std::int64_t, 4> qk_extent = p.qk_shape(), vo_extent = p.vo_shape(), gate_extent = p.gate_shape();
     check_tensor(p.q, "q", p.input_dtype, false, any_tokens, qk_extent, 4, false);
     check_tensor(p.k, "k", p.input_dtype, false, any_tokens, qk_extent, 4, false);
     check_tensor(p.v, "v", p.input_dtype, false, any_tokens, vo_extent, 4, false);

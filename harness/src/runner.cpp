@@ -254,6 +254,13 @@ CaseReport run_case(const PreparedCase& prepared, Subject& subject, const Tolera
         return finish(Outcome::failed, error.what());
     }
 
+    // The inputs as they were, to prove afterwards that the subject only read them.
+    const std::vector<std::pair<const char*, const HostTensor*>> inputs = {
+        {"q", &prepared.host.q}, {"k", &prepared.host.k}, {"v", &prepared.host.v},
+        {"g", &prepared.host.g}, {"beta", &prepared.host.beta}};
+    std::vector<std::vector<std::byte>> input_bytes;
+    for (const auto& [name, tensor] : inputs) input_bytes.push_back(tensor->bytes());
+
     RunBuffers first, second;
     Problem first_problem;
     SubjectRunResult run_result;
@@ -277,12 +284,20 @@ CaseReport run_case(const PreparedCase& prepared, Subject& subject, const Tolera
     report.checks.push_back(judge_state(prepared, first, written, state_row));
     report.checks.push_back(judge_untouched(prepared, first, written));
     report.checks.push_back(count_poison(first, written, spec));
-    report.checks.push_back({"guard bands", run_result.damaged_guard_bytes ? Outcome::incorrect : Outcome::passed,
-                             run_result.damaged_guard_bytes
-                                 ? fmt::format("{} guard bytes changed: {}", run_result.damaged_guard_bytes,
-                                               run_result.guard_detail)
-                                 : "every guard byte intact",
-                             {}, ""});
+    if (run_result.has_guard_bands)
+        report.checks.push_back({"guard bands", run_result.damaged_guard_bytes ? Outcome::incorrect : Outcome::passed,
+                                 run_result.damaged_guard_bytes
+                                     ? fmt::format("{} guard bytes changed: {}", run_result.damaged_guard_bytes,
+                                                   run_result.guard_detail)
+                                     : "every guard byte intact",
+                                 {}, ""});
+    std::vector<std::string> modified_inputs = run_result.modified_inputs;
+    for (std::size_t i = 0; i < inputs.size(); ++i)
+        if (inputs[i].second->bytes() != input_bytes[i]) modified_inputs.push_back(inputs[i].first);
+    std::string modified;
+    for (const std::string& input : modified_inputs) modified += (modified.empty() ? "" : ", ") + input;
+    report.checks.push_back({"inputs unchanged", modified.empty() ? Outcome::passed : Outcome::incorrect,
+                             modified.empty() ? "no read-only input changed" : "the subject wrote to: " + modified, {}, ""});
     if (options.check_determinism) report.checks.push_back(check_determinism(first, second));
 
     std::string message;

@@ -3,9 +3,6 @@
 #include "gdr/core/errors.hpp"
 #include "gdr/reference/fused_recurrent.hpp"
 
-#ifdef GDR_HAVE_CUDA
-#include "gdr/cuda/device.hpp"
-#endif
 
 namespace gdr::harness {
 
@@ -24,28 +21,25 @@ public:
     }
 };
 
+#ifndef GDR_HAVE_CUDA
+// Without nvcc at configure time there is no kernel to run: the subject says so.
 class CudaDecodeSubject final : public Subject {
 public:
     std::string name() const override { return "cuda-decode"; }
-    std::string description() const override { return "the CUDA fused recurrent decode kernel (cuda/)"; }
+    std::string description() const override { return "the CUDA fused recurrent decode kernel (cuda/decode.cu)"; }
     std::optional<std::string> unavailable_reason() const override {
-#ifdef GDR_HAVE_CUDA
-        const cuda::DeviceStatus device = cuda::probe_device();
-        if (!device.available) return "no CUDA device on this machine (" + device.reason + ")";
-        return "the CUDA decode kernel is not built yet (issue 3); device " + device.name + " is present";
-#else
         return std::string("this build has no CUDA (nvcc was not found when CMake configured)");
-#endif
     }
-    SubjectRunResult run(const Problem&) override {
-        throw std::runtime_error("cuda-decode: the kernel is not built yet (issue 3)");
-    }
+    SubjectRunResult run(const Problem&) override { throw std::runtime_error("cuda-decode: built without CUDA"); }
 };
+#endif
 
 }  // namespace
 
 std::unique_ptr<Subject> make_cpu_emulated_subject() { return std::make_unique<CpuEmulatedSubject>(); }
+#ifndef GDR_HAVE_CUDA
 std::unique_ptr<Subject> make_cuda_decode_subject() { return std::make_unique<CudaDecodeSubject>(); }
+#endif
 
 std::vector<std::unique_ptr<Subject>> all_subjects() {
     std::vector<std::unique_ptr<Subject>> subjects;

@@ -2,7 +2,7 @@
 //
 // A case is generated as a bundle of independent choices (gen::build over CaseChoices)
 // and then mapped to a spec that validate() accepts. Every choice shrinks toward the
-// simplest case: B = 1, T = 1, H = HV = 1, K = V = 1, one slot, f32 (or the first dtype
+// simplest case: B = 1, T = 1, H = HV = 1, K = V = 1 (the configured minimums), one slot, f32 (or the first dtype
 // listed), layout KV, no g, no beta, no l2norm, final state written, no indices, no
 // circular buffer, fixed length, contiguous strides, default distributions, not exact.
 // The seed never shrinks, and tensor values are a pure function of (seed, tensor,
@@ -13,7 +13,8 @@
 //   config.circular = false;
 //   check_property("...", [&] { const auto spec = *gdr::testing::gen_case(config); ... });
 //
-// Sizes grow with RapidCheck's size (0..100): early cases are small and fast.
+// Sizes grow with RapidCheck's size (0..100): early cases are small and fast. Feature
+// choices are drawn over all their options at every size.
 #pragma once
 
 #include <algorithm>
@@ -35,13 +36,17 @@ namespace gdr::testing {
 enum class ExactMode { never, sometimes, always };
 
 struct CaseGenConfig {
-    // Inclusive upper bounds, reached at RapidCheck size 100 (lower bounds are 1).
-    std::int64_t max_batch = 3;
-    std::int64_t max_seq_len = 5;
-    std::int64_t max_heads = 2;
-    std::int64_t max_group = 3;  // HV / H
-    std::int64_t max_key_dim = 12;
-    std::int64_t max_value_dim = 12;
+    // Inclusive ranges. RapidCheck's size (0..100) scales how far above the minimum a
+    // draw may go, so early cases are small; shrinking goes back to the minimum.
+    std::int64_t min_batch = 1, max_batch = 3;
+    std::int64_t min_seq_len = 1, max_seq_len = 5;
+    std::int64_t min_heads = 1, max_heads = 2;
+    std::int64_t min_group = 1, max_group = 3;  // HV / H
+    std::int64_t min_key_dim = 1, max_key_dim = 12;
+    std::int64_t min_value_dim = 1, max_value_dim = 12;
+    // Non-empty: K (V) is drawn from this list instead (shrinks toward the first entry),
+    // e.g. the head sizes a kernel supports.
+    std::vector<std::int64_t> key_dims, value_dims;
     std::int64_t max_slots = 4;
     std::int64_t max_extra_entries = 3;  // bank entries beyond what the rows need
     std::int64_t max_sequences = 4;      // varlen
@@ -162,23 +167,34 @@ inline harness::CaseSpec spec_from_choices(const CaseChoices& c) {
 
 namespace detail {
 
-// An integer in [lo, hi] whose upper end grows with RapidCheck's size; shrinks toward lo.
+// An integer in [lo, hi] that shrinks toward lo. The reachable top grows with the size
+// and reaches hi at size 50, so half of all cases may use the full range (gen::inRange
+// alone would reach hi only at size 100).
 inline rc::Gen<std::int64_t> sized(std::int64_t lo, std::int64_t hi) {
+    hi = std::max(lo, hi);
     return rc::gen::withSize([lo, hi](int size) {
-        const std::int64_t span = std::max<std::int64_t>(0, hi - lo);
-        const std::int64_t top = lo + (span * std::min(size, 100) + 99) / 100;
-        return rc::gen::inRange<std::int64_t>(lo, std::max(lo, top) + 1);
+        const std::int64_t top = lo + ((hi - lo) * std::min(size, 50) + 49) / 50;
+        return rc::gen::resize(100, rc::gen::inRange<std::int64_t>(lo, top + 1));
     });
 }
 
-// `value` when the feature is off; otherwise a choice whose first option is the simplest.
+// gen::element/elementOf never shrink: pick by an index that shrinks toward 0 (the first,
+// simplest option) and is drawn over the whole list at every size.
 template <typename T>
 rc::Gen<T> choose(bool enabled, std::vector<T> options) {
     if (!enabled || options.size() == 1) return rc::gen::just(options.front());
-    return rc::gen::elementOf(options);
+    const std::size_t n = options.size();
+    return rc::gen::map(rc::gen::resize(100, rc::gen::inRange<std::size_t>(0, n)),
+                        [options = std::move(options)](std::size_t i) { return options[i]; });
 }
 
-inline rc::Gen<bool> flag(bool enabled) { return enabled ? rc::gen::element(false, true) : rc::gen::just(false); }
+inline rc::Gen<bool> flag(bool enabled) {
+    return enabled ? rc::gen::resize(100, rc::gen::arbitrary<bool>()) : rc::gen::just(false);
+}
+
+inline rc::Gen<std::int64_t> dimension(std::int64_t lo, std::int64_t hi, const std::vector<std::int64_t>& list) {
+    return list.empty() ? sized(lo, hi) : choose(true, list);
+}
 
 }  // namespace detail
 
@@ -189,12 +205,13 @@ inline rc::Gen<CaseChoices> gen_case_choices(const CaseGenConfig& config = {}) {
     using detail::sized;
     const bool exact_allowed = config.exact != ExactMode::never;
     return rc::gen::build<CaseChoices>(
-        rc::gen::set(&CaseChoices::batch, sized(1, config.max_batch)),
-        rc::gen::set(&CaseChoices::seq_len, sized(1, config.max_seq_len)),
-        rc::gen::set(&CaseChoices::heads, sized(1, config.max_heads)),
-        rc::gen::set(&CaseChoices::group, sized(1, config.max_group)),
-        rc::gen::set(&CaseChoices::key_dim, sized(1, config.max_key_dim)),
-        rc::gen::set(&CaseChoices::value_dim, sized(1, config.max_value_dim)),
+        rc::gen::set(&CaseChoices::batch, sized(config.min_batch, config.max_batch)),
+        rc::gen::set(&CaseChoices::seq_len, sized(config.min_seq_len, config.max_seq_len)),
+        rc::gen::set(&CaseChoices::heads, sized(config.min_heads, config.max_heads)),
+        rc::gen::set(&CaseChoices::group, sized(config.min_group, config.max_group)),
+        rc::gen::set(&CaseChoices::key_dim, detail::dimension(config.min_key_dim, config.max_key_dim, config.key_dims)),
+        rc::gen::set(&CaseChoices::value_dim,
+                     detail::dimension(config.min_value_dim, config.max_value_dim, config.value_dims)),
         rc::gen::set(&CaseChoices::layout, choose(config.vk_layout, std::vector<Layout>{Layout::KV, Layout::VK})),
         rc::gen::set(&CaseChoices::input_dtype, choose(true, config.input_dtypes)),
         rc::gen::set(&CaseChoices::state_dtype, choose(true, config.state_dtypes)),
@@ -212,7 +229,7 @@ inline rc::Gen<CaseChoices> gen_case_choices(const CaseGenConfig& config = {}) {
         rc::gen::set(&CaseChoices::varlen, flag(config.varlen)),
         rc::gen::set(&CaseChoices::sequences, sized(1, config.max_sequences)),
         rc::gen::set(&CaseChoices::lengths,
-                     rc::gen::container<std::vector<std::int64_t>>(std::size_t(config.max_sequences),
+                     rc::gen::container<std::vector<std::int64_t>>(std::size_t(std::max<std::int64_t>(1, config.max_sequences)),
                                                                     sized(0, config.max_seq_len))),
         rc::gen::set(&CaseChoices::cu_i64, flag(config.varlen)),
         rc::gen::set(&CaseChoices::indices,
@@ -237,7 +254,8 @@ inline rc::Gen<CaseChoices> gen_case_choices(const CaseGenConfig& config = {}) {
                                                                                 BetaDistribution::half})),
         rc::gen::set(&CaseChoices::state_scale, choose(config.distributions, std::vector<double>{1.0, 0.0, 0.25, 8.0})),
         rc::gen::set(&CaseChoices::exact, config.exact == ExactMode::always ? rc::gen::just(true) : flag(exact_allowed)),
-        rc::gen::set(&CaseChoices::seed, rc::gen::noShrink(rc::gen::arbitrary<std::uint64_t>())));
+        // Full-range seeds at every size; never shrunk, so shrinking keeps the values.
+        rc::gen::set(&CaseChoices::seed, rc::gen::noShrink(rc::gen::resize(100, rc::gen::arbitrary<std::uint64_t>()))));
 }
 
 // Valid specs drawn per `config`.

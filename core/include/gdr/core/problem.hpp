@@ -62,6 +62,11 @@ struct Problem {
 
     std::int64_t bank_entries() const { return state_shape[0]; }  // N
     std::int64_t slots() const { return state_shape[1]; }         // Slots
+    // Logical shapes of the strided tensors (g and beta: [B, T, HV, 1]).
+    std::array<std::int64_t, 4> qk_shape() const { return {batch, seq_len, num_heads, key_dim}; }
+    std::array<std::int64_t, 4> vo_shape() const { return {batch, seq_len, num_value_heads, value_dim}; }
+    std::array<std::int64_t, 4> gate_shape() const { return {batch, seq_len, num_value_heads, 1}; }
+
     bool varlen() const { return cu_seqlens != nullptr; }
     bool circular() const { return cache_seqlens != nullptr; }
     std::int64_t rows() const { return varlen() ? num_sequences : batch; }
@@ -71,6 +76,10 @@ struct Problem {
     std::int64_t bank_entry_elements() const { return slots() * num_value_heads * key_dim * value_dim; }
     std::int64_t bank_elements() const { return bank_entries() * bank_entry_elements(); }
 };
+
+// Elements from a view's first element to its last, inclusive: what a copy of the view
+// must cover (0 when some extent is 0). 1 + sum over dims of (extent - 1) * stride.
+std::int64_t view_span(const TensorArg& tensor, const std::array<std::int64_t, 4>& shape);
 
 // Token range [begin, end) of a row along the T axis of its batch row (fixed-length:
 // row b, tokens 0..T-1 of batch row b; varlen: batch row 0, tokens cu[i]..cu[i+1]-1).

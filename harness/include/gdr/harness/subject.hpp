@@ -16,8 +16,10 @@
 namespace gdr::harness {
 
 struct SubjectRunResult {
-    std::size_t damaged_guard_bytes = 0;  // out-of-bounds writes seen in guard bands
-    std::string guard_detail;             // which buffer's guard, when damaged
+    std::size_t damaged_guard_bytes = 0;       // out-of-bounds writes seen in guard bands
+    std::string guard_detail;                  // which buffers' guards, when damaged
+    bool has_guard_bands = false;              // false: a host subject, nothing to check
+    std::vector<std::string> modified_inputs;  // read-only inputs whose bytes changed
 };
 
 class Subject {
