@@ -1,0 +1,230 @@
+// The decode kernel's host API and the cases a random property rarely reaches: a circular
+// call against one-token calls, a bank of more than 2^31 elements addressed near its end,
+// B x HV > 65535, the no-op shapes, and refusals that must happen before any launch.
+#include <catch2/catch.hpp>
+
+#include <cuda_runtime_api.h>
+
+#include <cstring>
+#include <vector>
+
+#include "gdr/core/errors.hpp"
+#include "gdr/core/poison.hpp"
+#include "gdr/cuda/decode.hpp"
+#include "gdr/cuda/device.hpp"
+#include "gdr/harness/runner.hpp"
+#include "support/case_gen.hpp"
+#include "support/host_case_tools.hpp"
+#include "support/rc_property.hpp"
+
+using gdr::DType;
+using gdr::harness::CaseSpec;
+using gdr::harness::HostCase;
+using gdr::harness::HostTensor;
+using gdr::harness::RunBuffers;
+using gdr::harness::parse_text;
+
+namespace {
+
+// A plain device allocation (no guard bands: some of these are gigabytes).
+class DeviceBytes {
+public:
+    explicit DeviceBytes(std::size_t bytes) : bytes_(bytes) { gdr::cuda::check(cudaMalloc(&data_, bytes), "cudaMalloc"); }
+    ~DeviceBytes() { cudaFree(data_); }
+    DeviceBytes(const DeviceBytes&) = delete;
+    DeviceBytes& operator=(const DeviceBytes&) = delete;
+    void* data() const { return data_; }
+    template <class T = std::byte>
+    T* at(std::size_t byte_offset) const { return reinterpret_cast<T*>(static_cast<std::byte*>(data_) + byte_offset); }
+    void upload(std::size_t offset, const void* host, std::size_t bytes) {
+        gdr::cuda::check(cudaMemcpy(at(offset), host, bytes, cudaMemcpyHostToDevice), "upload");
+    }
+    std::vector<std::byte> download(std::size_t offset, std::size_t bytes) const {
+        std::vector<std::byte> out(bytes);
+        gdr::cuda::check(cudaMemcpy(out.data(), at(offset), bytes, cudaMemcpyDeviceToHost), "download");
+        return out;
+    }
+
+private:
+    void* data_ = nullptr;
+    std::size_t bytes_ = 0;
+};
+
+RunBuffers run_cuda(gdr::harness::Subject& subject, const HostCase& host_case) {
+    RunBuffers buffers = gdr::harness::make_run_buffers(host_case, host_case.spec.input_dtype, host_case.spec.state_dtype);
+    subject.run(gdr::harness::make_problem(host_case, buffers));
+    return buffers;
+}
+
+bool same_bytes(const HostTensor& a, const HostTensor& b) { return a.bytes() == b.bytes(); }
+
+}  // namespace
+
+TEST_CASE("cuda decode property: one circular call of T tokens equals T one-token calls bitwise",
+          "[gpu][property][decode]") {
+    auto subject = gdr::harness::make_cuda_decode_subject();
+    gdr::testing::CaseGenConfig config;
+    config.varlen = false;
+    config.skip_final_state = false;
+    config.max_seq_len = 8;
+    config.max_key_dim = 160;
+    config.max_value_dim = 80;
+    gdr::testing::check_property("circular call vs token-by-token on the GPU", [&] {
+        CaseSpec spec = *gdr::testing::gen_case(config);
+        spec.circular = true;
+        spec.seqlen_max = *rc::gen::inRange<std::int64_t>(0, 3 * spec.slots + 1);
+        spec.slots = *rc::gen::element(spec.slots, spec.seq_len, std::int64_t{1});
+        spec.negative_seqlens = std::min(spec.negative_seqlens, spec.batch);
+        RC_CLASSIFY(spec.slots == spec.seq_len, "Slots == T");
+        RC_CLASSIFY(spec.slots < spec.seq_len, "Slots < T");
+        const HostCase whole = gdr::harness::materialize(spec);
+        const RunBuffers all = run_cuda(*subject, whole);
+
+        // The kernel's round trip between tokens is exactly what a one-token call reads
+        // back from the cache, and each token runs the same instructions: bitwise for
+        // every state dtype, not only fp32.
+        HostCase step = whole;
+        step.spec.seq_len = 1;
+        step.spec.strides = gdr::harness::StrideRule::contiguous;
+        for (std::int64_t t = 0; t < spec.seq_len; ++t) {
+            step.q = gdr::testing::token_slice(whole.q, t, t + 1);
+            step.k = gdr::testing::token_slice(whole.k, t, t + 1);
+            step.v = gdr::testing::token_slice(whole.v, t, t + 1);
+            step.g = gdr::testing::token_slice(whole.g, t, t + 1);
+            step.beta = gdr::testing::token_slice(whole.beta, t, t + 1);
+            for (std::size_t r = 0; r < step.cache_seqlens.size(); ++r)
+                step.cache_seqlens[r] = whole.cache_seqlens[r] < 0 ? whole.cache_seqlens[r]
+                                                                   : whole.cache_seqlens[r] + std::int32_t(t);
+            const RunBuffers one = run_cuda(*subject, step);
+            for (std::int64_t b = 0; b < spec.batch; ++b)
+                for (std::int64_t i = 0; i < spec.num_value_heads * spec.value_dim; ++i) {
+                    const std::int64_t in_all = (b * spec.seq_len + t) * spec.num_value_heads * spec.value_dim + i;
+                    const std::int64_t in_one = b * spec.num_value_heads * spec.value_dim + i;
+                    RC_ASSERT(gdr::testing::element_bits(all.o, in_all) == gdr::testing::element_bits(one.o, in_one));
+                }
+            step.initial_bank = one.bank;
+        }
+        RC_ASSERT(same_bytes(all.bank, step.initial_bank));
+    });
+}
+
+TEST_CASE("cuda decode: a bank of more than 2^31 elements is addressed near its end", "[gpu][decode]") {
+    // A small case computes the expected answer; the big run puts the same two state
+    // matrices at entries N-1 and N-3 of a 2^31 + 2^20 element bf16 bank (4.3 GB), where
+    // a 32-bit element offset would wrap.
+    const CaseSpec spec = parse_text("B=2 T=2 H=1 HV=1 K=128 V=128 layout=vk in=bf16 state=bf16 indices=identity seed=31");
+    const HostCase small = gdr::harness::materialize(spec);
+    auto subject = gdr::harness::make_cuda_decode_subject();
+    const RunBuffers expected = run_cuda(*subject, small);
+
+    const std::int64_t matrix = spec.key_dim * spec.value_dim;
+    const std::int64_t entries = ((std::int64_t(1) << 31) + (std::int64_t(1) << 20)) / matrix;
+    REQUIRE(entries * matrix > (std::int64_t(1) << 31));
+    const std::size_t matrix_bytes = std::size_t(matrix) * 2;
+    DeviceBytes bank(std::size_t(entries) * matrix_bytes);
+    const std::int64_t targets[2] = {entries - 1, entries - 3};
+    const std::int64_t untouched = entries - 2;
+    std::vector<std::byte> pattern(matrix_bytes);
+    gdr::fill_poison(pattern.data(), pattern.size(), DType::bf16);
+    bank.upload(std::size_t(untouched) * matrix_bytes, pattern.data(), matrix_bytes);
+    for (int row = 0; row < 2; ++row)
+        bank.upload(std::size_t(targets[row]) * matrix_bytes,
+                    static_cast<const std::byte*>(small.initial_bank.data()) + row * matrix_bytes, matrix_bytes);
+
+    DeviceBytes q(small.q.storage_bytes()), k(small.k.storage_bytes()), v(small.v.storage_bytes()),
+        g(small.g.storage_bytes()), beta(small.beta.storage_bytes()), o(expected.o.storage_bytes()), indices(16);
+    q.upload(0, small.q.data(), small.q.storage_bytes());
+    k.upload(0, small.k.data(), small.k.storage_bytes());
+    v.upload(0, small.v.data(), small.v.storage_bytes());
+    g.upload(0, small.g.data(), small.g.storage_bytes());
+    beta.upload(0, small.beta.data(), small.beta.storage_bytes());
+    indices.upload(0, targets, sizeof targets);
+
+    RunBuffers scratch = gdr::harness::make_run_buffers(small, DType::bf16, DType::bf16);
+    gdr::Problem problem = gdr::harness::make_problem(small, scratch);
+    problem.q.data = q.data();
+    problem.k.data = k.data();
+    problem.v.data = v.data();
+    problem.g.data = g.data();
+    problem.beta.data = beta.data();
+    problem.o.data = o.data();
+    problem.state = bank.data();
+    problem.state_shape[0] = entries;
+    problem.state_indices = static_cast<const std::int64_t*>(indices.data());
+    gdr::cuda::fused_recurrent_decode(problem);
+    gdr::cuda::check(cudaDeviceSynchronize(), "decode");
+
+    CHECK(o.download(0, expected.o.storage_bytes()) == expected.o.bytes());
+    for (int row = 0; row < 2; ++row) {
+        const auto after = bank.download(std::size_t(targets[row]) * matrix_bytes, matrix_bytes);
+        CHECK(std::memcmp(after.data(), static_cast<const std::byte*>(expected.bank.data()) + row * matrix_bytes,
+                          matrix_bytes) == 0);
+    }
+    CHECK(bank.download(std::size_t(untouched) * matrix_bytes, matrix_bytes) == pattern);
+}
+
+TEST_CASE("cuda decode: B x HV > 65535 passes against the oracle", "[gpu][decode]") {
+    const CaseSpec spec = parse_text("B=2100 T=1 H=8 HV=32 K=16 V=16 layout=kv in=bf16 state=f32 seed=65536");
+    REQUIRE(spec.batch * spec.num_value_heads > 65535);
+    auto subject = gdr::harness::make_cuda_decode_subject();
+    const auto report = gdr::harness::run_case(spec, *subject, gdr::harness::ToleranceTable::load_default());
+    INFO(gdr::harness::format_failure(report));
+    CHECK(report.outcome == gdr::harness::Outcome::passed);
+}
+
+TEST_CASE("cuda decode: B = 0 and T = 0 launch nothing and write nothing", "[gpu][decode]") {
+    const CaseSpec spec = parse_text("B=2 T=1 H=1 HV=2 K=16 V=8 state=f32 seed=5");
+    const HostCase host_case = gdr::harness::materialize(spec);
+    RunBuffers buffers = gdr::harness::make_run_buffers(host_case, spec.input_dtype, spec.state_dtype);
+    DeviceBytes bank(buffers.bank.storage_bytes());
+    bank.upload(0, buffers.bank.data(), buffers.bank.storage_bytes());
+    gdr::Problem problem = gdr::harness::make_problem(host_case, buffers);
+    problem.q.data = problem.k.data = problem.v.data = problem.o.data = problem.g.data = problem.beta.data = nullptr;
+    problem.state = bank.data();
+    problem.seq_len = 0;  // T = 0: no tokens, so no tensor pointer is needed
+    REQUIRE_NOTHROW(gdr::cuda::fused_recurrent_decode(problem));
+    problem.seq_len = 1;
+    problem.batch = 0;  // B = 0
+    problem.state_shape[0] = 1;
+    REQUIRE_NOTHROW(gdr::cuda::fused_recurrent_decode(problem));
+    gdr::cuda::check(cudaDeviceSynchronize(), "no-op launches");
+    CHECK(bank.download(0, buffers.bank.storage_bytes()) == buffers.bank.bytes());
+}
+
+TEST_CASE("cuda decode: refusals come before any launch and write nothing", "[gpu][decode]") {
+    const CaseSpec spec = parse_text("B=2 T=1 H=1 HV=2 K=16 V=8 state=f32 seed=6");
+    const HostCase host_case = gdr::harness::materialize(spec);
+    RunBuffers buffers = gdr::harness::make_run_buffers(host_case, spec.input_dtype, spec.state_dtype);
+    DeviceBytes q(host_case.q.storage_bytes()), k(host_case.k.storage_bytes()), v(host_case.v.storage_bytes()),
+        o(buffers.o.storage_bytes()), bank(buffers.bank.storage_bytes());
+    o.upload(0, buffers.o.data(), buffers.o.storage_bytes());  // poisoned
+    bank.upload(0, buffers.bank.data(), buffers.bank.storage_bytes());
+    gdr::Problem valid = gdr::harness::make_problem(host_case, buffers);
+    valid.q.data = q.data();
+    valid.k.data = k.data();
+    valid.v.data = v.data();
+    valid.o.data = o.data();
+    valid.g.data = valid.beta.data = nullptr;
+    valid.state = bank.data();
+
+    gdr::Problem grouped_wrong = valid;
+    grouped_wrong.num_value_heads = 3;  // HV % H is fine, but the bank and v disagree: the bank names HV = 2
+    CHECK_THROWS_AS(gdr::cuda::fused_recurrent_decode(grouped_wrong), gdr::InvalidArgument);
+    gdr::Problem transposed = valid;
+    transposed.layout = gdr::Layout::VK;  // the bank is [.., K=16, V=8]: wrong for VK
+    try {
+        gdr::cuda::fused_recurrent_decode(transposed);
+        FAIL("a transposed bank was accepted");
+    } catch (const gdr::InvalidArgument& error) {
+        CHECK(error.argument() == "state");
+    }
+    gdr::Problem too_wide = valid;
+    too_wide.key_dim = 257;
+    too_wide.state_shape[3] = 257;
+    too_wide.q.stride = {257, 257, 257, 1};
+    too_wide.k.stride = too_wide.q.stride;
+    CHECK_THROWS_AS(gdr::cuda::fused_recurrent_decode(too_wide), gdr::NotSupported);
+    gdr::cuda::check(cudaDeviceSynchronize(), "refused launches");
+    CHECK(o.download(0, buffers.o.storage_bytes()) == buffers.o.bytes());
+    CHECK(bank.download(0, buffers.bank.storage_bytes()) == buffers.bank.bytes());
+}
