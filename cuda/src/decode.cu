@@ -75,70 +75,65 @@ __device__ __forceinline__ std::int64_t offset3(const std::int64_t* stride, std:
     return b * stride[0] + t * stride[1] + head * stride[2];
 }
 
+// Calls fn(c, j, k, column) for every h[c][j] this thread owns: row k = lane + 32 j of
+// the tile's column `column` (0..kTileColumns-1), the warp's c-th column.
+template <int KPT, class Fn>
+__device__ __forceinline__ void for_each_owned(Fn&& fn) {
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+#pragma unroll
+    for (int c = 0; c < kColumnsPerWarp; ++c)
+#pragma unroll
+        for (int j = 0; j < KPT; ++j) fn(c, j, lane + 32 * j, warp * kColumnsPerWarp + c);
+}
+
+// Calls fn(k, column) for every element of the K x kTileColumns staging tile, the block's
+// threads walking rows of contiguous columns (coalesced in layout KV).
+template <class Fn>
+__device__ __forceinline__ void for_each_staged(std::int64_t K, Fn&& fn) {
+    for (int i = threadIdx.x; i < K * kTileColumns; i += kThreads) fn(i / kTileColumns, i % kTileColumns);
+}
+
 template <class St, int KPT>
 struct StateTile {
     float h[kColumnsPerWarp][KPT];
 
     // S[n, slot, hv] as a K x V matrix; `column0` is the block's first value column.
     __device__ void load(const DecodeArgs& a, const St* matrix, std::int64_t column0, float* staging) {
-        const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-        if (a.layout_kv) {
-            // Rows of 16 contiguous columns into shared memory, then columns into registers.
-            for (int i = threadIdx.x; i < a.K * kTileColumns; i += kThreads) {
-                const int k = i / kTileColumns, c = i % kTileColumns;
-                const std::int64_t v = column0 + c;
-                staging[k * kTilePitch + c] = v < a.V ? to_float(matrix[k * a.V + v]) : 0.0f;
-            }
+        if (a.layout_kv) {  // rows into shared memory, then columns into registers
+            for_each_staged(a.K, [&](int k, int column) {
+                const std::int64_t v = column0 + column;
+                staging[k * kTilePitch + column] = v < a.V ? to_float(matrix[k * a.V + v]) : 0.0f;
+            });
             __syncthreads();
-#pragma unroll
-            for (int c = 0; c < kColumnsPerWarp; ++c)
-#pragma unroll
-                for (int j = 0; j < KPT; ++j) {
-                    const int k = lane + 32 * j;
-                    h[c][j] = k < a.K ? staging[k * kTilePitch + warp * kColumnsPerWarp + c] : 0.0f;
-                }
+            for_each_owned<KPT>([&](int c, int j, int k, int column) {
+                h[c][j] = k < a.K ? staging[k * kTilePitch + column] : 0.0f;
+            });
             __syncthreads();  // the staging tile is reused by the next store
         } else {
-#pragma unroll
-            for (int c = 0; c < kColumnsPerWarp; ++c) {
-                const std::int64_t v = column0 + warp * kColumnsPerWarp + c;
-#pragma unroll
-                for (int j = 0; j < KPT; ++j) {
-                    const int k = lane + 32 * j;
-                    h[c][j] = (v < a.V && k < a.K) ? to_float(matrix[v * a.K + k]) : 0.0f;
-                }
-            }
+            for_each_owned<KPT>([&](int c, int j, int k, int column) {
+                const std::int64_t v = column0 + column;
+                h[c][j] = (v < a.V && k < a.K) ? to_float(matrix[v * a.K + k]) : 0.0f;
+            });
         }
     }
 
     // Stores h rounded once to the state dtype.
     __device__ void store(const DecodeArgs& a, St* matrix, std::int64_t column0, float* staging) const {
-        const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
         if (a.layout_kv) {
-#pragma unroll
-            for (int c = 0; c < kColumnsPerWarp; ++c)
-#pragma unroll
-                for (int j = 0; j < KPT; ++j) {
-                    const int k = lane + 32 * j;
-                    if (k < a.K) staging[k * kTilePitch + warp * kColumnsPerWarp + c] = h[c][j];
-                }
+            for_each_owned<KPT>([&](int c, int j, int k, int column) {
+                if (k < a.K) staging[k * kTilePitch + column] = h[c][j];
+            });
             __syncthreads();
-            for (int i = threadIdx.x; i < a.K * kTileColumns; i += kThreads) {
-                const int k = i / kTileColumns, c = i % kTileColumns;
-                const std::int64_t v = column0 + c;
-                if (v < a.V) matrix[k * a.V + v] = from_float<St>(staging[k * kTilePitch + c]);
-            }
+            for_each_staged(a.K, [&](int k, int column) {
+                const std::int64_t v = column0 + column;
+                if (v < a.V) matrix[k * a.V + v] = from_float<St>(staging[k * kTilePitch + column]);
+            });
             __syncthreads();
         } else {
-#pragma unroll
-            for (int c = 0; c < kColumnsPerWarp; ++c) {
-                const std::int64_t v = column0 + warp * kColumnsPerWarp + c;
-#pragma unroll
-                for (int j = 0; j < KPT; ++j) {
-                    const int k = lane + 32 * j;
-                    if (v < a.V && k < a.K) matrix[v * a.K + k] = from_float<St>(h[c][j]);
-                }
-            }
+            for_each_owned<KPT>([&](int c, int j, int k, int column) {
+                const std::int64_t v = column0 + column;
+                if (v < a.V && k < a.K) matrix[v * a.K + k] = from_float<St>(h[c][j]);
+            });
         }
     }
 

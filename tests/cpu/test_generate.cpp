@@ -15,6 +15,7 @@
 #include "gdr/harness/generate.hpp"
 #include "gdr/reference/numeric.hpp"
 #include "support/case_gen.hpp"
+#include "support/host_case_tools.hpp"
 #include "support/rc_property.hpp"
 
 using gdr::DType;
@@ -23,33 +24,10 @@ using gdr::harness::HostCase;
 using gdr::harness::HostTensor;
 using gdr::harness::materialize;
 using gdr::harness::parse_text;
+using gdr::testing::flat;
+using gdr::testing::for_each_index;
 
 namespace {
-
-std::int64_t flat(const std::vector<std::int64_t>& shape, const std::vector<std::int64_t>& index) {
-    std::int64_t i = 0;
-    for (std::size_t d = 0; d < shape.size(); ++d) i = i * shape[d] + index[d];
-    return i;
-}
-
-// Calls fn(index) for every index of `shape`, row-major.
-template <class Fn>
-void for_each_index(const std::vector<std::int64_t>& shape, Fn&& fn) {
-    if (shape.empty()) return;  // an absent tensor
-    for (const auto e : shape)
-        if (e == 0) return;
-    std::vector<std::int64_t> index(shape.size(), 0);
-    while (true) {
-        fn(index);
-        std::size_t d = shape.size();
-        while (d > 0) {
-            --d;
-            if (++index[d] < shape[d]) break;
-            index[d] = 0;
-            if (d == 0) return;
-        }
-    }
-}
 
 // Every element of `small` equals the element of `big` at the same logical coordinates.
 bool same_where_both_exist(const HostTensor& small, const HostTensor& big) {
