@@ -1,0 +1,183 @@
+// The case runner must fail every kind of wrong subject: each test wraps the correct CPU
+// subject, breaks one thing the way a buggy kernel would, and expects the check that
+// exists to see it to report INCORRECT (or the outcome that fits an error).
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <functional>
+
+#include "gdr/core/errors.hpp"
+#include "gdr/core/poison.hpp"
+#include "gdr/harness/runner.hpp"
+#include "gdr/reference/numeric.hpp"
+
+using namespace gdr;
+using namespace gdr::harness;
+
+namespace {
+
+// The correct CPU subject, then `damage` applied to what it wrote (and, for `inputs`, to
+// what it read). `runs` counts calls, for damage that differs between runs.
+class DamagedSubject final : public Subject {
+public:
+    using Damage = std::function<void(const Problem&, int run, SubjectRunResult&)>;
+    explicit DamagedSubject(Damage damage) : inner_(make_cpu_emulated_subject()), damage_(std::move(damage)) {}
+    std::string name() const override { return "cpu-emulated-reversed"; }  // its tolerance rows
+    std::string description() const override { return "a deliberately wrong subject"; }
+    std::optional<std::string> unavailable_reason() const override { return std::nullopt; }
+    SubjectRunResult run(const Problem& problem) override {
+        SubjectRunResult result = inner_->run(problem);
+        damage_(problem, runs_++, result);
+        return result;
+    }
+
+private:
+    std::unique_ptr<Subject> inner_;
+    Damage damage_;
+    int runs_ = 0;
+};
+
+CaseReport run(const std::string& spec_text, DamagedSubject::Damage damage) {
+    DamagedSubject subject(std::move(damage));
+    return run_case(parse_text(spec_text), subject, ToleranceTable::load_default());
+}
+
+const CheckResult& check_named(const CaseReport& report, const std::string& name) {
+    for (const CheckResult& check : report.checks)
+        if (check.name == name) return check;
+    FAIL("no check named " << name << " in the report");
+    throw std::logic_error("unreachable");
+}
+
+// Element `index` of o (contiguous in the runner's buffers), read and written as double.
+double o_at(const Problem& p, std::int64_t index) { return reference::load_double(p.o.data, p.o.dtype, index); }
+void set_o(const Problem& p, std::int64_t index, double value) { reference::store_double(p.o.data, p.o.dtype, index, value); }
+
+// Row 0 is active and owns bank entry 2 of 5; entries 0 and 4 are untouched by every row.
+const std::string kIndexed = "B=2 T=2 H=1 HV=2 K=8 V=6 layout=vk in=f32 state=f32 N=5 indices=permutation seed=3";
+
+}  // namespace
+
+TEST_CASE("runner: the correct subject passes every check", "[runner]") {
+    const CaseReport report = run(kIndexed, [](const Problem&, int, SubjectRunResult&) {});
+    INFO(format_failure(report));
+    CHECK(report.outcome == Outcome::passed);
+    for (const char* name : {"o vs R64", "state vs R64", "untouched bank", "poison survivors", "determinism", "inputs unchanged"})
+        CHECK(check_named(report, name).outcome == Outcome::passed);
+}
+
+TEST_CASE("runner: a wrong output element is INCORRECT and named", "[runner]") {
+    const CaseReport report = run(kIndexed, [](const Problem& p, int, SubjectRunResult&) { set_o(p, 7, o_at(p, 7) + 0.5); });
+    const CheckResult& check = check_named(report, "o vs R64");
+    CHECK(check.outcome == Outcome::incorrect);
+    REQUIRE(check.worst_slice);
+    CHECK(check.worst_slice->label.find("t=0") != std::string::npos);
+    CHECK(report.outcome == Outcome::incorrect);
+}
+
+TEST_CASE("runner: a wrong written state element is INCORRECT", "[runner]") {
+    const CaseReport report = run(kIndexed, [](const Problem& p, int, SubjectRunResult&) {
+        // Bank entry of active row 0, slot 0 (non-circular: the one written slot).
+        const std::int64_t entry = p.state_indices[0];
+        if (entry < 0 || entry >= p.bank_entries()) return;
+        const std::int64_t index = entry * p.bank_entry_elements() + 3;
+        reference::store_double(p.state, p.state_storage, index, reference::load_double(p.state, p.state_storage, index) * 1.01 + 1e-3);
+    });
+    CHECK(check_named(report, "state vs R64").outcome == Outcome::incorrect);
+}
+
+TEST_CASE("runner: writing a bank entry no row owns is INCORRECT (bitwise)", "[runner]") {
+    const CaseReport report = run(kIndexed, [](const Problem& p, int, SubjectRunResult&) {
+        // Flip the lowest bit of one element of every entry no active row names.
+        for (std::int64_t n = 0; n < p.bank_entries(); ++n) {
+            bool owned = false;
+            for (std::int64_t r = 0; r < p.rows(); ++r) owned = owned || (row_is_active(p, r) && row_bank_entry(p, r) == n);
+            if (!owned) static_cast<std::uint8_t*>(p.state)[n * p.bank_entry_elements() * 4] ^= 1;
+        }
+    });
+    CHECK(check_named(report, "untouched bank").outcome == Outcome::incorrect);
+}
+
+TEST_CASE("runner: an output element never written is a poison survivor", "[runner]") {
+    const CaseReport report = run(kIndexed, [](const Problem& p, int, SubjectRunResult&) {
+        fill_poison(static_cast<std::byte*>(p.o.data) + 5 * dtype_size(p.o.dtype), dtype_size(p.o.dtype), p.o.dtype);
+    });
+    CHECK(check_named(report, "poison survivors").outcome == Outcome::incorrect);
+    CHECK(check_named(report, "o vs R64").outcome == Outcome::incorrect);
+}
+
+TEST_CASE("runner: a NaN in the output is INCORRECT", "[runner]") {
+    const CaseReport report = run(kIndexed, [](const Problem& p, int, SubjectRunResult&) { set_o(p, 2, std::nan("")); });
+    const CheckResult& check = check_named(report, "o vs R64");
+    CHECK(check.outcome == Outcome::incorrect);
+    REQUIRE(check.worst_slice);
+    CHECK(check.worst_slice->nan_count == 1);
+}
+
+TEST_CASE("runner: a different second run fails determinism", "[runner]") {
+    const CaseReport report = run(kIndexed, [](const Problem& p, int run, SubjectRunResult&) {
+        if (run == 1) set_o(p, 0, o_at(p, 0) + reference::ulp(p.o.dtype, o_at(p, 0)));  // one ulp
+    });
+    CHECK(check_named(report, "determinism").outcome == Outcome::incorrect);
+}
+
+TEST_CASE("runner: a subject that writes its inputs is INCORRECT", "[runner]") {
+    const CaseReport report = run(kIndexed, [](const Problem& p, int, SubjectRunResult&) {
+        reference::store_double(p.q.data, p.q.dtype, 0, 123.0);
+    });
+    CHECK(check_named(report, "inputs unchanged").outcome == Outcome::incorrect);
+}
+
+TEST_CASE("runner: damaged guard bands are INCORRECT", "[runner]") {
+    const CaseReport report = run(kIndexed, [](const Problem&, int, SubjectRunResult& result) {
+        result.has_guard_bands = true;
+        result.damaged_guard_bytes = 4;
+        result.guard_detail = "o: 4 bytes";
+    });
+    CHECK(check_named(report, "guard bands").outcome == Outcome::incorrect);
+}
+
+TEST_CASE("runner: an inactive row with a nonzero output is INCORRECT whatever the tolerance", "[runner]") {
+    // Row 1 is inactive (negative cache_seqlens); a tiny value where 0 is required must fail.
+    const std::string spec = "B=2 T=1 H=1 HV=1 K=4 V=4 in=f32 state=f32 circular=1 seqlen_max=3 neg_seqlens=1 seed=9";
+    const CaseReport report = run(spec, [](const Problem& p, int, SubjectRunResult&) {
+        for (std::int64_t r = 0; r < p.rows(); ++r)
+            if (!row_is_active(p, r)) set_o(p, r * p.value_dim, 1e-30);
+    });
+    CHECK(check_named(report, "o vs R64").outcome == Outcome::incorrect);
+}
+
+TEST_CASE("runner: exact mode catches a one-ulp difference", "[runner]") {
+    const std::string spec = "B=1 T=2 H=1 HV=1 K=4 V=4 in=bf16 state=bf16 l2norm=0 scale=1 gdist=zero bdist=one exact=1 seed=4";
+    const CaseReport report = run(spec, [](const Problem& p, int, SubjectRunResult&) {
+        set_o(p, 1, o_at(p, 1) + reference::ulp(DType::bf16, o_at(p, 1)));  // one bf16 ulp
+    });
+    const CheckResult& check = check_named(report, "o vs R64");
+    CHECK(check.outcome == Outcome::incorrect);
+    CHECK(check.tolerance_row_id == "exact");
+}
+
+TEST_CASE("runner: errors, refusals and absent subjects get their own outcomes", "[runner]") {
+    const CaseReport failed = run(kIndexed, [](const Problem&, int, SubjectRunResult&) { throw std::runtime_error("boom"); });
+    CHECK(failed.outcome == Outcome::failed);
+    CHECK(failed.message.find("boom") != std::string::npos);
+    const CaseReport refused = run(kIndexed, [](const Problem&, int, SubjectRunResult&) { throw NotSupported("K"); });
+    CHECK(refused.outcome == Outcome::not_supported);
+
+    class Absent final : public Subject {
+        std::string name() const override { return "absent"; }
+        std::string description() const override { return ""; }
+        std::optional<std::string> unavailable_reason() const override { return "not on this machine"; }
+        SubjectRunResult run(const Problem&) override { throw std::logic_error("must not run"); }
+    } absent;
+    const CaseReport not_run = run_case(parse_text(kIndexed), absent, ToleranceTable::load_default());
+    CHECK(not_run.outcome == Outcome::not_run);
+    CHECK(not_run.message == "not on this machine");
+}
+
+TEST_CASE("runner: the reproduce command names the subject and the exact case", "[runner]") {
+    const CaseSpec spec = parse_text(kIndexed);
+    const std::string command = reproduce_command(spec, "cuda-decode");
+    CHECK(command.rfind("gdr check --subject cuda-decode --case '", 0) == 0);
+    CHECK(command.find(to_text(spec)) != std::string::npos);
+}
