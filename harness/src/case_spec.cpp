@@ -295,9 +295,14 @@ std::string enum_choices() {
 }
 
 // Keys in messages are clipped so that a fuzzed megabyte of garbage does not become the
-// exception text.
+// exception text, and bytes outside printable ASCII are written as \xNN so that a NUL
+// cannot cut what() short and control bytes never reach the terminal.
 std::string clip(std::string_view text) {
-    std::string out(text.substr(0, 64));
+    std::string out;
+    for (const char c : text.substr(0, 64)) {
+        if (c >= 0x20 && c < 0x7f) out += c;
+        else out += fmt::format("\\x{:02X}", static_cast<unsigned char>(c));
+    }
     if (text.size() > 64) out += "...";
     return out;
 }

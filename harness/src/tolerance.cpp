@@ -234,7 +234,7 @@ ToleranceTable ToleranceTable::from_json_text(std::string_view text, std::string
     nlohmann::json doc;
     try {
         doc = nlohmann::json::parse(text);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for 1e400
         throw ToleranceError(fmt::format("{}: not valid JSON: {}", source_name, e.what()));
     }
     if (!doc.is_object()) throw ToleranceError(fmt::format("{}: expected an object with \"rows\"", source_name));
