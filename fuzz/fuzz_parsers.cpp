@@ -141,6 +141,26 @@ void fuzz_tolerances(std::string_view input) {
 
 }  // namespace
 
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size);
+
+// Inputs far beyond -max_len that once crashed, run once at start-up: a wrong-typed value
+// nested 200000 deep (a ~400 KB file) overflowed the stack when a tolerance error message
+// dump()ed it.
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+    constexpr std::size_t depth = 200000;
+    const std::string deep = std::string(depth, '[') + std::string(depth, ']');
+    const std::string row_fields =
+        R"("subject": "*", "input_dtype": "*", "state_dtype": "*", "kind": "*", "t_bucket": "*", "feature": "*")";
+    for (const std::string& input : {
+             R"({"rows": [{"id": )" + deep + "}]}",
+             R"({"rows": [{"id": "a", )" + row_fields + R"(, "rho": )" + deep + "}]}",
+             R"({"B": )" + deep + "}",
+         }) {
+        LLVMFuzzerTestOneInput(reinterpret_cast<const std::uint8_t*>(input.data()), input.size());
+    }
+    return 0;
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const std::string input(reinterpret_cast<const char*>(data), size);
     fuzz_text(input);

@@ -99,6 +99,15 @@ int specificity_of(const Pattern& p) {
     return int(std::count_if(p.begin(), p.end(), [](const auto& f) { return f.has_value(); }));
 }
 
+// A wrong-typed value for an error message. Arrays and objects are named, not dumped:
+// dump() recurses, so a value nested a million deep would overflow the stack.
+std::string describe(const nlohmann::json& v) {
+    if (v.is_structured()) return v.type_name();
+    std::string text = v.dump();
+    if (text.size() > 64) text = text.substr(0, 64) + "...";
+    return text;
+}
+
 // Reads one row, with errors that name the source, the row and the field.
 class RowReader {
 public:
@@ -122,7 +131,7 @@ public:
 
     std::string string(std::string_view name, bool allow_empty = false) const {
         const auto& v = field(name);
-        if (!v.is_string()) fail(name, fmt::format("expected a string, got {}", v.dump()));
+        if (!v.is_string()) fail(name, fmt::format("expected a string, got {}", describe(v)));
         auto s = v.get<std::string>();
         if (s.empty() && !allow_empty) fail(name, "must not be empty");
         return s;
@@ -140,7 +149,7 @@ public:
 
     double number(std::string_view name, bool positive) const {
         const auto& v = field(name);
-        if (!v.is_number()) fail(name, fmt::format("expected a number, got {}", v.dump()));
+        if (!v.is_number()) fail(name, fmt::format("expected a number, got {}", describe(v)));
         const double d = v.get<double>();
         if (!std::isfinite(d) || d < 0 || (positive && d == 0))
             fail(name, fmt::format("must be finite and {}, got {}", positive ? "> 0" : ">= 0", d));
