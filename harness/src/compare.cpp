@@ -182,7 +182,8 @@ SliceMetrics judge_slice(const SliceInput& in, const ToleranceRow& row, std::siz
     // Pass 1: the emulated oracle's own error and the slice's magnitude set the thresholds.
     // rounded[i] decides whether truth counts as finite in the stored dtype.
     std::vector<double> rounded(n);
-    double max_truth = 0, e_max = 0, e_diff_sq = 0, t_sq = 0;
+    const bool with_magnitude = !in.magnitude.empty();
+    double max_magnitude = 0, e_max = 0, e_diff_sq = 0, t_sq = 0, magnitude_sq = 0;
     for (std::size_t i = 0; i < n; ++i) {
         rounded[i] = reference::round_to(in.value_dtype, in.truth[i]);
         if (!std::isfinite(rounded[i])) continue;
@@ -191,16 +192,23 @@ SliceMetrics judge_slice(const SliceInput& in, const ToleranceRow& row, std::siz
             ++m.emulated_nonfinite;
             continue;
         }
-        max_truth = std::max(max_truth, std::abs(t));
+        const double magnitude = std::max(std::abs(t), with_magnitude ? in.magnitude[i] : 0.0);
+        max_magnitude = std::max(max_magnitude, magnitude);
+        magnitude_sq += magnitude * magnitude;
         e_max = std::max(e_max, std::abs(e - t));
         e_diff_sq += (e - t) * (e - t);
         t_sq += t * t;
     }
     m.emulated_max_abs_error = e_max;
     m.emulated_rel_frobenius = relative(e_diff_sq, t_sq);
-    m.floor_abs = row.floor_ulps * reference::ulp(in.value_dtype, max_truth);
+    // Rounding error scales with the magnitude of the terms summed, not with the result:
+    // where they cancel, the floor (and the Frobenius cap's floor term) grow with it.
+    m.max_magnitude = max_magnitude;
+    m.floor_abs = row.floor_ulps * reference::ulp(in.value_dtype, max_magnitude);
     m.threshold_abs = row.rho * e_max + m.floor_abs;
-    m.threshold_frobenius = row.rho * m.emulated_rel_frobenius + row.frobenius_units * reference::unit_roundoff(in.value_dtype);
+    const double cancellation = t_sq > 0 ? std::sqrt(magnitude_sq / t_sq) : 1.0;
+    m.threshold_frobenius = row.rho * m.emulated_rel_frobenius +
+                            row.frobenius_units * reference::unit_roundoff(in.value_dtype) * cancellation;
 
     // Pass 2: judge each element against the thresholds.
     MismatchRecorder rec(in, keep);

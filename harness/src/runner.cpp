@@ -18,11 +18,21 @@ namespace {
 
 using Slice = std::pair<std::int64_t, std::int64_t>;  // (bank entry, slot)
 
-RunBuffers run_oracle(const HostCase& host, reference::Precision precision) {
-    const bool truth = precision == reference::Precision::truth_fp64;
-    RunBuffers buffers = make_run_buffers(host, truth ? DType::f64 : host.spec.input_dtype,
-                                          truth ? DType::f64 : host.spec.state_dtype);
-    reference::run_fused_recurrent(make_problem(host, buffers), {precision, reference::ReductionOrder::forward});
+// R64, with the magnitudes that set each slice's ulp floor (see reference::Magnitudes).
+void run_truth(const HostCase& host, RunBuffers& truth, RunBuffers& magnitude) {
+    truth = make_run_buffers(host, DType::f64, DType::f64);
+    magnitude = make_run_buffers(host, DType::f64, DType::f64);
+    const reference::Magnitudes magnitudes{static_cast<double*>(magnitude.o.data()),
+                                           static_cast<double*>(magnitude.bank.data())};
+    reference::run_fused_recurrent(make_problem(host, truth),
+                                   {reference::Precision::truth_fp64, reference::ReductionOrder::forward, magnitudes});
+}
+
+// Rlp: what a kernel stores, in its dtypes, with sequential fp32 K-sums.
+RunBuffers run_emulated(const HostCase& host) {
+    RunBuffers buffers = make_run_buffers(host, host.spec.input_dtype, host.spec.state_dtype);
+    reference::run_fused_recurrent(make_problem(host, buffers),
+                                   {reference::Precision::emulated_fp32, reference::ReductionOrder::forward});
     return buffers;
 }
 
@@ -49,9 +59,10 @@ std::vector<std::uint8_t> poison_mask(const HostTensor& tensor, std::int64_t beg
 // closest to its threshold.
 class SliceCheck {
 public:
-    SliceCheck(std::string name, const HostTensor& subject, const HostTensor& truth, const HostTensor& emulated)
+    SliceCheck(std::string name, const HostTensor& subject, const HostTensor& truth, const HostTensor& emulated,
+               const HostTensor& magnitude)
         : name_(std::move(name)), subject_(subject.to_doubles()), truth_(truth.to_doubles()),
-          emulated_(emulated.to_doubles()), subject_tensor_(subject) {}
+          emulated_(emulated.to_doubles()), magnitude_(magnitude.to_doubles()), subject_tensor_(subject) {}
 
     void judge(std::string label, std::vector<std::string> dims, std::vector<std::int64_t> shape,
                std::int64_t begin, bool exact, const ToleranceRow* row) {
@@ -62,7 +73,8 @@ public:
             return std::span<const double>(values.data() + begin, std::size_t(count));
         };
         const SliceInput input{std::move(label), std::move(dims), std::move(shape), span_of(subject_),
-                               span_of(truth_), span_of(emulated_), poison, subject_tensor_.dtype()};
+                               span_of(truth_), span_of(emulated_), poison, subject_tensor_.dtype(),
+                               span_of(magnitude_)};
         SliceMetrics metrics = exact ? judge_slice_exact(input) : judge_slice(input, *row);
         ++slices_;
         if (!metrics.passed) ++failed_slices_;
@@ -88,7 +100,7 @@ public:
 
 private:
     std::string name_;
-    std::vector<double> subject_, truth_, emulated_;
+    std::vector<double> subject_, truth_, emulated_, magnitude_;
     const HostTensor& subject_tensor_;
     std::optional<SliceMetrics> worst_;
     std::string worst_row_;
@@ -99,7 +111,7 @@ private:
 CheckResult judge_output(const PreparedCase& prepared, const Problem& problem, const RunBuffers& subject,
                          const ToleranceRow* row) {
     const CaseSpec& spec = prepared.host.spec;
-    SliceCheck check("o vs R64", subject.o, prepared.truth.o, prepared.emulated.o);
+    SliceCheck check("o vs R64", subject.o, prepared.truth.o, prepared.emulated.o, prepared.magnitude.o);
     const std::int64_t slice_elements = spec.num_value_heads * spec.value_dim;
     for (std::int64_t r = 0; r < problem.rows(); ++r) {
         const RowTokens tokens = row_tokens(problem, r);
@@ -117,7 +129,8 @@ CheckResult judge_output(const PreparedCase& prepared, const Problem& problem, c
 CheckResult judge_state(const PreparedCase& prepared, const RunBuffers& subject, const std::vector<Slice>& written,
                         const ToleranceRow* row) {
     const CaseSpec& spec = prepared.host.spec;
-    SliceCheck check("state vs R64", subject.bank, prepared.truth.bank, prepared.emulated.bank);
+    SliceCheck check("state vs R64", subject.bank, prepared.truth.bank, prepared.emulated.bank,
+                     prepared.magnitude.bank);
     const bool kv = spec.layout == Layout::KV;
     const std::int64_t d3 = kv ? spec.key_dim : spec.value_dim, d4 = kv ? spec.value_dim : spec.key_dim;
     const std::int64_t slice_elements = spec.num_value_heads * d3 * d4;
@@ -211,9 +224,10 @@ nlohmann::json tensor_to_json(const HostTensor& tensor) {
 
 PreparedCase prepare_case(const CaseSpec& spec) {
     HostCase host = materialize(spec);
-    RunBuffers truth = run_oracle(host, reference::Precision::truth_fp64);
-    RunBuffers emulated = run_oracle(host, reference::Precision::emulated_fp32);
-    return PreparedCase{std::move(host), std::move(truth), std::move(emulated)};
+    PreparedCase prepared{std::move(host), {}, {}, {}};
+    run_truth(prepared.host, prepared.truth, prepared.magnitude);
+    prepared.emulated = run_emulated(prepared.host);
+    return prepared;
 }
 
 std::string reproduce_command(const CaseSpec& spec, std::string_view subject, std::string_view gdr_command) {

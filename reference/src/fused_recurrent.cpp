@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 #include <Eigen/Core>
 
@@ -39,9 +40,11 @@ class FusedRecurrent {
     using StoredVK = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
 
 public:
-    FusedRecurrent(const Problem& problem, ReductionOrder order)
+    FusedRecurrent(const Problem& problem, ReductionOrder order, const Magnitudes& magnitudes)
         : p_(problem),
           order_(order),
+          magnitudes_(magnitudes),
+          with_magnitudes_(magnitudes.o || magnitudes.state),
           K_(problem.key_dim),
           V_(problem.value_dim),
           group_(problem.num_value_heads / problem.num_heads),
@@ -50,7 +53,12 @@ public:
           q_(K_),
           k_(K_),
           v_(V_),
-          o_(V_) {}
+          o_(V_) {
+        if (with_magnitudes_) {
+            magnitude_h_.resize(K_, V_);
+            magnitude_o_.resize(V_);
+        }
+    }
 
     void run() {
         for (Index row = 0; row < p_.rows(); ++row) {
@@ -84,17 +92,23 @@ private:
             load_qk(p_.k, b, token, head, k_);
             q_ *= scale_;
             load_vector(p_.v, offset_of(p_.v, b, token, hv), v_);
+            if (with_magnitudes_) {
+                abs_q_ = q_.cwiseAbs();
+                abs_k_ = k_.cwiseAbs();
+            }
 
             // Columns of h are independent, so one pass per column does every step of
             // the token for it; the result is the same as doing each step over all of h.
             for (Index j = 0; j < V_; ++j) {
                 auto hj = h_.col(j);
                 hj *= alpha;                                      // h = alpha * h
+                if (with_magnitudes_) record_magnitudes(j, beta);  // of the decayed h, before the update
                 const Scalar u = beta * (v_[j] - sum_k(hj, k_));  // u[v] = beta (v[v] - sum_k h[k][v] k[k])
                 hj += u * k_;                                     // h[k][v] += k[k] u[v]
                 o_[j] = sum_k(hj, q_);                            // o[v] = sum_k h[k][v] q[k], with the new h
             }
             store_vector(p_.o, offset_of(p_.o, b, token, hv), o_);
+            if (magnitudes_.o) store_vector(as_f64(p_.o, magnitudes_.o), offset_of(p_.o, b, token, hv), magnitude_o_);
 
             if (write_every_token) {
                 store_state(n, (r + 1 + t) % slots, hv);
@@ -105,13 +119,36 @@ private:
         if (!p_.circular() && p_.output_final_state) store_state(n, 0, hv);  // no round trip between tokens
     }
 
-    // sum_k a[k] b[k]: Eigen's own (vectorised) order, or strictly from k = K-1 down to 0.
+    // sum_k a[k] b[k]. fp64: Eigen's vectorised order. fp32: strictly sequential in the
+    // chosen direction (the least accurate common order; see ReductionOrder).
     template <class A, class B>
     Scalar sum_k(const A& a, const B& b) const {
-        if (order_ == ReductionOrder::forward) return a.dot(b);
-        Scalar acc(0);
-        for (Index i = K_ - 1; i >= 0; --i) acc += a[i] * b[i];
-        return acc;
+        if constexpr (std::is_same_v<Scalar, double>) {
+            return a.dot(b);
+        } else {
+            Scalar acc(0);
+            if (order_ == ReductionOrder::forward)
+                for (Index i = 0; i < K_; ++i) acc += a[i] * b[i];
+            else
+                for (Index i = K_ - 1; i >= 0; --i) acc += a[i] * b[i];
+            return acc;
+        }
+    }
+
+    // The token's step for column j in absolute values, from the decayed h: the terms of
+    // u = beta (v - h^T k), then of h + k u, then of o = h^T q (q carries the scale).
+    void record_magnitudes(Index j, Scalar beta) {
+        const auto decayed = h_.col(j).cwiseAbs();
+        const Scalar u_terms = std::abs(v_[j]) + decayed.dot(abs_k_);
+        magnitude_h_.col(j) = decayed + (std::abs(beta) * u_terms) * abs_k_;
+        magnitude_o_[j] = magnitude_h_.col(j).dot(abs_q_);
+    }
+
+    // `a` with its data replaced by an f64 array of the same element offsets.
+    static TensorArg as_f64(TensorArg a, double* data) {
+        a.data = data;
+        a.dtype = DType::f64;
+        return a;
     }
 
     // q or k of one token and head, l2-normalised in Scalar if asked.
@@ -179,16 +216,21 @@ private:
     }
 
     void store_state(Index n, Index slot, Index hv) const {
-        with_storage(p_.state_storage, [&]<class S>(S) {
-            S* m = static_cast<S*>(p_.state) + matrix_offset(n, slot, hv);
+        store_matrix(h_, p_.state, p_.state_storage, n, slot, hv);
+        if (magnitudes_.state) store_matrix(magnitude_h_, magnitudes_.state, DType::f64, n, slot, hv);
+    }
+
+    void store_matrix(const Matrix& h, void* bank, DType storage, Index n, Index slot, Index hv) const {
+        with_storage(storage, [&]<class S>(S) {
+            S* m = static_cast<S*>(bank) + matrix_offset(n, slot, hv);
             const auto narrow = [](Scalar x) { return from_scalar<S>(x); };  // one rounding
             if (p_.layout == Layout::KV) {
                 Eigen::Map<StoredKV<S>> stored(m, K_, V_);
                 for_tiles([&](Index k0, Index v0, Index nk, Index nv) {
-                    stored.block(k0, v0, nk, nv) = h_.block(k0, v0, nk, nv).unaryExpr(narrow);
+                    stored.block(k0, v0, nk, nv) = h.block(k0, v0, nk, nv).unaryExpr(narrow);
                 });
             } else {
-                Eigen::Map<StoredVK<S>>(m, K_, V_) = h_.unaryExpr(narrow);
+                Eigen::Map<StoredVK<S>>(m, K_, V_) = h.unaryExpr(narrow);
             }
         });
     }
@@ -203,11 +245,13 @@ private:
 
     const Problem& p_;
     const ReductionOrder order_;
+    const Magnitudes magnitudes_;
+    const bool with_magnitudes_;
     const Index K_, V_, group_;
     const Scalar scale_;
     // Working storage, allocated once per call; the token loop allocates nothing.
-    Matrix h_;
-    Vector q_, k_, v_, o_;
+    Matrix h_, magnitude_h_;
+    Vector q_, k_, v_, o_, abs_q_, abs_k_, magnitude_o_;
 };
 
 }  // namespace
@@ -216,11 +260,13 @@ void run_fused_recurrent(const Problem& problem, const OracleOptions& options) {
     const bool truth = options.precision == Precision::truth_fp64;
     // Everything is checked before anything is written; only the truth run may keep o
     // and the bank in f64 (the emulated run must store exactly what a kernel stores).
+    const bool with_magnitudes = options.magnitudes.o || options.magnitudes.state;
+    if (with_magnitudes && !truth) throw InvalidArgument("magnitudes", "only the truth run (R64) computes magnitudes");
     validate(problem, {.arrays_on_host = true, .allow_f64_storage = truth});
     if (truth)
-        FusedRecurrent<double>(problem, options.order).run();
+        FusedRecurrent<double>(problem, options.order, options.magnitudes).run();
     else
-        FusedRecurrent<float>(problem, options.order).run();
+        FusedRecurrent<float>(problem, options.order, options.magnitudes).run();
 }
 
 }  // namespace gdr::reference

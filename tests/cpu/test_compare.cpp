@@ -21,7 +21,7 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 
 // Owns the arrays a SliceInput views.
 struct Slice {
-    std::vector<double> subject, truth, emulated;
+    std::vector<double> subject, truth, emulated, magnitude;
     std::vector<std::uint8_t> poison;
     std::vector<std::int64_t> shape;
     DType dtype = DType::f32;
@@ -36,6 +36,7 @@ struct Slice {
         in.emulated = emulated;
         in.subject_poison = poison;
         in.value_dtype = dtype;
+        in.magnitude = magnitude;
         return in;
     }
 };
@@ -133,6 +134,38 @@ TEST_CASE("judge_slice: the relative Frobenius cap fails a spread error", "[comp
     CHECK(m.rel_frobenius == Approx(1.5e-5));
     CHECK_FALSE(m.passed);
     CHECK(m.why.find("Frobenius") != std::string::npos);
+}
+
+TEST_CASE("judge_slice: where the summed terms cancel, the floor sits at their magnitude", "[compare]") {
+    // One element: R64 = 0.001 from terms of magnitude 1 (what a K-sum with cancellation
+    // gives). Rlp happens to be exact; a legal order is off by 4 ulps of the terms.
+    Slice s;
+    s.shape = {1, 1};
+    s.truth = {0.001};
+    s.emulated = s.truth;
+    const double term_ulp = reference::ulp(DType::f32, 1.0);
+    s.subject = {0.001 + 4 * term_ulp};
+    CHECK_FALSE(judge_slice(s.input(), rule(2, 2, 1e6)).passed);  // floor at |R64|: 2 ulps of 0.001
+
+    s.magnitude = {1.0};
+    const SliceMetrics m = judge_slice(s.input(), rule(2, 8, 16));
+    CHECK(m.max_magnitude == 1.0);
+    CHECK(m.floor_abs == 8 * term_ulp);
+    CHECK(m.passed);
+    // The Frobenius cap's floor term grows by the same factor (1 / 0.001): 16 u x 1000.
+    CHECK(m.threshold_frobenius == Approx(16 * reference::unit_roundoff(DType::f32) * 1000));
+
+    // A wrong answer is still wrong: 10 ulps of the terms beyond an 8-ulp floor.
+    s.subject = {0.001 + 10 * term_ulp};
+    CHECK_FALSE(judge_slice(s.input(), rule(2, 8, 16)).passed);
+}
+
+TEST_CASE("judge_slice: a magnitude below |R64| never lowers the floor", "[compare]") {
+    Slice s = known();
+    s.magnitude.assign(s.truth.size(), 0.0);
+    const SliceMetrics m = judge_slice(s.input(), rule());
+    CHECK(m.max_magnitude == 4.0);
+    CHECK(m.floor_abs == 2 * reference::ulp(DType::f32, 4.0));
 }
 
 TEST_CASE("judge_slice: NaN and Inf in the subject fail", "[compare]") {

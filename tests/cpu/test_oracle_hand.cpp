@@ -404,6 +404,36 @@ TEST_CASE("oracle hand: the two reduction orders are different legal sums", "[or
     c.set_q(0, 0, 0, {1, 1, 1});
     c.run(Precision::truth_fp64, ReductionOrder::forward);
     CHECK(c.o_at(0, 0, 0, 0) == 1);  // exact in double in any order
+    // The emulated forward order is strictly sequential from k = 0, so it loses the 1.
+    Case f(1, 1, 1, 1, 3, 1);
+    f.set_h(0, 0, 0, {{1}, {1e8}, {-1e8}});
+    f.set_q(0, 0, 0, {1, 1, 1});
+    f.run(Precision::emulated_fp32, ReductionOrder::forward);
+    CHECK(f.o_at(0, 0, 0, 0) == 0);
+}
+
+TEST_CASE("oracle hand: magnitudes are the step evaluated in absolute values", "[oracle]") {
+    for (Layout layout : {Layout::KV, Layout::VK}) {
+        // As "K = 2, V = 1" but with signs that cancel: h0 = [1; -2], k = [1, 2], v = 10,
+        // q = [-1, 3], alpha = beta = scale = 1:
+        //   h^T k = 1 - 4 = -3;  u = 13;  h = [14; 24];  o = -14 + 72 = 58.
+        // In absolute values: u's terms 10 + 1 + 4 = 15; h's [1 + 15; 2 + 30] = [16; 32];
+        // o's 16 + 96 = 112.
+        Case c(1, 1, 1, 1, 2, 1, layout, 1, -1, DType::f32, DType::f64, DType::f64);
+        c.set_h(0, 0, 0, {{1}, {-2}});
+        c.set_k(0, 0, 0, {1, 2}), c.set_v(0, 0, 0, {10}), c.set_q(0, 0, 0, {-1, 3});
+        std::vector<double> magnitude_o(c.o.size() / 8, -1.0), magnitude_state(c.bank.size() / 8, -1.0);
+        OracleOptions options;
+        options.magnitudes = {magnitude_o.data(), magnitude_state.data()};
+        run_fused_recurrent(c.p, options);
+        CHECK(c.o_at(0, 0, 0, 0) == 58);
+        CHECK(magnitude_o[std::size_t(c.vo_index(0, 0, 0, 0))] == 112);
+        CHECK(magnitude_state[std::size_t(c.state_index(0, 0, 0, 0, 0))] == 16);
+        CHECK(magnitude_state[std::size_t(c.state_index(0, 0, 0, 1, 0))] == 32);
+
+        options.precision = Precision::emulated_fp32;  // only the truth run computes them
+        CHECK_THROWS_WITH(run_fused_recurrent(c.p, options), Catch::Contains("magnitudes"));
+    }
 }
 
 TEST_CASE("oracle hand: a zero-length sequence writes no output and no state (varlen)", "[oracle]") {

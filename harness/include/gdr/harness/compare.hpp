@@ -26,6 +26,10 @@ struct SliceInput {
     // information); a poison element still decodes to NaN and fails as non-finite then.
     std::span<const std::uint8_t> subject_poison;
     DType value_dtype = DType::f32;      // the dtype the subject stored
+    // judge_slice: per element, the magnitude of the terms the last step summed
+    // (reference::Magnitudes); the ulp floor sits at the slice's largest. May be empty:
+    // then |truth| (right where nothing cancels).
+    std::span<const double> magnitude = {};
 };
 
 struct Mismatch {
@@ -53,8 +57,10 @@ struct SliceMetrics {
     double emulated_rel_frobenius = 0;        // ||e - t|| / ||t||, same convention
 
     double threshold_abs = 0;        // rho * emulated_max_abs_error + floor (0 in exact mode)
-    double threshold_frobenius = 0;  // rho * emulated_rel_frobenius + units * u (0 in exact mode)
-    double floor_abs = 0;            // floor_ulps * ulp(value_dtype, max|t|)
+    // rho * emulated_rel_frobenius + units * u * (||magnitude|| / ||t||) (0 in exact mode)
+    double threshold_frobenius = 0;
+    double max_magnitude = 0;        // max over the slice of max(|t|, magnitude)
+    double floor_abs = 0;            // floor_ulps * ulp(value_dtype, max_magnitude)
 
     std::int64_t mismatch_count = 0;
     std::vector<Mismatch> first_mismatches;  // in flat order, at most `keep` each

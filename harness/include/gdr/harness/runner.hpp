@@ -22,8 +22,9 @@ namespace gdr::harness {
 // A case with its two oracle runs done, shared by every subject that runs it.
 struct PreparedCase {
     HostCase host;
-    RunBuffers truth;     // R64: o and bank stored as f64, nothing rounded
-    RunBuffers emulated;  // Rlp: o and bank in the case's dtypes
+    RunBuffers truth;      // R64: o and bank stored as f64, nothing rounded
+    RunBuffers emulated;   // Rlp: o and bank in the case's dtypes
+    RunBuffers magnitude;  // per element of truth, the magnitude of the terms its last step sums (f64)
 };
 
 // Throws gdr::InvalidArgument for an invalid spec (naming the key).

@@ -15,13 +15,27 @@ enum class Precision {
     emulated_fp32,
 };
 
-// The order of the K-sums (h^T k and h^T q). Both are legal; `reversed` gives a second,
-// differently-rounded emulated run that the harness uses as a CPU test subject.
+// The order of the emulated run's K-sums (h^T k and h^T q): strictly sequential, from
+// k = 0 up or from k = K-1 down. A sequential sum is the least accurate common order (its
+// error grows like K, a tree's like log K), so Rlp's error bounds what faster, more
+// accurate kernel orders make; `reversed` is a second, differently-rounded run that the
+// harness uses as a CPU test subject. R64 sums in any order (fp64 error is negligible).
 enum class ReductionOrder { forward, reversed };
+
+// Where the truth run writes, for every value it computes, the magnitude of the terms its
+// last step sums: the step evaluated in absolute values (|R64| itself where nothing
+// cancels). The rounding error of any fp32 evaluation order scales with it, not with the
+// result, so the harness sets its ulp floor there. Element offsets are those of the
+// problem's o and state; f64; only the elements the call writes are written.
+struct Magnitudes {
+    double* o = nullptr;
+    double* state = nullptr;
+};
 
 struct OracleOptions {
     Precision precision = Precision::truth_fp64;
     ReductionOrder order = ReductionOrder::forward;
+    Magnitudes magnitudes{};  // truth_fp64 only; null pointers: not computed
 };
 
 // Validates `problem` (host arrays, f64 storage allowed for the truth run) and throws
