@@ -1,6 +1,7 @@
 # cmake -DGDR=<path to gdr> -DMIN_MUTANTS=<n> -P check_mutant_catalog.cmake
 # `gdr mutate --list` must print at least MIN_MUTANTS lines "<name> <bug class>", every
 # name a unique identifier and every bug class non-empty; it needs no GPU.
+cmake_minimum_required(VERSION 3.25)  # IN_LIST
 set(ENV{CUDA_VISIBLE_DEVICES} "-1")
 execute_process(COMMAND ${GDR} mutate --list RESULT_VARIABLE code OUTPUT_VARIABLE out ERROR_VARIABLE err)
 if(NOT code EQUAL 0)

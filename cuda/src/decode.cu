@@ -287,7 +287,10 @@ __global__ void __launch_bounds__(kThreads) decode_kernel(const DecodeArgs a) {
             load_key_vector<In, KPT>(a, a.q, a.q_stride, batch_row, token, head, q);
             load_key_vector<In, KPT>(a, a.k, a.k_stride, batch_row, token, head, k);
 #pragma unroll
-            for (int j = 0; j < KPT; ++j) GDR_MUTATE(scale_applied_to_k, k, q)[j] *= a.scale;
+            for (int j = 0; j < KPT; ++j) {
+                GDR_UNLESS_MUTANT(scale_applied_to_k, q[j] *= a.scale);
+                GDR_MUTANT_ONLY(scale_applied_to_k, k[j] *= a.scale);
+            }
 
             const std::int64_t value_head = GDR_MUTATE(v_read_at_key_head, head, hv);
             const In* v_row = static_cast<const In*>(a.v) + offset3(a.v_stride, batch_row, token, value_head);

@@ -51,6 +51,15 @@ std::vector<KillResult> run_kill_table(const std::vector<cuda::Mutant>& mutants,
         const MutantUnderTest target{mutant, *subject, mutant_launch(mutant), tolerances, options.run_options};
         KillProgress progress(deadline);
         std::string deciding_stage;
+        if (const auto reason = subject->unavailable_reason()) {  // no device: nothing to attack
+            KillResult result;
+            result.mutant = mutant;
+            result.outcome = harness::Outcome::not_run;
+            result.detail = *reason;
+            if (on_result) on_result(result);
+            results.push_back(std::move(result));
+            continue;
+        }
         for (const KillStage& stage : stages) {
             if (progress.settled() || progress.out_of_time()) break;
             stage.run(target, progress);
@@ -96,6 +105,8 @@ KillResult kill_result_from_json(const nlohmann::json& json) {
 
 std::string format_kill_result(const KillResult& result) {
     const std::string name(cuda::mutant_name(result.mutant));
+    if (result.outcome == harness::Outcome::not_run && result.cases == 0)
+        return fmt::format("{:<36} NOT_RUN: {}", name, result.detail);
     if (result.outcome == harness::Outcome::passed)
         return fmt::format("{:<36} SURVIVED{} after {} cases, {:.1f} s", name, result.timed_out ? " (time cap)" : "",
                            result.cases, result.seconds);
@@ -105,17 +116,23 @@ std::string format_kill_result(const KillResult& result) {
 }
 
 std::string format_kill_summary(const std::vector<KillResult>& results) {
-    std::int64_t killed = 0;
-    std::string survivors, undecided;
+    std::int64_t killed = 0, undecided = 0;
+    std::string survivors, undecided_names;
     for (const KillResult& result : results) {
         const std::string name(cuda::mutant_name(result.mutant));
-        if (result.killed()) ++killed;
-        else if (result.outcome == harness::Outcome::passed) survivors += (survivors.empty() ? "" : ", ") + name;
-        else undecided += (undecided.empty() ? "" : ", ") + name;
+        if (result.killed()) {
+            ++killed;
+        } else if (result.outcome == harness::Outcome::passed) {
+            survivors += (survivors.empty() ? "" : ", ") + name;
+        } else {
+            ++undecided;
+            undecided_names += (undecided_names.empty() ? "" : ", ") + name;
+        }
     }
     std::string summary = fmt::format("{} mutants: {} killed", results.size(), killed);
     if (!survivors.empty()) summary += fmt::format("; survived: {}", survivors);
-    if (!undecided.empty()) summary += fmt::format("; not decided (not run or not supported): {}", undecided);
+    if (undecided == std::int64_t(results.size())) summary += "; none ran (see above)";
+    else if (undecided) summary += fmt::format("; not decided (not run or not supported): {}", undecided_names);
     return summary;
 }
 

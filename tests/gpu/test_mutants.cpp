@@ -38,7 +38,7 @@ TEST_CASE("representative mutants are killed by a default case", "[gpu][mutation
     // the CUDA context for the rest of this process.
     const Mutant mutant = GENERATE(Mutant::kv_row_pitch_uses_key_dim, Mutant::head_mapping_modulo,
                                    Mutant::state_indices_ignored, Mutant::circular_write_slot_off_by_one,
-                                   Mutant::missing_cache_round_trip, Mutant::inactive_row_output_unwritten,
+                                   Mutant::inactive_row_output_unwritten,
                                    Mutant::final_state_written_when_disabled, Mutant::output_before_update,
                                    Mutant::v_tail_dropped, Mutant::strides_read_as_contiguous, Mutant::scale_applied_to_k);
     const KillResult result =

@@ -103,7 +103,7 @@ KillResult kill_result_from_json(const nlohmann::json& json);
 // One line per mutant: name, KILLED / SURVIVED / NOT_RUN, by which check in which stage,
 // after how many cases and seconds.
 std::string format_kill_result(const KillResult& result);
-// "35 mutants: 33 killed, 2 survived (round_trip_after_last_token, ...)".
+// "35 mutants: 33 killed; survived: round_trip_after_last_token, ..." (and what did not run).
 std::string format_kill_summary(const std::vector<KillResult>& results);
 
 }  // namespace gdr::mutation
