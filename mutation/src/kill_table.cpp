@@ -47,7 +47,7 @@ std::vector<KillResult> run_kill_table(const std::vector<cuda::Mutant>& mutants,
         const auto started = KillProgress::Clock::now();
         const auto deadline = started + std::chrono::duration_cast<KillProgress::Clock::duration>(
                                             std::chrono::duration<double>(options.seconds_per_mutant));
-        const auto subject = make_cuda_mutant_subject(mutant);
+        const auto subject = options.make_subject(mutant);
         const MutantUnderTest target{mutant, *subject, mutant_launch(mutant), tolerances, options.run_options};
         KillProgress progress(deadline);
         std::string deciding_stage;

@@ -15,6 +15,7 @@
 
 #include "gdr/cuda/mutants.hpp"
 #include "gdr/harness/runner.hpp"
+#include "gdr/mutation/mutant_subject.hpp"
 
 namespace gdr::mutation {
 
@@ -71,6 +72,8 @@ std::vector<KillStage> standard_kill_stages();
 struct KillOptions {
     double seconds_per_mutant = 60;  // a cap across all stages
     harness::RunOptions run_options;
+    // The subject that stands for a mutant (tests put a CPU subject here).
+    std::function<std::unique_ptr<harness::Subject>(cuda::Mutant)> make_subject = make_cuda_mutant_subject;
 };
 
 struct KillResult {
