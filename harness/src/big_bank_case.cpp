@@ -3,12 +3,11 @@
 #ifdef GDR_HAVE_CUDA
 
 #include <cuda_runtime_api.h>
+#include <fmt/format.h>
 
 #include <chrono>
 #include <cstring>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "gdr/core/poison.hpp"
 #include "gdr/cuda/device.hpp"
@@ -66,7 +65,8 @@ LaunchResult run_on_bank(const HostCase& small, const DeviceLaunch& launch, std:
 
     LaunchResult result;
     result.o = o.download(0, scratch.o.storage_bytes());
-    for (int row = 0; row < 2; ++row) result.matrices.push_back(bank.download(std::size_t(targets[row]) * matrix_bytes, matrix_bytes));
+    for (int row = 0; row < 2; ++row)
+        result.matrices.push_back(bank.download(std::size_t(targets[row]) * matrix_bytes, matrix_bytes));
     if (untouched_after) *untouched_after = bank.download(std::size_t(untouched_entry) * matrix_bytes, matrix_bytes);
     return result;
 }
@@ -83,8 +83,9 @@ CaseReport run_big_bank_case(const std::string& subject_name, const DeviceLaunch
     const std::int64_t matrix = spec.key_dim * spec.value_dim;
     const std::int64_t entries = ((std::int64_t(1) << 31) + (std::int64_t(1) << 20)) / matrix;
     CaseReport report;
-    report.case_text = to_text(spec) + fmt::format(" (rows at entries N-1, N-3 of a bank of N = {} entries, {} elements)",
-                                                  entries, entries * matrix);
+    report.case_text =
+        to_text(spec) +
+        fmt::format(" (rows at entries N-1, N-3 of a bank of N = {} entries, {} elements)", entries, entries * matrix);
     report.seed = spec.seed;
     report.subject = subject_name;
     const auto finish = [&](Outcome outcome, std::string message) {
@@ -97,7 +98,8 @@ CaseReport run_big_bank_case(const std::string& subject_name, const DeviceLaunch
     const cuda::DeviceStatus device = cuda::probe_device();
     if (!device.available) return finish(Outcome::not_run, "no CUDA device (" + device.reason + ")");
     std::size_t free_bytes = 0, total_bytes = 0;
-    if (cudaMemGetInfo(&free_bytes, &total_bytes) != cudaSuccess || free_bytes < std::size_t(entries * matrix) * 2 + (64 << 20))
+    if (cudaMemGetInfo(&free_bytes, &total_bytes) != cudaSuccess ||
+        free_bytes < std::size_t(entries * matrix) * 2 + (64 << 20))
         return finish(Outcome::not_run, "the device cannot hold a 4.3 GB bank");
 
     try {
@@ -108,8 +110,11 @@ CaseReport run_big_bank_case(const std::string& subject_name, const DeviceLaunch
         const LaunchResult big = run_on_bank(small, launch, entries, near_end, entries - 2, &untouched);
 
         const auto bitwise = [&](std::string name, bool same, std::string what) {
-            report.checks.push_back({std::move(name), same ? Outcome::passed : Outcome::incorrect,
-                                     (same ? "bitwise equal: " : "differs: ") + what, {}, ""});
+            report.checks.push_back({std::move(name),
+                                     same ? Outcome::passed : Outcome::incorrect,
+                                     (same ? "bitwise equal: " : "differs: ") + what,
+                                     {},
+                                     ""});
         };
         bitwise("o vs small bank", big.o == expected.o, "o of the same call on a two-entry bank");
         bitwise("state vs small bank", big.matrices == expected.matrices, "the state matrices at entries N-1 and N-3");

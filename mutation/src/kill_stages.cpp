@@ -20,25 +20,24 @@ KillStage case_list_stage(std::string name, std::vector<harness::CaseSpec> cases
     shared->prepared.resize(cases.size());
     shared->unpreparable.resize(cases.size());
     shared->specs = std::move(cases);
-    return KillStage{std::move(name), [shared](const MutantUnderTest& target, KillProgress& progress) {
-                         for (std::size_t i = 0; i < shared->specs.size(); ++i) {
-                             if (progress.out_of_time()) return;
-                             if (!shared->prepared[i] && !shared->unpreparable[i]) {
-                                 try {
-                                     shared->prepared[i] = harness::prepare_case(shared->specs[i]);
-                                 } catch (const std::exception&) {
-                                     shared->unpreparable[i] = true;
-                                 }
-                             }
-                             const harness::CaseReport report =
-                                 shared->prepared[i]
-                                     ? harness::run_case(*shared->prepared[i], target.subject, target.tolerances,
-                                                         target.run_options)
-                                     : harness::run_case(shared->specs[i], target.subject, target.tolerances,
-                                                         target.run_options);
-                             if (progress.record(report)) return;
-                         }
-                     }};
+    return KillStage{
+        std::move(name), [shared](const MutantUnderTest& target, KillProgress& progress) {
+            for (std::size_t i = 0; i < shared->specs.size(); ++i) {
+                if (progress.out_of_time()) return;
+                if (!shared->prepared[i] && !shared->unpreparable[i]) {
+                    try {
+                        shared->prepared[i] = harness::prepare_case(shared->specs[i]);
+                    } catch (const std::exception&) {
+                        shared->unpreparable[i] = true;
+                    }
+                }
+                const harness::CaseReport report =
+                    shared->prepared[i]
+                        ? harness::run_case(*shared->prepared[i], target.subject, target.tolerances, target.run_options)
+                        : harness::run_case(shared->specs[i], target.subject, target.tolerances, target.run_options);
+                if (progress.record(report)) return;
+            }
+        }};
 }
 
 std::vector<harness::CaseSpec> targeted_kill_cases() {
@@ -60,7 +59,8 @@ std::vector<harness::CaseSpec> targeted_kill_cases() {
 
 KillStage big_bank_stage() {
     return KillStage{"big bank", [](const MutantUnderTest& target, KillProgress& progress) {
-                         if (!progress.out_of_time()) progress.record(harness::run_big_bank_case(target.subject.name(), target.launch));
+                         if (!progress.out_of_time())
+                             progress.record(harness::run_big_bank_case(target.subject.name(), target.launch));
                      }};
 }
 

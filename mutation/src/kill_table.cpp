@@ -131,8 +131,10 @@ std::string format_kill_summary(const std::vector<KillResult>& results) {
     }
     std::string summary = fmt::format("{} mutants: {} killed", results.size(), killed);
     if (!survivors.empty()) summary += fmt::format("; survived: {}", survivors);
-    if (undecided == std::int64_t(results.size())) summary += "; none ran (see above)";
-    else if (undecided) summary += fmt::format("; not decided (not run or not supported): {}", undecided_names);
+    if (undecided == std::int64_t(results.size()))
+        summary += "; none ran (see above)";
+    else if (undecided)
+        summary += fmt::format("; not decided (not run or not supported): {}", undecided_names);
     return summary;
 }
 

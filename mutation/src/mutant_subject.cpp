@@ -21,7 +21,8 @@ std::unique_ptr<harness::Subject> make_cuda_mutant_subject(cuda::Mutant mutant) 
 }
 
 cuda::Mutant parse_mutant(std::string_view name) {
-    if (name.substr(0, mutant_subject_prefix.size()) == mutant_subject_prefix) name.remove_prefix(mutant_subject_prefix.size());
+    if (name.substr(0, mutant_subject_prefix.size()) == mutant_subject_prefix)
+        name.remove_prefix(mutant_subject_prefix.size());
     if (const auto mutant = cuda::find_mutant(name)) return *mutant;
     throw InvalidArgument("mutant", "unknown mutant '" + std::string(name) + "' (gdr mutate --list names them)");
 }

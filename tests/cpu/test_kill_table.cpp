@@ -4,7 +4,6 @@
 #ifdef GDR_HAVE_MUTANTS
 
 #include <catch2/catch.hpp>
-
 #include <cstring>
 
 #include "gdr/harness/case_spec.hpp"
@@ -27,7 +26,8 @@ public:
         auto result = inner_->run(problem);
         if (broken_) {
             const auto shape = problem.vo_shape();
-            std::memset(problem.o.data, 0, std::size_t(shape[0] * shape[1] * shape[2] * shape[3]) * dtype_size(problem.o.dtype));
+            std::memset(problem.o.data, 0,
+                        std::size_t(shape[0] * shape[1] * shape[2] * shape[3]) * dtype_size(problem.o.dtype));
         }
         return result;
     }
@@ -53,8 +53,8 @@ std::vector<KillStage> two_stages() {
 }  // namespace
 
 TEST_CASE("kill table: a correct subject survives every stage and every case is counted", "[mutation]") {
-    const auto results = gdr::mutation::run_kill_table({gdr::cuda::Mutant::none}, two_stages(),
-                                                       gdr::harness::ToleranceTable::load_default(), options_with(false));
+    const auto results = gdr::mutation::run_kill_table(
+        {gdr::cuda::Mutant::none}, two_stages(), gdr::harness::ToleranceTable::load_default(), options_with(false));
     REQUIRE(results.size() == 1);
     CHECK(results[0].outcome == Outcome::passed);
     CHECK_FALSE(results[0].killed());
@@ -65,8 +65,8 @@ TEST_CASE("kill table: a correct subject survives every stage and every case is 
 
 TEST_CASE("kill table: a wrong subject is killed by the first case, which names the check", "[mutation]") {
     const auto results =
-        gdr::mutation::run_kill_table({gdr::cuda::Mutant::head_mapping_modulo, gdr::cuda::Mutant::alpha_is_g}, two_stages(),
-                                      gdr::harness::ToleranceTable::load_default(), options_with(true));
+        gdr::mutation::run_kill_table({gdr::cuda::Mutant::head_mapping_modulo, gdr::cuda::Mutant::alpha_is_g},
+                                      two_stages(), gdr::harness::ToleranceTable::load_default(), options_with(true));
     REQUIRE(results.size() == 2);
     for (const auto& result : results) {
         CHECK(result.killed());

@@ -24,8 +24,7 @@ KillResult kill(Mutant mutant, const std::vector<gdr::mutation::KillStage>& stag
 
 }  // namespace
 
-TEST_CASE("mutant none (the mutant build, every hook off) passes the default and targeted cases",
-          "[gpu][mutation]") {
+TEST_CASE("mutant none (the mutant build, every hook off) passes the default and targeted cases", "[gpu][mutation]") {
     const KillResult result = kill(Mutant::none, gdr::mutation::standard_kill_stages());
     INFO(gdr::mutation::format_kill_result(result));
     CHECK(result.outcome == gdr::harness::Outcome::passed);
@@ -36,11 +35,11 @@ TEST_CASE("mutant none (the mutant build, every hook off) passes the default and
 TEST_CASE("representative mutants are killed by a default case", "[gpu][mutation]") {
     // Mutants whose wrong accesses stay near their buffers: a faulting mutant would end
     // the CUDA context for the rest of this process.
-    const Mutant mutant = GENERATE(Mutant::kv_row_pitch_uses_key_dim, Mutant::head_mapping_modulo,
-                                   Mutant::state_indices_ignored, Mutant::circular_write_slot_off_by_one,
-                                   Mutant::inactive_row_output_unwritten,
-                                   Mutant::final_state_written_when_disabled, Mutant::output_before_update,
-                                   Mutant::v_tail_dropped, Mutant::strides_read_as_contiguous, Mutant::scale_applied_to_k);
+    const Mutant mutant =
+        GENERATE(Mutant::kv_row_pitch_uses_key_dim, Mutant::head_mapping_modulo, Mutant::state_indices_ignored,
+                 Mutant::circular_write_slot_off_by_one, Mutant::inactive_row_output_unwritten,
+                 Mutant::final_state_written_when_disabled, Mutant::output_before_update, Mutant::v_tail_dropped,
+                 Mutant::strides_read_as_contiguous, Mutant::scale_applied_to_k);
     const KillResult result =
         kill(mutant, {gdr::mutation::case_list_stage("default cases", gdr::harness::default_verify_cases())});
     INFO(gdr::mutation::format_kill_result(result));

@@ -8,10 +8,9 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "gdr/cuda/mutants.hpp"
 #include "gdr/harness/runner.hpp"
@@ -22,8 +21,8 @@ namespace gdr::mutation {
 // The mutant a stage attacks, with what run_case needs.
 struct MutantUnderTest {
     cuda::Mutant mutant;
-    harness::Subject& subject;      // make_cuda_mutant_subject(mutant)
-    harness::DeviceLaunch launch;   // mutant_launch(mutant), for cases the harness cannot hold
+    harness::Subject& subject;     // make_cuda_mutant_subject(mutant)
+    harness::DeviceLaunch launch;  // mutant_launch(mutant), for cases the harness cannot hold
     const harness::ToleranceTable& tolerances;
     const harness::RunOptions& run_options;
 };
@@ -81,10 +80,10 @@ struct KillResult {
     // The first case that did not pass: INCORRECT or FAILED (killed), NOT_RUN (no device),
     // NOT_SUPPORTED; PASSED when every case passed (survived).
     harness::Outcome outcome = harness::Outcome::passed;
-    std::string stage;      // the stage of that case
-    std::string check;      // its first check that did not pass ("o vs R64", "guard bands", ...)
-    std::string detail;     // that check's detail, or the report's message
-    std::string case_text;  // that case's spec
+    std::string stage;       // the stage of that case
+    std::string check;       // its first check that did not pass ("o vs R64", "guard bands", ...)
+    std::string detail;      // that check's detail, or the report's message
+    std::string case_text;   // that case's spec
     std::int64_t cases = 0;  // cases run on this mutant, the deciding one included
     double seconds = 0;
     bool timed_out = false;  // survived only because the time cap ended the stages
