@@ -5,7 +5,11 @@
 //   gdr oracle      run the oracle on a case and write its outputs
 //   gdr subjects    which subjects exist and whether they can run here
 //   gdr tolerances  the tolerance table with its reasons
+//   gdr mutate      the decode kernel's mutants: the catalog, one case against one
+//                   mutant, or the kill table (CUDA builds)
+#include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -22,6 +26,11 @@
 #include "gdr/harness/case_spec.hpp"
 #include "gdr/harness/runner.hpp"
 #include "gdr/reference/fused_recurrent.hpp"
+#ifdef GDR_HAVE_MUTANTS
+#include "gdr/cuda/mutants.hpp"
+#include "gdr/mutation/kill_table.hpp"
+#include "gdr/mutation/mutant_subject.hpp"
+#endif
 
 namespace {
 
@@ -34,6 +43,19 @@ constexpr int exit_ok = 0, exit_failed = 1, exit_usage = 2;
 bool gpu_required() {
     const char* value = std::getenv("GDR_REQUIRE_GPU");
     return value && std::string(value) == "1";
+}
+
+// Subjects that need a GPU: their NOT_RUN fails a run under GDR_REQUIRE_GPU=1.
+bool is_gpu_subject(const std::string& name) { return name.rfind("cuda", 0) == 0 || name.rfind("mutant:", 0) == 0; }
+
+// A harness subject, or (CUDA builds) a mutant as "mutant:<name>", so that the reproduce
+// line of a mutant's report reruns it.
+std::unique_ptr<Subject> subject_by_name(const std::string& name) {
+#ifdef GDR_HAVE_MUTANTS
+    if (name.rfind(gdr::mutation::mutant_subject_prefix, 0) == 0)
+        return gdr::mutation::make_cuda_mutant_subject(gdr::mutation::parse_mutant(name));
+#endif
+    return make_subject(name);
 }
 
 struct CaseSource {
@@ -109,7 +131,7 @@ int run_verify(const std::vector<std::string>& subject_names, const ReportOption
     if (subject_names.empty()) {
         subjects = all_subjects();
     } else {
-        for (const std::string& name : subject_names) subjects.push_back(make_subject(name));
+        for (const std::string& name : subject_names) subjects.push_back(subject_by_name(name));
     }
     RunOptions run_options;
     run_options.check_determinism = !options.no_determinism;
@@ -120,7 +142,7 @@ int run_verify(const std::vector<std::string>& subject_names, const ReportOption
     for (auto& subject : subjects) {
         if (const auto reason = subject->unavailable_reason()) {
             fmt::print("{}: NOT_RUN: {}\n", subject->name(), *reason);
-            if (gpu_required() && subject->name().rfind("cuda", 0) == 0) not_run_required.push_back(subject->name());
+            if (gpu_required() && is_gpu_subject(subject->name())) not_run_required.push_back(subject->name());
         }
     }
     for (const CaseSpec& spec : default_verify_cases()) {
@@ -145,14 +167,13 @@ int run_verify(const std::vector<std::string>& subject_names, const ReportOption
     return exit_code_for(reports, not_run_required);
 }
 
-int run_check(const CaseSource& source, const std::string& subject_name, const ReportOptions& options) {
+int run_check(const CaseSource& source, Subject& subject, const ReportOptions& options) {
     const CaseSpec spec = source.load();
     const ToleranceTable tolerances = load_tolerances(options);
-    std::unique_ptr<Subject> subject = make_subject(subject_name);
     RunOptions run_options;
     run_options.check_determinism = !options.no_determinism;
     run_options.dump_dir = options.dump_dir;
-    const CaseReport report = run_case(spec, *subject, tolerances, run_options);
+    const CaseReport report = run_case(spec, subject, tolerances, run_options);
     const std::vector<CaseReport> reports{report};
     fmt::print("{}\n", format_table(reports));
     if (report.outcome != Outcome::passed) fmt::print("\n{}\n", format_failure(report));
@@ -162,8 +183,8 @@ int run_check(const CaseSource& source, const std::string& subject_name, const R
     if (!report.message.empty()) fmt::print("{}\n", report.message);
     write_reports(reports, options);
     std::vector<std::string> not_run_required;
-    if (report.outcome == Outcome::not_run && gpu_required() && subject_name.rfind("cuda", 0) == 0)
-        not_run_required.push_back(subject_name);
+    if (report.outcome == Outcome::not_run && gpu_required() && is_gpu_subject(subject.name()))
+        not_run_required.push_back(subject.name());
     return exit_code_for(reports, not_run_required);
 }
 
@@ -226,6 +247,106 @@ int run_tolerances(const std::string& file) {
     return exit_ok;
 }
 
+#ifdef GDR_HAVE_MUTANTS
+struct MutateOptions {
+    bool list = false;
+    bool in_process = false;   // the kill table in this process (a faulting mutant poisons the rest)
+    bool result_line = false;  // print each result as one JSON line (for the parent process)
+    std::vector<std::string> mutants;  // empty: every mutant
+    double seconds_per_mutant = 60;
+};
+
+int run_mutate_list() {
+    for (const gdr::cuda::MutantInfo& info : gdr::cuda::mutant_catalog())
+        fmt::print("{:<36} {}\n", info.name, info.bug_class);
+    return exit_ok;
+}
+
+std::string shell_quoted(const std::string& text) {
+    std::string out = "'";
+    for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return out + "'";
+}
+
+constexpr std::string_view result_line_prefix = "kill-result ";
+
+// One mutant in a child process (`gdr mutate --in-process --result-line --mutant NAME`):
+// a mutant that faults ends the CUDA context of its process, and must not decide the
+// outcome of the mutants after it. A child that dies without a result is a kill (FAILED).
+gdr::mutation::KillResult run_isolated(gdr::cuda::Mutant mutant, const MutateOptions& mutate,
+                                       const ReportOptions& options) {
+    std::string command = shell_quoted(std::filesystem::read_symlink("/proc/self/exe").string()) +
+                          " mutate --in-process --result-line --mutant " + std::string(gdr::cuda::mutant_name(mutant)) +
+                          fmt::format(" --seconds {}", mutate.seconds_per_mutant);
+    if (options.no_determinism) command += " --no-determinism";
+    if (!options.tolerance_file.empty()) command += " --tolerances " + shell_quoted(options.tolerance_file);
+    if (!options.dump_dir.empty()) command += " --dump-dir " + shell_quoted(options.dump_dir);
+    std::FILE* pipe = popen(command.c_str(), "r");
+    if (!pipe) throw std::runtime_error("cannot start " + command);
+    std::optional<gdr::mutation::KillResult> result;
+    std::string line;
+    for (int c = std::fgetc(pipe); c != EOF; c = std::fgetc(pipe)) {
+        if (c != '\n') {
+            line += char(c);
+            continue;
+        }
+        if (line.rfind(result_line_prefix, 0) == 0)
+            result = gdr::mutation::kill_result_from_json(nlohmann::json::parse(line.substr(result_line_prefix.size())));
+        else
+            fmt::print("{}\n", line);  // the child's own messages
+        line.clear();
+    }
+    const int status = pclose(pipe);
+    if (result) return *result;
+    gdr::mutation::KillResult died;
+    died.mutant = mutant;
+    died.outcome = Outcome::failed;
+    died.check = "process";
+    died.detail = fmt::format("the mutant's process ended (status {}) without a result", status);
+    return died;
+}
+
+// The kill table over the standard stages, each mutant in its own process unless
+// --in-process.
+int run_mutate_table(const MutateOptions& mutate, const ReportOptions& options) {
+    std::vector<gdr::cuda::Mutant> mutants;
+    for (const std::string& name : mutate.mutants) mutants.push_back(gdr::mutation::parse_mutant(name));
+    if (mutants.empty())
+        for (const gdr::cuda::MutantInfo& info : gdr::cuda::mutant_catalog()) mutants.push_back(info.id);
+    const auto report = [&](const gdr::mutation::KillResult& result) {
+        if (mutate.result_line) fmt::print("{}{}\n", result_line_prefix, gdr::mutation::to_json(result).dump());
+        else fmt::print("{}\n", gdr::mutation::format_kill_result(result));
+        std::fflush(stdout);
+    };
+    std::vector<gdr::mutation::KillResult> results;
+    if (mutate.in_process) {
+        gdr::mutation::KillOptions kill;
+        kill.seconds_per_mutant = mutate.seconds_per_mutant;
+        kill.run_options.check_determinism = !options.no_determinism;
+        kill.run_options.dump_dir = options.dump_dir;
+        results = gdr::mutation::run_kill_table(mutants, gdr::mutation::standard_kill_stages(), load_tolerances(options),
+                                                kill, report);
+    } else {
+        for (const gdr::cuda::Mutant mutant : mutants) {
+            results.push_back(run_isolated(mutant, mutate, options));
+            report(results.back());
+        }
+    }
+    if (!mutate.result_line) fmt::print("{}\n", gdr::mutation::format_kill_summary(results));
+    for (const auto& result : results)
+        if (result.outcome == Outcome::not_run && gpu_required()) return exit_failed;
+    return exit_ok;
+}
+
+int run_mutate(const MutateOptions& mutate, const CaseSource& source, const ReportOptions& options) {
+    if (mutate.list) return run_mutate_list();
+    if (source.text.empty() && source.json_file.empty()) return run_mutate_table(mutate, options);
+    if (mutate.mutants.size() != 1) throw gdr::InvalidArgument("--mutant", "a case runs against exactly one --mutant");
+    const auto subject = gdr::mutation::make_cuda_mutant_subject(gdr::mutation::parse_mutant(mutate.mutants.front()));
+    return run_check(source, *subject, options);
+}
+#endif
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -265,14 +386,34 @@ int main(int argc, char** argv) {
     auto* tolerances = app.add_subcommand("tolerances", "print the tolerance table with its reasons");
     tolerances->add_option("--file", tolerance_file, "a table other than the compiled-in one");
 
+#ifdef GDR_HAVE_MUTANTS
+    MutateOptions mutate_options;
+    CaseSource mutate_source;
+    ReportOptions mutate_report;
+    auto* mutate = app.add_subcommand(
+        "mutate", "the decode kernel's mutants: --list the catalog; --mutant NAME --case SPEC runs one case; "
+                  "otherwise the kill table (which check kills each mutant)");
+    mutate->add_flag("--list", mutate_options.list, "print the catalog: each mutant and the bug class it models");
+    mutate->add_option("--mutant", mutate_options.mutants, "only this mutant (repeatable; see --list)");
+    mutate->add_option("--seconds", mutate_options.seconds_per_mutant, "time cap per mutant in the kill table")
+        ->capture_default_str();
+    mutate->add_flag("--in-process", mutate_options.in_process, "run the kill table in this process, not one per mutant");
+    mutate->add_flag("--result-line", mutate_options.result_line, "print each kill result as a JSON line")->group("");
+    add_case_options(*mutate, mutate_source);
+    add_report_options(*mutate, mutate_report);
+#endif
+
     CLI11_PARSE(app, argc, argv);
     try {
         if (verify->parsed()) return run_verify(verify_subjects, verify_options);
-        if (check->parsed()) return run_check(check_source, check_subject, check_options);
+        if (check->parsed()) return run_check(check_source, *subject_by_name(check_subject), check_options);
         if (spec->parsed()) return run_spec(spec_source);
         if (oracle->parsed()) return run_oracle(oracle_source, precision, oracle_out);
         if (subjects->parsed()) return run_subjects();
         if (tolerances->parsed()) return run_tolerances(tolerance_file);
+#ifdef GDR_HAVE_MUTANTS
+        if (mutate->parsed()) return run_mutate(mutate_options, mutate_source, mutate_report);
+#endif
     } catch (const gdr::InvalidArgument& error) {
         fmt::print(stderr, "gdr: invalid input: {}\n", error.what());
         return exit_usage;

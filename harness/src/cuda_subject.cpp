@@ -1,5 +1,5 @@
-// The CUDA decode kernel as a harness subject: every buffer goes to the device inside a
-// GuardedBuffer (poisoned guard bands on both sides; o and the destination slots arrive
+// A CUDA decode launch (the production kernel, or a mutant of it) as a harness subject:
+// every buffer goes to the device inside a GuardedBuffer (poisoned guard bands on both sides; o and the destination slots arrive
 // already poisoned by the harness), the kernel runs, o and the bank come back, and every
 // guard band and every read-only input is checked byte for byte.
 #include "gdr/harness/subject.hpp"
@@ -29,10 +29,13 @@ struct Mirror {
     cuda::GuardedBuffer device;
 };
 
-class CudaDecodeSubject final : public Subject {
+class CudaLaunchSubject final : public Subject {
 public:
-    std::string name() const override { return "cuda-decode"; }
-    std::string description() const override { return "the CUDA fused recurrent decode kernel (cuda/decode.cu)"; }
+    CudaLaunchSubject(std::string name, std::string description, DeviceLaunch launch)
+        : name_(std::move(name)), description_(std::move(description)), launch_(std::move(launch)) {}
+
+    std::string name() const override { return name_; }
+    std::string description() const override { return description_; }
     std::optional<std::string> unavailable_reason() const override {
         const cuda::DeviceStatus device = cuda::probe_device();
         if (!device.available) return "no CUDA device on this machine (" + device.reason + ")";
@@ -78,8 +81,8 @@ public:
                               host.state_storage);
         Mirror* state_mirror = device.state ? &mirrors.back() : nullptr;
 
-        cuda::fused_recurrent_decode(device, nullptr);
-        cuda::check(cudaDeviceSynchronize(), "fused_recurrent_decode");
+        launch_(device);
+        cuda::check(cudaDeviceSynchronize(), name_.c_str());
 
         SubjectRunResult result;
         result.has_guard_bands = true;
@@ -100,11 +103,23 @@ public:
         if (state_mirror) state_mirror->device.download(host.state, state_mirror->bytes);
         return result;
     }
+
+private:
+    std::string name_;
+    std::string description_;
+    DeviceLaunch launch_;
 };
 
 }  // namespace
 
-std::unique_ptr<Subject> make_cuda_decode_subject() { return std::make_unique<CudaDecodeSubject>(); }
+std::unique_ptr<Subject> make_cuda_launch_subject(std::string name, std::string description, DeviceLaunch launch) {
+    return std::make_unique<CudaLaunchSubject>(std::move(name), std::move(description), std::move(launch));
+}
+
+std::unique_ptr<Subject> make_cuda_decode_subject() {
+    return make_cuda_launch_subject("cuda-decode", "the CUDA fused recurrent decode kernel (cuda/decode.cu)",
+                                    [](const Problem& device) { cuda::fused_recurrent_decode(device, nullptr); });
+}
 
 }  // namespace gdr::harness
 

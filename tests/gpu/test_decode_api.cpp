@@ -1,23 +1,23 @@
 // The decode kernel's host API and the cases a random property rarely reaches: a circular
-// call against one-token calls, a bank of more than 2^31 elements addressed near its end,
+// call against one-token calls, a bank of more than 2^31 elements addressed near its end
+// (harness/big_bank_case.hpp),
 // B x HV > 65535, the no-op shapes, and refusals that must happen before any launch.
 #include <catch2/catch.hpp>
 
 #include <cuda_runtime_api.h>
 
-#include <cstring>
 #include <vector>
 
 #include "gdr/core/errors.hpp"
-#include "gdr/core/poison.hpp"
 #include "gdr/cuda/decode.hpp"
 #include "gdr/cuda/device.hpp"
+#include "gdr/cuda/device_bytes.hpp"
+#include "gdr/harness/big_bank_case.hpp"
 #include "gdr/harness/runner.hpp"
 #include "support/case_gen.hpp"
 #include "support/host_case_tools.hpp"
 #include "support/rc_property.hpp"
 
-using gdr::DType;
 using gdr::harness::CaseSpec;
 using gdr::harness::HostCase;
 using gdr::harness::HostTensor;
@@ -26,29 +26,7 @@ using gdr::harness::parse_text;
 
 namespace {
 
-// A plain device allocation (no guard bands: some of these are gigabytes).
-class DeviceBytes {
-public:
-    explicit DeviceBytes(std::size_t bytes) : bytes_(bytes) { gdr::cuda::check(cudaMalloc(&data_, bytes), "cudaMalloc"); }
-    ~DeviceBytes() { cudaFree(data_); }
-    DeviceBytes(const DeviceBytes&) = delete;
-    DeviceBytes& operator=(const DeviceBytes&) = delete;
-    void* data() const { return data_; }
-    template <class T = std::byte>
-    T* at(std::size_t byte_offset) const { return reinterpret_cast<T*>(static_cast<std::byte*>(data_) + byte_offset); }
-    void upload(std::size_t offset, const void* host, std::size_t bytes) {
-        gdr::cuda::check(cudaMemcpy(at(offset), host, bytes, cudaMemcpyHostToDevice), "upload");
-    }
-    std::vector<std::byte> download(std::size_t offset, std::size_t bytes) const {
-        std::vector<std::byte> out(bytes);
-        gdr::cuda::check(cudaMemcpy(out.data(), at(offset), bytes, cudaMemcpyDeviceToHost), "download");
-        return out;
-    }
-
-private:
-    void* data_ = nullptr;
-    std::size_t bytes_ = 0;
-};
+using gdr::cuda::DeviceBytes;
 
 RunBuffers run_cuda(gdr::harness::Subject& subject, const HostCase& host_case) {
     RunBuffers buffers = gdr::harness::make_run_buffers(host_case, host_case.spec.input_dtype, host_case.spec.state_dtype);
@@ -109,58 +87,19 @@ TEST_CASE("cuda decode property: one circular call of T tokens equals T one-toke
 }
 
 TEST_CASE("cuda decode: a bank of more than 2^31 elements is addressed near its end", "[gpu][decode]") {
-    // A small case computes the expected answer; the big run puts the same two state
-    // matrices at entries N-1 and N-3 of a 2^31 + 2^20 element bf16 bank (4.3 GB), where
-    // a 32-bit element offset would wrap.
-    const CaseSpec spec = parse_text("B=2 T=2 H=1 HV=1 K=128 V=128 layout=vk in=bf16 state=bf16 indices=identity seed=31");
-    const HostCase small = gdr::harness::materialize(spec);
+    // harness::run_big_bank_case: rows at entries N-1 and N-3 of a 2^31 + 2^20 element bf16
+    // bank (4.3 GB), where a 32-bit element offset would wrap, against the same call on a
+    // two-entry bank; the kill table runs it on the bank_offset_32bit mutant too.
+    const auto report = gdr::harness::run_big_bank_case(
+        "cuda-decode", [](const gdr::Problem& problem) { gdr::cuda::fused_recurrent_decode(problem); });
+    INFO(gdr::harness::format_failure(report));
+    CHECK(report.outcome == gdr::harness::Outcome::passed);
+    // The small call itself is right: the same case through the guarded subject and the oracle.
     auto subject = gdr::harness::make_cuda_decode_subject();
-    const RunBuffers expected = run_cuda(*subject, small);
-
-    const std::int64_t matrix = spec.key_dim * spec.value_dim;
-    const std::int64_t entries = ((std::int64_t(1) << 31) + (std::int64_t(1) << 20)) / matrix;
-    REQUIRE(entries * matrix > (std::int64_t(1) << 31));
-    const std::size_t matrix_bytes = std::size_t(matrix) * 2;
-    DeviceBytes bank(std::size_t(entries) * matrix_bytes);
-    const std::int64_t targets[2] = {entries - 1, entries - 3};
-    const std::int64_t untouched = entries - 2;
-    std::vector<std::byte> pattern(matrix_bytes);
-    gdr::fill_poison(pattern.data(), pattern.size(), DType::bf16);
-    bank.upload(std::size_t(untouched) * matrix_bytes, pattern.data(), matrix_bytes);
-    for (int row = 0; row < 2; ++row)
-        bank.upload(std::size_t(targets[row]) * matrix_bytes,
-                    static_cast<const std::byte*>(small.initial_bank.data()) + row * matrix_bytes, matrix_bytes);
-
-    DeviceBytes q(small.q.storage_bytes()), k(small.k.storage_bytes()), v(small.v.storage_bytes()),
-        g(small.g.storage_bytes()), beta(small.beta.storage_bytes()), o(expected.o.storage_bytes()), indices(16);
-    q.upload(0, small.q.data(), small.q.storage_bytes());
-    k.upload(0, small.k.data(), small.k.storage_bytes());
-    v.upload(0, small.v.data(), small.v.storage_bytes());
-    g.upload(0, small.g.data(), small.g.storage_bytes());
-    beta.upload(0, small.beta.data(), small.beta.storage_bytes());
-    indices.upload(0, targets, sizeof targets);
-
-    RunBuffers scratch = gdr::harness::make_run_buffers(small, DType::bf16, DType::bf16);
-    gdr::Problem problem = gdr::harness::make_problem(small, scratch);
-    problem.q.data = q.data();
-    problem.k.data = k.data();
-    problem.v.data = v.data();
-    problem.g.data = g.data();
-    problem.beta.data = beta.data();
-    problem.o.data = o.data();
-    problem.state = bank.data();
-    problem.state_shape[0] = entries;
-    problem.state_indices = static_cast<const std::int64_t*>(indices.data());
-    gdr::cuda::fused_recurrent_decode(problem);
-    gdr::cuda::check(cudaDeviceSynchronize(), "decode");
-
-    CHECK(o.download(0, expected.o.storage_bytes()) == expected.o.bytes());
-    for (int row = 0; row < 2; ++row) {
-        const auto after = bank.download(std::size_t(targets[row]) * matrix_bytes, matrix_bytes);
-        CHECK(std::memcmp(after.data(), static_cast<const std::byte*>(expected.bank.data()) + row * matrix_bytes,
-                          matrix_bytes) == 0);
-    }
-    CHECK(bank.download(std::size_t(untouched) * matrix_bytes, matrix_bytes) == pattern);
+    const auto small = gdr::harness::run_case(gdr::harness::big_bank_small_case(), *subject,
+                                              gdr::harness::ToleranceTable::load_default());
+    INFO(gdr::harness::format_failure(small));
+    CHECK(small.outcome == gdr::harness::Outcome::passed);
 }
 
 TEST_CASE("cuda decode: B x HV > 65535 passes against the oracle", "[gpu][decode]") {

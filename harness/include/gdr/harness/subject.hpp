@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -40,6 +41,14 @@ public:
 std::unique_ptr<Subject> make_cpu_emulated_subject();
 // The CUDA decode kernel (gdr_cuda). NOT_RUN without nvcc at build time or without a device.
 std::unique_ptr<Subject> make_cuda_decode_subject();
+
+// Launches a kernel with the API of gdr::cuda::fused_recurrent_decode on the default
+// stream; every pointer of `device_problem` is on the device.
+using DeviceLaunch = std::function<void(const Problem& device_problem)>;
+// Any such launch as a subject, with the CUDA decode subject's checks (guarded device
+// buffers, read-only inputs compared byte for byte); NOT_RUN without a device. Defined in
+// CUDA builds only (GDR_HAVE_CUDA).
+std::unique_ptr<Subject> make_cuda_launch_subject(std::string name, std::string description, DeviceLaunch launch);
 
 // Every subject this build knows, in report order.
 std::vector<std::unique_ptr<Subject>> all_subjects();

@@ -1,0 +1,83 @@
+// Mutation testing of the verification: deliberately wrong variants of the decode kernel.
+// cuda/src/decode.cu carries one-line hooks, GDR_MUTANT(name), at the place of each bug.
+// The production library (gdr_cuda) compiles them to the constant `false`; a second
+// compilation of the same source (gdr_cuda_mutants, -DGDR_MUTANTS) tests a mutant id
+// passed in the kernel arguments and exposes gdr::cuda::mutants::fused_recurrent_decode.
+// A verification that cannot kill a mutant has a blind spot, unless the mutant is
+// equivalent on every input it was given; each entry says where it hides.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "gdr/core/problem.hpp"
+
+namespace gdr::cuda {
+
+// X(name, bug class it models; the inputs on which it is equivalent, i.e. cannot be killed)
+#define GDR_MUTANT_LIST(X)                                                                                               \
+    X(kv_row_pitch_uses_key_dim, "layout KV: h[k][v] at k*K + v instead of k*V + v (KV/VK index mix-up); hidden when K == V") \
+    X(layout_flag_inverted, "layout flag read backwards: a VK bank indexed as KV and vice versa (transposed state)")      \
+    X(head_mapping_modulo, "q/k head h = hv % H instead of hv / G (interleaved head mapping); hidden when G == 1 or H == 1") \
+    X(v_read_at_key_head, "v and o indexed by the q/k head instead of the value head; hidden when G == 1")                \
+    X(state_indices_ignored, "row b uses bank entry b, state_indices ignored; hidden for identity indices")                \
+    X(index_equal_n_active, "missing upper bound: state_indices[b] == N treated as active (one entry past the bank)")      \
+    X(negative_seqlen_active, "cache_seqlens[b] < 0 not treated as inactive: the row runs on slot seqlen % Slots < 0")     \
+    X(inactive_row_writes_state, "a row inactive by a negative cache_seqlen stores a zero state into slot 0 of its entry") \
+    X(inactive_row_output_unwritten, "an inactive row leaves its o unwritten instead of exact zeros")                      \
+    X(circular_write_slot_off_by_one, "token t stored to slot (r + t) % Slots, not (r + 1 + t): overwrites the read slot; hidden when Slots == 1") \
+    X(circular_write_slot_unwrapped, "write slot r + 1 + t not taken mod Slots: lands in the next entry or past the bank; hidden while r + T < Slots") \
+    X(read_slot_not_mod_slots, "read slot cache_seqlens[b], not cache_seqlens[b] % Slots; hidden while cache_seqlens < Slots") \
+    X(circular_reads_slot_zero, "circular mode reads slot 0 instead of cache_seqlens % Slots; hidden when Slots divides cache_seqlens") \
+    X(missing_cache_round_trip, "no cache-dtype round trip between tokens; hidden for an f32 state, T == 1 or exact inputs") \
+    X(round_trip_after_last_token, "the cache-dtype round trip also after the last token: EQUIVALENT (h is not read again); the control that must survive") \
+    X(round_trip_in_non_circular_mode, "cache-dtype round trip between tokens of a non-circular call; hidden for an f32 state, T == 1 or exact inputs") \
+    X(final_state_written_when_disabled, "output_final_state == false ignored: the bank is written")                        \
+    X(bank_offset_32bit, "bank element offsets in 32 bits: wraps on banks of more than 2^31 elements (only a big bank reaches it)") \
+    X(grid_clamp_without_stride_loop, "launch clamped to 65535 blocks with no grid-stride loop; hidden while B x HV x ceil(V/16) <= 65535") \
+    X(l2norm_eps_dropped, "l2norm as x / sqrt(sum x^2) without + 1e-6; hidden unless some |q| or |k| is small (K == 1)")   \
+    X(l2norm_skips_k, "use_qk_l2norm normalises q but not k; hidden for unit-norm k")                                      \
+    X(l2norm_always_on, "q and k normalised although use_qk_l2norm is off; hidden for unit-norm q and k")                  \
+    X(scale_applied_to_k, "scale multiplies k instead of q; hidden when scale == 1")                                       \
+    X(decay_after_delta, "h = alpha (h + k u) with u from the undecayed h: decay after the delta; hidden when g == 0 or absent") \
+    X(alpha_is_g, "alpha = g instead of exp(g); hidden when g is absent")                                                  \
+    X(beta_ignored_without_g, "beta taken as 1 whenever g is absent (optional inputs coupled); hidden unless beta without g") \
+    X(output_before_update, "o = h^T q from the state before the delta update")                                            \
+    X(kv_staging_missing_barrier, "no __syncthreads between filling the KV staging tile and reading it: a race, may survive a run (racecheck finds it)") \
+    X(v_tail_dropped, "V / 16 tiles rounded down: the last V % 16 columns are never computed; hidden when 16 divides V")   \
+    X(key_tail_unmasked, "q/k loaded without the k < K mask: lanes past K read the next head's elements; hidden when 32 divides K") \
+    X(reduction_over_half_warp, "the K-sums reduce 16 of the 32 lanes (shuffle from offset 8); hidden when K <= 16")        \
+    X(strides_read_as_contiguous, "q, k, v, o strides ignored, dense strides assumed; hidden for contiguous tensors")       \
+    X(gates_read_as_f32, "g and beta read as f32 when they are in the input dtype; hidden for f32 gates")                   \
+    X(varlen_end_off_by_one, "varlen: sequence i runs tokens [cu[i], cu[i+1] + 1), one token too many; hidden without varlen") \
+    X(output_rounded_through_state_dtype, "o rounded to the state dtype, then to its own (double rounding); hidden for an f32 state or one equal to the input dtype")
+
+enum class Mutant : int {
+    none = 0,  // the production kernel, compiled in the mutant build: must pass everything
+#define GDR_MUTANT_ENUMERATOR(name, bug_class) name,
+    GDR_MUTANT_LIST(GDR_MUTANT_ENUMERATOR)
+#undef GDR_MUTANT_ENUMERATOR
+};
+
+struct MutantInfo {
+    Mutant id;
+    std::string_view name;
+    std::string_view bug_class;  // what it models and where it hides
+};
+
+// Every mutant, none excluded, in declaration order.
+const std::vector<MutantInfo>& mutant_catalog();
+// "none" or a catalog name; nullopt for anything else.
+std::optional<Mutant> find_mutant(std::string_view name);
+std::string_view mutant_name(Mutant mutant);
+
+namespace mutants {
+// gdr::cuda::fused_recurrent_decode (decode.hpp), the same checks and launch, with `mutant`
+// switched on. Lives in gdr_cuda_mutants only, never in the production library.
+void fused_recurrent_decode(const Problem& problem, Mutant mutant, cudaStream_t stream = nullptr);
+}  // namespace mutants
+
+}  // namespace gdr::cuda

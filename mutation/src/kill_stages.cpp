@@ -1,0 +1,72 @@
+// The fixed stages of the kill table: the default `gdr verify` cases and cases aimed at
+// mutants that those and random cases rarely reach.
+#include <memory>
+#include <optional>
+
+#include "gdr/harness/big_bank_case.hpp"
+#include "gdr/mutation/kill_table.hpp"
+
+namespace gdr::mutation {
+
+KillStage case_list_stage(std::string name, std::vector<harness::CaseSpec> cases) {
+    // Oracle runs are the slow part: each case is prepared on first use and kept for
+    // every later mutant (the stage object is shared by the whole table).
+    struct Shared {
+        std::vector<harness::CaseSpec> specs;
+        std::vector<std::optional<harness::PreparedCase>> prepared;
+        std::vector<bool> unpreparable;  // run_case(spec) then reports why, as FAILED
+    };
+    auto shared = std::make_shared<Shared>();
+    shared->prepared.resize(cases.size());
+    shared->unpreparable.resize(cases.size());
+    shared->specs = std::move(cases);
+    return KillStage{
+        std::move(name), [shared](const MutantUnderTest& target, KillProgress& progress) {
+            for (std::size_t i = 0; i < shared->specs.size(); ++i) {
+                if (progress.out_of_time()) return;
+                if (!shared->prepared[i] && !shared->unpreparable[i]) {
+                    try {
+                        shared->prepared[i] = harness::prepare_case(shared->specs[i]);
+                    } catch (const std::exception&) {
+                        shared->unpreparable[i] = true;
+                    }
+                }
+                const harness::CaseReport report =
+                    shared->prepared[i]
+                        ? harness::run_case(*shared->prepared[i], target.subject, target.tolerances, target.run_options)
+                        : harness::run_case(shared->specs[i], target.subject, target.tolerances, target.run_options);
+                if (progress.record(report)) return;
+            }
+        }};
+}
+
+std::vector<harness::CaseSpec> targeted_kill_cases() {
+    return {
+        // index_equal_n_active: row 1 names entry N = 3, one past the bank (inactive).
+        harness::parse_text("B=3 T=1 H=1 HV=2 K=32 V=24 N=3 explicit_indices=2,3,0 seed=101"),
+        // beta_ignored_without_g: beta present, g absent (no default case has that pair).
+        harness::parse_text("B=2 T=2 H=1 HV=2 K=32 V=16 g=0 seed=102"),
+        // output_rounded_through_state_dtype: an f32 output would carry bf16 precision.
+        harness::parse_text("B=2 T=2 H=1 HV=2 K=32 V=16 in=f32 state=bf16 seed=103"),
+        // l2norm_eps_dropped: with K = 1 some |q| and |k| are small enough for eps to count.
+        harness::parse_text("B=8 T=2 H=4 HV=4 K=1 V=16 in=f32 state=f32 seed=104"),
+        // round_trip_in_non_circular_mode: several tokens, a bf16 state, no cache_seqlens.
+        harness::parse_text("B=2 T=4 H=1 HV=2 K=32 V=32 state=bf16 seed=105"),
+        // grid_clamp_without_stride_loop: B x HV = 67200 work items > 65535 (the GPU suite's case).
+        harness::parse_text("B=2100 T=1 H=8 HV=32 K=16 V=16 layout=kv in=bf16 state=f32 seed=65536"),
+    };
+}
+
+KillStage big_bank_stage() {
+    return KillStage{"big bank", [](const MutantUnderTest& target, KillProgress& progress) {
+                         if (!progress.out_of_time())
+                             progress.record(harness::run_big_bank_case(target.subject.name(), target.launch));
+                     }};
+}
+
+std::vector<KillStage> standard_kill_stages() {
+    return {case_list_stage("default cases", harness::default_verify_cases()),
+            case_list_stage("targeted cases", targeted_kill_cases()), big_bank_stage()};
+}
+
+}  // namespace gdr::mutation

@@ -1,0 +1,101 @@
+// The kill table's bookkeeping, on the CPU: a CPU subject stands in for the mutant, so the
+// stage order, the stop at the first case that does not pass, the deciding check and the
+// time cap are tested without a GPU. (The mutants themselves are tests/gpu/test_mutants.cpp.)
+#ifdef GDR_HAVE_MUTANTS
+
+#include <catch2/catch.hpp>
+#include <cstring>
+
+#include "gdr/harness/case_spec.hpp"
+#include "gdr/mutation/kill_table.hpp"
+
+using gdr::harness::Outcome;
+using gdr::mutation::KillOptions;
+using gdr::mutation::KillStage;
+
+namespace {
+
+// The CPU stand-in kernel, with every output zeroed afterwards when `broken`.
+class CpuSubject final : public gdr::harness::Subject {
+public:
+    explicit CpuSubject(bool broken) : inner_(gdr::harness::make_cpu_emulated_subject()), broken_(broken) {}
+    std::string name() const override { return broken_ ? "cpu-zero-output" : inner_->name(); }
+    std::string description() const override { return "test subject"; }
+    std::optional<std::string> unavailable_reason() const override { return std::nullopt; }
+    gdr::harness::SubjectRunResult run(const gdr::Problem& problem) override {
+        auto result = inner_->run(problem);
+        if (broken_) {
+            const auto shape = problem.vo_shape();
+            std::memset(problem.o.data, 0,
+                        std::size_t(shape[0] * shape[1] * shape[2] * shape[3]) * dtype_size(problem.o.dtype));
+        }
+        return result;
+    }
+
+private:
+    std::unique_ptr<gdr::harness::Subject> inner_;
+    bool broken_;
+};
+
+KillOptions options_with(bool broken) {
+    KillOptions options;
+    options.run_options.check_determinism = false;
+    options.make_subject = [broken](gdr::cuda::Mutant) { return std::make_unique<CpuSubject>(broken); };
+    return options;
+}
+
+std::vector<KillStage> two_stages() {
+    return {gdr::mutation::case_list_stage("first", {gdr::harness::parse_text("B=2 T=1 H=1 HV=2 K=16 V=8 seed=1"),
+                                                     gdr::harness::parse_text("B=1 T=2 H=1 HV=1 K=8 V=8 seed=2")}),
+            gdr::mutation::case_list_stage("second", {gdr::harness::parse_text("B=1 T=1 H=1 HV=1 K=8 V=8 seed=3")})};
+}
+
+}  // namespace
+
+TEST_CASE("kill table: a correct subject survives every stage and every case is counted", "[mutation]") {
+    const auto results = gdr::mutation::run_kill_table(
+        {gdr::cuda::Mutant::none}, two_stages(), gdr::harness::ToleranceTable::load_default(), options_with(false));
+    REQUIRE(results.size() == 1);
+    CHECK(results[0].outcome == Outcome::passed);
+    CHECK_FALSE(results[0].killed());
+    CHECK(results[0].cases == 3);
+    CHECK_FALSE(results[0].timed_out);
+    CHECK(gdr::mutation::format_kill_result(results[0]).find("SURVIVED") != std::string::npos);
+}
+
+TEST_CASE("kill table: a wrong subject is killed by the first case, which names the check", "[mutation]") {
+    const auto results =
+        gdr::mutation::run_kill_table({gdr::cuda::Mutant::head_mapping_modulo, gdr::cuda::Mutant::alpha_is_g},
+                                      two_stages(), gdr::harness::ToleranceTable::load_default(), options_with(true));
+    REQUIRE(results.size() == 2);
+    for (const auto& result : results) {
+        CHECK(result.killed());
+        CHECK(result.outcome == Outcome::incorrect);
+        CHECK(result.stage == "first");
+        CHECK(result.check == "o vs R64");
+        CHECK(result.cases == 1);
+        CHECK(result.case_text.find("seed=1") != std::string::npos);
+    }
+    CHECK(results[1].mutant == gdr::cuda::Mutant::alpha_is_g);
+    CHECK(gdr::mutation::format_kill_summary(results) == "2 mutants: 2 killed");
+    // What a child process prints is what its parent reads back.
+    const auto round_trip = gdr::mutation::kill_result_from_json(gdr::mutation::to_json(results[0]));
+    CHECK(round_trip.mutant == results[0].mutant);
+    CHECK(round_trip.outcome == results[0].outcome);
+    CHECK(round_trip.check == results[0].check);
+    CHECK(round_trip.cases == results[0].cases);
+}
+
+TEST_CASE("kill table: the time cap stops the stages and says so", "[mutation]") {
+    KillOptions options = options_with(true);
+    options.seconds_per_mutant = 0;
+    const auto results = gdr::mutation::run_kill_table({gdr::cuda::Mutant::none}, two_stages(),
+                                                       gdr::harness::ToleranceTable::load_default(), options);
+    REQUIRE(results.size() == 1);
+    CHECK(results[0].outcome == Outcome::passed);  // nothing ran, so nothing killed it
+    CHECK(results[0].cases == 0);
+    CHECK(results[0].timed_out);
+    CHECK(gdr::mutation::format_kill_summary(results) == "1 mutants: 0 killed; survived: none");
+}
+
+#endif  // GDR_HAVE_MUTANTS

@@ -1,0 +1,57 @@
+// Mutation testing of the verification, on the GPU: the mutant build with no mutant on
+// passes everything (so the second compilation and its hooks are right), and mutants of
+// the bug classes the default cases are meant to catch are killed by one of them. The full
+// kill table (every mutant, targeted cases, a time cap) is `gdr mutate`.
+#include <catch2/catch.hpp>
+
+#include "gdr/harness/runner.hpp"
+#include "gdr/mutation/kill_table.hpp"
+#include "gdr/mutation/mutant_subject.hpp"
+
+using gdr::cuda::Mutant;
+using gdr::mutation::KillResult;
+
+namespace {
+
+KillResult kill(Mutant mutant, const std::vector<gdr::mutation::KillStage>& stages) {
+    gdr::mutation::KillOptions options;
+    options.seconds_per_mutant = 600;  // never the reason for a verdict here
+    const auto results =
+        gdr::mutation::run_kill_table({mutant}, stages, gdr::harness::ToleranceTable::load_default(), options);
+    REQUIRE(results.size() == 1);
+    return results.front();
+}
+
+}  // namespace
+
+TEST_CASE("mutant none (the mutant build, every hook off) passes the default and targeted cases", "[gpu][mutation]") {
+    const KillResult result = kill(Mutant::none, gdr::mutation::standard_kill_stages());
+    INFO(gdr::mutation::format_kill_result(result));
+    CHECK(result.outcome == gdr::harness::Outcome::passed);
+    CHECK(result.cases == std::int64_t(gdr::harness::default_verify_cases().size() +
+                                       gdr::mutation::targeted_kill_cases().size() + 1));  // + the big bank
+}
+
+TEST_CASE("representative mutants are killed by a default case", "[gpu][mutation]") {
+    // Mutants whose wrong accesses stay near their buffers: a faulting mutant would end
+    // the CUDA context for the rest of this process.
+    const Mutant mutant =
+        GENERATE(Mutant::kv_row_pitch_uses_key_dim, Mutant::head_mapping_modulo, Mutant::state_indices_ignored,
+                 Mutant::circular_write_slot_off_by_one, Mutant::inactive_row_output_unwritten,
+                 Mutant::final_state_written_when_disabled, Mutant::output_before_update, Mutant::v_tail_dropped,
+                 Mutant::strides_read_as_contiguous, Mutant::scale_applied_to_k);
+    const KillResult result =
+        kill(mutant, {gdr::mutation::case_list_stage("default cases", gdr::harness::default_verify_cases())});
+    INFO(gdr::mutation::format_kill_result(result));
+    CHECK(result.killed());
+}
+
+TEST_CASE("mutants of a reported subject carry a reproduce line that names them", "[gpu][mutation]") {
+    auto subject = gdr::mutation::make_cuda_mutant_subject(Mutant::head_mapping_modulo);
+    CHECK(subject->name() == "mutant:head_mapping_modulo");
+    const auto report = gdr::harness::run_case(gdr::harness::parse_text("B=2 T=1 H=2 HV=4 K=16 V=16 seed=3"), *subject,
+                                               gdr::harness::ToleranceTable::load_default());
+    INFO(gdr::harness::format_failure(report));
+    CHECK(gdr::harness::is_failure(report.outcome));
+    CHECK(report.reproduce.find("--subject mutant:head_mapping_modulo") != std::string::npos);
+}
