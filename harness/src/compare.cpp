@@ -183,7 +183,7 @@ SliceMetrics judge_slice(const SliceInput& in, const ToleranceRow& row, std::siz
     // rounded[i] decides whether truth counts as finite in the stored dtype.
     std::vector<double> rounded(n);
     const bool with_magnitude = !in.magnitude.empty();
-    double max_magnitude = 0, e_max = 0, e_diff_sq = 0, t_sq = 0, magnitude_sq = 0;
+    double max_magnitude = 0, e_max = 0, e_diff_sq = 0, t_sq = 0, magnitude_sq = 0, flip_max = 0, flip_sq = 0;
     for (std::size_t i = 0; i < n; ++i) {
         rounded[i] = reference::round_to(in.value_dtype, in.truth[i]);
         if (!std::isfinite(rounded[i])) continue;
@@ -195,6 +195,10 @@ SliceMetrics judge_slice(const SliceInput& in, const ToleranceRow& row, std::siz
         const double magnitude = std::max(std::abs(t), with_magnitude ? in.magnitude[i] : 0.0);
         max_magnitude = std::max(max_magnitude, magnitude);
         magnitude_sq += magnitude * magnitude;
+        if (!in.flip.empty()) {
+            flip_max = std::max(flip_max, in.flip[i]);
+            flip_sq += in.flip[i] * in.flip[i];
+        }
         e_max = std::max(e_max, std::abs(e - t));
         e_diff_sq += (e - t) * (e - t);
         t_sq += t * t;
@@ -205,10 +209,13 @@ SliceMetrics judge_slice(const SliceInput& in, const ToleranceRow& row, std::siz
     // where they cancel, the floor (and the Frobenius cap's floor term) grow with it.
     m.max_magnitude = max_magnitude;
     m.floor_abs = row.floor_ulps * reference::ulp(in.value_dtype, max_magnitude);
-    m.threshold_abs = row.rho * e_max + m.floor_abs;
+    // One rounding flip in the cache round trip is legal and Rlp need not have made it.
+    m.flip_abs = flip_max;
+    m.threshold_abs = row.rho * e_max + m.floor_abs + m.flip_abs;
     const double cancellation = t_sq > 0 ? std::sqrt(magnitude_sq / t_sq) : 1.0;
     m.threshold_frobenius = row.rho * m.emulated_rel_frobenius +
-                            row.frobenius_units * reference::unit_roundoff(in.value_dtype) * cancellation;
+                            row.frobenius_units * reference::unit_roundoff(in.value_dtype) * cancellation +
+                            (t_sq > 0 ? std::sqrt(flip_sq / t_sq) : 0.0);
 
     // Pass 2: judge each element against the thresholds.
     MismatchRecorder rec(in, keep);

@@ -63,10 +63,10 @@ void append_slice(std::string& out, const SliceMetrics& m) {
     if (m.exact)
         out += "      exact mode: every element must equal R64 rounded to the stored dtype\n";
     else
-        out += fmt::format("      threshold abs {:.6g} = rho * max|Rlp-R64| ({:.6g}) + floor {:.6g} (at magnitude {:.6g}); "
+        out += fmt::format("      threshold abs {:.6g} = rho * max|Rlp-R64| ({:.6g}) + floor {:.6g} (at magnitude {:.6g}) + one flip {:.6g}; "
                            "rel Frobenius "
                            "{:.6g} vs threshold {:.6g} (Rlp's {:.6g}); max rel error {:.6g}\n",
-                           m.threshold_abs, m.emulated_max_abs_error, m.floor_abs, m.max_magnitude, m.rel_frobenius,
+                           m.threshold_abs, m.emulated_max_abs_error, m.floor_abs, m.max_magnitude, m.flip_abs, m.rel_frobenius,
                            m.threshold_frobenius, m.emulated_rel_frobenius, m.max_rel_error);
     out += fmt::format("      mismatches {}, NaN {}, Inf {}, poison survivors {}\n", m.mismatch_count, m.nan_count,
                        m.inf_count, m.poison_survivors);
@@ -105,6 +105,7 @@ nlohmann::json to_json(const SliceMetrics& m) {
             {"threshold_frobenius", number(m.threshold_frobenius)},
             {"floor_abs", number(m.floor_abs)},
             {"max_magnitude", number(m.max_magnitude)},
+            {"flip_abs", number(m.flip_abs)},
             {"mismatch_count", m.mismatch_count},
             {"first_mismatches", first},
             {"last_mismatches", last},

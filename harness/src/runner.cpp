@@ -19,11 +19,13 @@ namespace {
 using Slice = std::pair<std::int64_t, std::int64_t>;  // (bank entry, slot)
 
 // R64, with the magnitudes that set each slice's ulp floor (see reference::Magnitudes).
-void run_truth(const HostCase& host, RunBuffers& truth, RunBuffers& magnitude) {
+void run_truth(const HostCase& host, RunBuffers& truth, RunBuffers& magnitude, RunBuffers& flip) {
     truth = make_run_buffers(host, DType::f64, DType::f64);
     magnitude = make_run_buffers(host, DType::f64, DType::f64);
-    const reference::Magnitudes magnitudes{static_cast<double*>(magnitude.o.data()),
-                                           static_cast<double*>(magnitude.bank.data())};
+    flip = make_run_buffers(host, DType::f64, DType::f64);
+    const reference::Magnitudes magnitudes{
+        static_cast<double*>(magnitude.o.data()), static_cast<double*>(magnitude.bank.data()),
+        static_cast<double*>(flip.o.data()), static_cast<double*>(flip.bank.data())};
     reference::run_fused_recurrent(make_problem(host, truth),
                                    {reference::Precision::truth_fp64, reference::ReductionOrder::forward, magnitudes});
 }
@@ -60,9 +62,10 @@ std::vector<std::uint8_t> poison_mask(const HostTensor& tensor, std::int64_t beg
 class SliceCheck {
 public:
     SliceCheck(std::string name, const HostTensor& subject, const HostTensor& truth, const HostTensor& emulated,
-               const HostTensor& magnitude)
+               const HostTensor& magnitude, const HostTensor& flip)
         : name_(std::move(name)), subject_(subject.to_doubles()), truth_(truth.to_doubles()),
-          emulated_(emulated.to_doubles()), magnitude_(magnitude.to_doubles()), subject_tensor_(subject) {}
+          emulated_(emulated.to_doubles()), magnitude_(magnitude.to_doubles()), flip_(flip.to_doubles()),
+          subject_tensor_(subject) {}
 
     void judge(std::string label, std::vector<std::string> dims, std::vector<std::int64_t> shape,
                std::int64_t begin, bool exact, const ToleranceRow* row) {
@@ -74,7 +77,7 @@ public:
         };
         const SliceInput input{std::move(label), std::move(dims), std::move(shape), span_of(subject_),
                                span_of(truth_), span_of(emulated_), poison, subject_tensor_.dtype(),
-                               span_of(magnitude_)};
+                               span_of(magnitude_), span_of(flip_)};
         SliceMetrics metrics = exact ? judge_slice_exact(input) : judge_slice(input, *row);
         ++slices_;
         if (!metrics.passed) ++failed_slices_;
@@ -100,7 +103,7 @@ public:
 
 private:
     std::string name_;
-    std::vector<double> subject_, truth_, emulated_, magnitude_;
+    std::vector<double> subject_, truth_, emulated_, magnitude_, flip_;
     const HostTensor& subject_tensor_;
     std::optional<SliceMetrics> worst_;
     std::string worst_row_;
@@ -111,7 +114,8 @@ private:
 CheckResult judge_output(const PreparedCase& prepared, const Problem& problem, const RunBuffers& subject,
                          const ToleranceRow* row) {
     const CaseSpec& spec = prepared.host.spec;
-    SliceCheck check("o vs R64", subject.o, prepared.truth.o, prepared.emulated.o, prepared.magnitude.o);
+    SliceCheck check("o vs R64", subject.o, prepared.truth.o, prepared.emulated.o, prepared.magnitude.o,
+                     prepared.flip.o);
     const std::int64_t slice_elements = spec.num_value_heads * spec.value_dim;
     for (std::int64_t r = 0; r < problem.rows(); ++r) {
         const RowTokens tokens = row_tokens(problem, r);
@@ -130,7 +134,7 @@ CheckResult judge_state(const PreparedCase& prepared, const RunBuffers& subject,
                         const ToleranceRow* row) {
     const CaseSpec& spec = prepared.host.spec;
     SliceCheck check("state vs R64", subject.bank, prepared.truth.bank, prepared.emulated.bank,
-                     prepared.magnitude.bank);
+                     prepared.magnitude.bank, prepared.flip.bank);
     const bool kv = spec.layout == Layout::KV;
     const std::int64_t d3 = kv ? spec.key_dim : spec.value_dim, d4 = kv ? spec.value_dim : spec.key_dim;
     const std::int64_t slice_elements = spec.num_value_heads * d3 * d4;
@@ -224,8 +228,8 @@ nlohmann::json tensor_to_json(const HostTensor& tensor) {
 
 PreparedCase prepare_case(const CaseSpec& spec) {
     HostCase host = materialize(spec);
-    PreparedCase prepared{std::move(host), {}, {}, {}};
-    run_truth(prepared.host, prepared.truth, prepared.magnitude);
+    PreparedCase prepared{std::move(host), {}, {}, {}, {}};
+    run_truth(prepared.host, prepared.truth, prepared.magnitude, prepared.flip);
     prepared.emulated = run_emulated(prepared.host);
     return prepared;
 }

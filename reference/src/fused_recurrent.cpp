@@ -11,6 +11,7 @@
 #include <Eigen/Core>
 
 #include "convert.hpp"
+#include "gdr/reference/numeric.hpp"
 #include "gdr/core/errors.hpp"
 
 namespace gdr::reference {
@@ -44,7 +45,7 @@ public:
         : p_(problem),
           order_(order),
           magnitudes_(magnitudes),
-          with_magnitudes_(magnitudes.o || magnitudes.state),
+          with_magnitudes_(magnitudes.o || magnitudes.state || magnitudes.o_flip || magnitudes.state_flip),
           K_(problem.key_dim),
           V_(problem.value_dim),
           group_(problem.num_value_heads / problem.num_heads),
@@ -57,6 +58,9 @@ public:
         if (with_magnitudes_) {
             magnitude_h_.resize(K_, V_);
             magnitude_o_.resize(V_);
+            flip_read_.resize(K_, V_);
+            flip_h_.resize(K_, V_);
+            flip_o_.resize(V_);
         }
     }
 
@@ -84,6 +88,7 @@ private:
         const bool write_every_token = p_.circular() && p_.output_final_state;
 
         load_state(n, r, hv);
+        if (with_magnitudes_) flip_read_.setZero();  // the bank is an input, read exactly
         for (Index t = 0; t < T; ++t) {
             const Index token = tokens.begin + t;
             const Scalar alpha = p_.g.present() ? std::exp(load_gate(p_.g, b, token, hv)) : Scalar(1);
@@ -95,6 +100,7 @@ private:
             if (with_magnitudes_) {
                 abs_q_ = q_.cwiseAbs();
                 abs_k_ = k_.cwiseAbs();
+                q_dot_k_ = q_.dot(k_);
             }
 
             // Columns of h are independent, so one pass per column does every step of
@@ -102,13 +108,14 @@ private:
             for (Index j = 0; j < V_; ++j) {
                 auto hj = h_.col(j);
                 hj *= alpha;                                      // h = alpha * h
-                if (with_magnitudes_) record_magnitudes(j, beta);  // of the decayed h, before the update
+                if (with_magnitudes_) record_magnitudes(j, alpha, beta);  // of the decayed h, before the update
                 const Scalar u = beta * (v_[j] - sum_k(hj, k_));  // u[v] = beta (v[v] - sum_k h[k][v] k[k])
                 hj += u * k_;                                     // h[k][v] += k[k] u[v]
                 o_[j] = sum_k(hj, q_);                            // o[v] = sum_k h[k][v] q[k], with the new h
             }
             store_vector(p_.o, offset_of(p_.o, b, token, hv), o_);
             if (magnitudes_.o) store_vector(as_f64(p_.o, magnitudes_.o), offset_of(p_.o, b, token, hv), magnitude_o_);
+            if (magnitudes_.o_flip) store_vector(as_f64(p_.o, magnitudes_.o_flip), offset_of(p_.o, b, token, hv), flip_o_);
 
             if (write_every_token) {
                 store_state(n, (r + 1 + t) % slots, hv);
@@ -137,11 +144,20 @@ private:
 
     // The token's step for column j in absolute values, from the decayed h: the terms of
     // u = beta (v - h^T k), then of h + k u, then of o = h^T q (q carries the scale).
-    void record_magnitudes(Index j, Scalar beta) {
+    void record_magnitudes(Index j, Scalar alpha, Scalar beta) {
         const auto decayed = h_.col(j).cwiseAbs();
         const Scalar u_terms = std::abs(v_[j]) + decayed.dot(abs_k_);
         magnitude_h_.col(j) = decayed + (std::abs(beta) * u_terms) * abs_k_;
         magnitude_o_[j] = magnitude_h_.col(j).dot(abs_q_);
+
+        // One element k' read back off by w[k'] moves h[k] by alpha w[k'] ([k = k'] -
+        // beta k[k] k[k']) (the second part through u), and o = h^T q by
+        // alpha w[k'] (q[k'] - beta k[k'] q.k). The largest over k'; h's bounded per k.
+        const auto w = flip_read_.col(j);
+        const Scalar a = std::abs(alpha), b = std::abs(beta);
+        const Scalar through_u = (abs_k_.cwiseProduct(w)).maxCoeff();
+        flip_h_.col(j) = a * (w + (b * through_u) * abs_k_);
+        flip_o_[j] = a * (w.cwiseProduct((q_ - (beta * q_dot_k_) * k_).cwiseAbs())).maxCoeff();
     }
 
     // `a` with its data replaced by an f64 array of the same element offsets.
@@ -218,6 +234,7 @@ private:
     void store_state(Index n, Index slot, Index hv) const {
         store_matrix(h_, p_.state, p_.state_storage, n, slot, hv);
         if (magnitudes_.state) store_matrix(magnitude_h_, magnitudes_.state, DType::f64, n, slot, hv);
+        if (magnitudes_.state_flip) store_matrix(flip_h_, magnitudes_.state_flip, DType::f64, n, slot, hv);
     }
 
     void store_matrix(const Matrix& h, void* bank, DType storage, Index n, Index slot, Index hv) const {
@@ -241,6 +258,10 @@ private:
         with_storage(p_.state_dtype, [&]<class S>(S) {
             h_ = h_.unaryExpr([](Scalar x) { return to_scalar<Scalar>(from_scalar<S>(x)); });
         });
+        // What the next token may read one state ulp off: this rounding, or an earlier
+        // one carried here.
+        if (with_magnitudes_)
+            flip_read_ = flip_h_ + h_.unaryExpr([&](Scalar x) { return Scalar(ulp(p_.state_dtype, double(x))); });
     }
 
     const Problem& p_;
@@ -250,8 +271,9 @@ private:
     const Index K_, V_, group_;
     const Scalar scale_;
     // Working storage, allocated once per call; the token loop allocates nothing.
-    Matrix h_, magnitude_h_;
-    Vector q_, k_, v_, o_, abs_q_, abs_k_, magnitude_o_;
+    Matrix h_, magnitude_h_, flip_read_, flip_h_;
+    Vector q_, k_, v_, o_, abs_q_, abs_k_, magnitude_o_, flip_o_;
+    Scalar q_dot_k_ = 0;
 };
 
 }  // namespace
@@ -260,7 +282,8 @@ void run_fused_recurrent(const Problem& problem, const OracleOptions& options) {
     const bool truth = options.precision == Precision::truth_fp64;
     // Everything is checked before anything is written; only the truth run may keep o
     // and the bank in f64 (the emulated run must store exactly what a kernel stores).
-    const bool with_magnitudes = options.magnitudes.o || options.magnitudes.state;
+    const Magnitudes& m = options.magnitudes;
+    const bool with_magnitudes = m.o || m.state || m.o_flip || m.state_flip;
     if (with_magnitudes && !truth) throw InvalidArgument("magnitudes", "only the truth run (R64) computes magnitudes");
     validate(problem, {.arrays_on_host = true, .allow_f64_storage = truth});
     if (truth)

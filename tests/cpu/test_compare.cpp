@@ -21,7 +21,7 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 
 // Owns the arrays a SliceInput views.
 struct Slice {
-    std::vector<double> subject, truth, emulated, magnitude;
+    std::vector<double> subject, truth, emulated, magnitude, flip;
     std::vector<std::uint8_t> poison;
     std::vector<std::int64_t> shape;
     DType dtype = DType::f32;
@@ -37,6 +37,7 @@ struct Slice {
         in.subject_poison = poison;
         in.value_dtype = dtype;
         in.magnitude = magnitude;
+        in.flip = flip;
         return in;
     }
 };
@@ -158,6 +159,25 @@ TEST_CASE("judge_slice: where the summed terms cancel, the floor sits at their m
     // A wrong answer is still wrong: 10 ulps of the terms beyond an 8-ulp floor.
     s.subject = {0.001 + 10 * term_ulp};
     CHECK_FALSE(judge_slice(s.input(), rule(2, 8, 16)).passed);
+}
+
+TEST_CASE("judge_slice: one cache-rounding flip is allowed, two are not", "[compare]") {
+    // A token after a low-precision round trip: the subject read one state element back
+    // one ulp off, which moved this o element by 1e-3 (the flip allowance R64 computed).
+    Slice s;
+    s.shape = {1, 2};
+    s.truth = {1.0, 2.0};
+    s.emulated = s.truth;
+    s.flip = {1e-3, 5e-4};
+    s.subject = {1.0 + 1e-3, 2.0};
+    const SliceMetrics m = judge_slice(s.input(), rule(2, 2, 4));
+    CHECK(m.flip_abs == 1e-3);
+    CHECK(m.passed);
+    s.subject = {1.0 + 2e-3, 2.0};  // twice the largest single flip
+    CHECK_FALSE(judge_slice(s.input(), rule(2, 2, 4)).passed);
+    s.flip.clear();  // no round trip before this token: the first error alone fails
+    s.subject = {1.0 + 1e-3, 2.0};
+    CHECK_FALSE(judge_slice(s.input(), rule(2, 2, 4)).passed);
 }
 
 TEST_CASE("judge_slice: a magnitude below |R64| never lowers the floor", "[compare]") {

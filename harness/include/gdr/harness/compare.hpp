@@ -30,6 +30,10 @@ struct SliceInput {
     // (reference::Magnitudes); the ulp floor sits at the slice's largest. May be empty:
     // then |truth| (right where nothing cancels).
     std::span<const double> magnitude = {};
+    // judge_slice: per element, the largest change one cache-rounding flip can make
+    // (reference::Magnitudes::o_flip); the slice's largest is added to the threshold.
+    // May be empty: no flip possible.
+    std::span<const double> flip = {};
 };
 
 struct Mismatch {
@@ -56,10 +60,11 @@ struct SliceMetrics {
     double emulated_max_abs_error = 0;        // max |e - t|
     double emulated_rel_frobenius = 0;        // ||e - t|| / ||t||, same convention
 
-    double threshold_abs = 0;        // rho * emulated_max_abs_error + floor (0 in exact mode)
+    double threshold_abs = 0;        // rho * emulated_max_abs_error + floor + flip_abs (0 in exact mode)
     // rho * emulated_rel_frobenius + units * u * (||magnitude|| / ||t||) (0 in exact mode)
     double threshold_frobenius = 0;
     double max_magnitude = 0;        // max over the slice of max(|t|, magnitude)
+    double flip_abs = 0;             // max over the slice of flip (one cache-rounding flip)
     double floor_abs = 0;            // floor_ulps * ulp(value_dtype, max_magnitude)
 
     std::int64_t mismatch_count = 0;

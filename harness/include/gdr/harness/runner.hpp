@@ -25,6 +25,7 @@ struct PreparedCase {
     RunBuffers truth;      // R64: o and bank stored as f64, nothing rounded
     RunBuffers emulated;   // Rlp: o and bank in the case's dtypes
     RunBuffers magnitude;  // per element of truth, the magnitude of the terms its last step sums (f64)
+    RunBuffers flip;       // per element of truth, the largest change one cache-rounding flip makes (f64)
 };
 
 // Throws gdr::InvalidArgument for an invalid spec (naming the key).

@@ -27,9 +27,18 @@ enum class ReductionOrder { forward, reversed };
 // cancels). The rounding error of any fp32 evaluation order scales with it, not with the
 // result, so the harness sets its ulp floor there. Element offsets are those of the
 // problem's o and state; f64; only the elements the call writes are written.
+//
+// The *_flip arrays receive the largest change one rounding flip can make: in circular
+// mode with an fp16/bf16 state, the cache round trip between tokens rounds values that a
+// legal kernel computed a few fp32 ulps differently, so now and then one rounds the other
+// way, a whole ulp of the state dtype, which later tokens inherit. Per value: the effect
+// of one state element of the column read back one state ulp off (carried from earlier
+// round trips through the steps in absolute values); 0 where no round trip preceded.
 struct Magnitudes {
     double* o = nullptr;
     double* state = nullptr;
+    double* o_flip = nullptr;
+    double* state_flip = nullptr;
 };
 
 struct OracleOptions {
