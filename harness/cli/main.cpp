@@ -5,6 +5,9 @@
 //   gdr oracle      run the oracle on a case and write its outputs
 //   gdr subjects    which subjects exist and whether they can run here
 //   gdr tolerances  the tolerance table with its reasons
+//   gdr fuzz        a random-case campaign against one subject (fuzz_command.cpp)
+//   gdr replay      rerun replay files written by fuzz campaigns (replay_command.cpp)
+// Exit codes: gate.hpp.
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -22,19 +25,16 @@
 #include "gdr/harness/case_spec.hpp"
 #include "gdr/harness/runner.hpp"
 #include "gdr/reference/fused_recurrent.hpp"
+#include "fuzz_command.hpp"
+#include "gate.hpp"
+#include "replay_command.hpp"
+#include "report_options.hpp"
 
 namespace {
 
 using namespace gdr::harness;
 
-// Exit codes: 0 all passed (or only declared limitations); 1 a check failed or, with
-// GDR_REQUIRE_GPU=1, a GPU subject did not run; 2 bad command-line input.
-constexpr int exit_ok = 0, exit_failed = 1, exit_usage = 2;
-
-bool gpu_required() {
-    const char* value = std::getenv("GDR_REQUIRE_GPU");
-    return value && std::string(value) == "1";
-}
+using namespace gdr::cli;
 
 struct CaseSource {
     std::string text;
@@ -63,46 +63,6 @@ void add_case_options(CLI::App& command, CaseSource& source) {
     command.add_option("--json", source.json_file, "case spec as a JSON file");
 }
 
-struct ReportOptions {
-    std::string jsonl_file;
-    std::string junit_file;
-    std::string tolerance_file;
-    std::string dump_dir;
-    bool no_determinism = false;
-};
-
-void add_report_options(CLI::App& command, ReportOptions& options) {
-    command.add_option("--jsonl", options.jsonl_file, "write one JSON record per case to this file");
-    command.add_option("--junit", options.junit_file, "write a JUnit XML report to this file");
-    command.add_option("--tolerances", options.tolerance_file, "tolerance table (default: the compiled-in one)");
-    command.add_option("--dump-dir", options.dump_dir, "write failing cases' tensors here");
-    command.add_flag("--no-determinism", options.no_determinism, "run each case once (skip the determinism check)");
-}
-
-ToleranceTable load_tolerances(const ReportOptions& options) {
-    return options.tolerance_file.empty() ? ToleranceTable::load_default()
-                                          : ToleranceTable::load_file(options.tolerance_file);
-}
-
-void write_reports(const std::vector<CaseReport>& reports, const ReportOptions& options) {
-    if (!options.jsonl_file.empty()) {
-        std::ofstream out(options.jsonl_file);
-        if (!out) throw std::runtime_error("cannot write " + options.jsonl_file);
-        for (const CaseReport& report : reports) out << to_json(report).dump() << '\n';
-    }
-    if (!options.junit_file.empty()) {
-        std::ofstream out(options.junit_file);
-        if (!out) throw std::runtime_error("cannot write " + options.junit_file);
-        write_junit(out, reports, "gdr");
-    }
-}
-
-int exit_code_for(const std::vector<CaseReport>& reports, const std::vector<std::string>& not_run_required) {
-    for (const CaseReport& report : reports)
-        if (is_failure(report.outcome)) return exit_failed;
-    return not_run_required.empty() ? exit_ok : exit_failed;
-}
-
 int run_verify(const std::vector<std::string>& subject_names, const ReportOptions& options) {
     const ToleranceTable tolerances = load_tolerances(options);
     std::vector<std::unique_ptr<Subject>> subjects;
@@ -120,7 +80,7 @@ int run_verify(const std::vector<std::string>& subject_names, const ReportOption
     for (auto& subject : subjects) {
         if (const auto reason = subject->unavailable_reason()) {
             fmt::print("{}: NOT_RUN: {}\n", subject->name(), *reason);
-            if (gpu_required() && subject->name().rfind("cuda", 0) == 0) not_run_required.push_back(subject->name());
+            if (not_run_fails(subject->name())) not_run_required.push_back(subject->name());
         }
     }
     for (const CaseSpec& spec : default_verify_cases()) {
@@ -141,8 +101,8 @@ int run_verify(const std::vector<std::string>& subject_names, const ReportOption
     fmt::print("{}\n", format_summary(count_outcomes(reports)));
     for (const std::string& name : not_run_required)
         fmt::print("GDR_REQUIRE_GPU=1 and subject {} did not run: failing\n", name);
-    write_reports(reports, options);
-    return exit_code_for(reports, not_run_required);
+    write_reports(reports, options, "gdr verify");
+    return gate_exit_code(reports, not_run_required);
 }
 
 int run_check(const CaseSource& source, const std::string& subject_name, const ReportOptions& options) {
@@ -160,11 +120,10 @@ int run_check(const CaseSource& source, const std::string& subject_name, const R
         fmt::print("  {:<18} {:<13} {}{}\n", check.name, to_string(check.outcome), check.detail,
                    check.tolerance_row_id.empty() ? "" : " [row " + check.tolerance_row_id + "]");
     if (!report.message.empty()) fmt::print("{}\n", report.message);
-    write_reports(reports, options);
+    write_reports(reports, options, "gdr check");
     std::vector<std::string> not_run_required;
-    if (report.outcome == Outcome::not_run && gpu_required() && subject_name.rfind("cuda", 0) == 0)
-        not_run_required.push_back(subject_name);
-    return exit_code_for(reports, not_run_required);
+    if (report.outcome == Outcome::not_run && not_run_fails(subject_name)) not_run_required.push_back(subject_name);
+    return gate_exit_code(reports, not_run_required);
 }
 
 int run_spec(const CaseSource& source) {
@@ -236,7 +195,7 @@ int main(int argc, char** argv) {
     std::vector<std::string> verify_subjects;
     auto* verify = app.add_subcommand("verify", "run the default cases against every subject available here");
     verify->add_option("--subject", verify_subjects, "only these subjects (repeatable)");
-    add_report_options(*verify, verify_options);
+    add_report_options(*verify, verify_options, /*with_json_summary=*/true);
 
     CaseSource check_source;
     ReportOptions check_options;
@@ -244,7 +203,7 @@ int main(int argc, char** argv) {
     auto* check = app.add_subcommand("check", "check one case spec against one subject and print the report");
     add_case_options(*check, check_source);
     check->add_option("--subject", check_subject, "the subject (see `gdr subjects`)")->capture_default_str();
-    add_report_options(*check, check_options);
+    add_report_options(*check, check_options, /*with_json_summary=*/false);
 
     CaseSource spec_source;
     auto* spec = app.add_subcommand("spec", "validate a case spec and print it as text and JSON");
@@ -265,7 +224,15 @@ int main(int argc, char** argv) {
     auto* tolerances = app.add_subcommand("tolerances", "print the tolerance table with its reasons");
     tolerances->add_option("--file", tolerance_file, "a table other than the compiled-in one");
 
-    CLI11_PARSE(app, argc, argv);
+    FuzzCommand fuzz_command(app);
+    ReplayCommand replay_command(app);
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& error) {
+        // --help exits 0; every other parse error is a usage error (2), not CLI11's own codes.
+        return app.exit(error) == 0 ? exit_ok : exit_usage;
+    }
     try {
         if (verify->parsed()) return run_verify(verify_subjects, verify_options);
         if (check->parsed()) return run_check(check_source, check_subject, check_options);
@@ -273,6 +240,8 @@ int main(int argc, char** argv) {
         if (oracle->parsed()) return run_oracle(oracle_source, precision, oracle_out);
         if (subjects->parsed()) return run_subjects();
         if (tolerances->parsed()) return run_tolerances(tolerance_file);
+        if (fuzz_command.parsed()) return fuzz_command.run();
+        if (replay_command.parsed()) return replay_command.run();
     } catch (const gdr::InvalidArgument& error) {
         fmt::print(stderr, "gdr: invalid input: {}\n", error.what());
         return exit_usage;

@@ -31,15 +31,24 @@ struct Mirror {
 
 class CudaDecodeSubject final : public Subject {
 public:
+    explicit CudaDecodeSubject(int device) : device_(device) {}
+
     std::string name() const override { return "cuda-decode"; }
-    std::string description() const override { return "the CUDA fused recurrent decode kernel (cuda/decode.cu)"; }
+    std::string description() const override {
+        return fmt::format("the CUDA fused recurrent decode kernel (cuda/decode.cu) on device {}", device_);
+    }
     std::optional<std::string> unavailable_reason() const override {
         const cuda::DeviceStatus device = cuda::probe_device();
         if (!device.available) return "no CUDA device on this machine (" + device.reason + ")";
+        if (device_ < 0 || device_ >= device.device_count)
+            return fmt::format("CUDA device {} does not exist here ({} devices)", device_, device.device_count);
         return std::nullopt;
     }
 
     SubjectRunResult run(const Problem& host) override {
+        // The calling thread may be a campaign worker that owns another device than the
+        // last caller: every allocation and launch below goes to this subject's device.
+        cuda::check(cudaSetDevice(device_), "cudaSetDevice");
         // The host sees the index arrays, so duplicate indices and bad cu_seqlens are caught
         // here; the kernel's own validation can check shapes only.
         validate(host, ValidateOptions{/*arrays_on_host=*/true, /*allow_f64_storage=*/false});
@@ -100,11 +109,14 @@ public:
         if (state_mirror) state_mirror->device.download(host.state, state_mirror->bytes);
         return result;
     }
+
+private:
+    int device_;
 };
 
 }  // namespace
 
-std::unique_ptr<Subject> make_cuda_decode_subject() { return std::make_unique<CudaDecodeSubject>(); }
+std::unique_ptr<Subject> make_cuda_decode_subject(int device) { return std::make_unique<CudaDecodeSubject>(device); }
 
 }  // namespace gdr::harness
 
