@@ -39,6 +39,7 @@
 #include <rapidcheck.h>
 
 #include "gdr/harness/case_gen.hpp"
+#include "gdr/harness/coverage.hpp"
 #include "gdr/harness/decode_cases.hpp"
 #include "gdr/harness/report.hpp"
 #include "gdr/harness/subject.hpp"
