@@ -330,6 +330,7 @@ std::string format_summary(const CampaignSummary& summary) {
         text += "failures by class:\n";
         for (const auto& [name, count] : summary.failures_by_class) text += fmt::format("  {:<26} {}\n", name, count);
     }
+    if (summary.cases == 0) return text;
     text += "coverage (cases per class):\n";
     for (const auto& [name, count] : summary.coverage) text += fmt::format("  {:<26} {}\n", name, count);
     return text;
