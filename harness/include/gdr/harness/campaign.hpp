@@ -115,7 +115,7 @@ struct CampaignSummary {
 // One finished case (not counting the shrinking runs).
 struct CampaignCase {
     std::int64_t case_number = 0;
-    const CaseSpec* spec = nullptr;
+    const CaseSpec* spec = nullptr;  // valid during the callback only
     Outcome outcome = Outcome::passed;
 };
 
@@ -130,7 +130,10 @@ public:
 };
 
 // Runs the campaign with one worker thread per entry of `devices` (at least one), each with
-// its own subject from make_subject(device). `progress` may be null. Throws
+// its own subject from make_subject(device) (called in that worker's thread). `progress` may
+// be null. Stopping (a bound reached, stop_at_first_failure, NOT_RUN) lets every worker
+// finish the case it is on; a failure found meanwhile is still shrunk and recorded. The
+// max_seconds bound does not include the shrinking of a failure found just before it. Throws
 // gdr::InvalidArgument for a bad config; subject errors are outcomes, never exceptions.
 CampaignSummary run_campaign(const CampaignConfig& config,
                              const std::function<std::unique_ptr<Subject>(int device)>& make_subject,
