@@ -7,6 +7,9 @@
 //   gdr tolerances  the tolerance table with its reasons
 //   gdr mutate      the decode kernel's mutants: the catalog, one case against one
 //                   mutant, or the kill table (CUDA builds)
+//   gdr fuzz        a random-case campaign against one subject (fuzz_command.cpp)
+//   gdr replay      rerun replay files written by fuzz campaigns (replay_command.cpp)
+// Exit codes: gate.hpp.
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -31,22 +34,16 @@
 #include "gdr/mutation/kill_table.hpp"
 #include "gdr/mutation/mutant_subject.hpp"
 #endif
+#include "fuzz_command.hpp"
+#include "gate.hpp"
+#include "replay_command.hpp"
+#include "report_options.hpp"
 
 namespace {
 
 using namespace gdr::harness;
 
-// Exit codes: 0 all passed (or only declared limitations); 1 a check failed or, with
-// GDR_REQUIRE_GPU=1, a GPU subject did not run; 2 bad command-line input.
-constexpr int exit_ok = 0, exit_failed = 1, exit_usage = 2;
-
-bool gpu_required() {
-    const char* value = std::getenv("GDR_REQUIRE_GPU");
-    return value && std::string(value) == "1";
-}
-
-// Subjects that need a GPU: their NOT_RUN fails a run under GDR_REQUIRE_GPU=1.
-bool is_gpu_subject(const std::string& name) { return name.rfind("cuda", 0) == 0 || name.rfind("mutant:", 0) == 0; }
+using namespace gdr::cli;
 
 // A harness subject, or (CUDA builds) a mutant as "mutant:<name>", so that the reproduce
 // line of a mutant's report reruns it.
@@ -85,46 +82,6 @@ void add_case_options(CLI::App& command, CaseSource& source) {
     command.add_option("--json", source.json_file, "case spec as a JSON file");
 }
 
-struct ReportOptions {
-    std::string jsonl_file;
-    std::string junit_file;
-    std::string tolerance_file;
-    std::string dump_dir;
-    bool no_determinism = false;
-};
-
-void add_report_options(CLI::App& command, ReportOptions& options) {
-    command.add_option("--jsonl", options.jsonl_file, "write one JSON record per case to this file");
-    command.add_option("--junit", options.junit_file, "write a JUnit XML report to this file");
-    command.add_option("--tolerances", options.tolerance_file, "tolerance table (default: the compiled-in one)");
-    command.add_option("--dump-dir", options.dump_dir, "write failing cases' tensors here");
-    command.add_flag("--no-determinism", options.no_determinism, "run each case once (skip the determinism check)");
-}
-
-ToleranceTable load_tolerances(const ReportOptions& options) {
-    return options.tolerance_file.empty() ? ToleranceTable::load_default()
-                                          : ToleranceTable::load_file(options.tolerance_file);
-}
-
-void write_reports(const std::vector<CaseReport>& reports, const ReportOptions& options) {
-    if (!options.jsonl_file.empty()) {
-        std::ofstream out(options.jsonl_file);
-        if (!out) throw std::runtime_error("cannot write " + options.jsonl_file);
-        for (const CaseReport& report : reports) out << to_json(report).dump() << '\n';
-    }
-    if (!options.junit_file.empty()) {
-        std::ofstream out(options.junit_file);
-        if (!out) throw std::runtime_error("cannot write " + options.junit_file);
-        write_junit(out, reports, "gdr");
-    }
-}
-
-int exit_code_for(const std::vector<CaseReport>& reports, const std::vector<std::string>& not_run_required) {
-    for (const CaseReport& report : reports)
-        if (is_failure(report.outcome)) return exit_failed;
-    return not_run_required.empty() ? exit_ok : exit_failed;
-}
-
 int run_verify(const std::vector<std::string>& subject_names, const ReportOptions& options) {
     const ToleranceTable tolerances = load_tolerances(options);
     std::vector<std::unique_ptr<Subject>> subjects;
@@ -142,7 +99,7 @@ int run_verify(const std::vector<std::string>& subject_names, const ReportOption
     for (auto& subject : subjects) {
         if (const auto reason = subject->unavailable_reason()) {
             fmt::print("{}: NOT_RUN: {}\n", subject->name(), *reason);
-            if (gpu_required() && is_gpu_subject(subject->name())) not_run_required.push_back(subject->name());
+            if (not_run_fails(subject->name())) not_run_required.push_back(subject->name());
         }
     }
     for (const CaseSpec& spec : default_verify_cases()) {
@@ -163,8 +120,8 @@ int run_verify(const std::vector<std::string>& subject_names, const ReportOption
     fmt::print("{}\n", format_summary(count_outcomes(reports)));
     for (const std::string& name : not_run_required)
         fmt::print("GDR_REQUIRE_GPU=1 and subject {} did not run: failing\n", name);
-    write_reports(reports, options);
-    return exit_code_for(reports, not_run_required);
+    write_reports(reports, options, "gdr verify");
+    return gate_exit_code(reports, not_run_required);
 }
 
 int run_check(const CaseSource& source, Subject& subject, const ReportOptions& options) {
@@ -181,11 +138,10 @@ int run_check(const CaseSource& source, Subject& subject, const ReportOptions& o
         fmt::print("  {:<18} {:<13} {}{}\n", check.name, to_string(check.outcome), check.detail,
                    check.tolerance_row_id.empty() ? "" : " [row " + check.tolerance_row_id + "]");
     if (!report.message.empty()) fmt::print("{}\n", report.message);
-    write_reports(reports, options);
+    write_reports(reports, options, "gdr check");
     std::vector<std::string> not_run_required;
-    if (report.outcome == Outcome::not_run && gpu_required() && is_gpu_subject(subject.name()))
-        not_run_required.push_back(subject.name());
-    return exit_code_for(reports, not_run_required);
+    if (report.outcome == Outcome::not_run && not_run_fails(subject.name())) not_run_required.push_back(subject.name());
+    return gate_exit_code(reports, not_run_required);
 }
 
 int run_spec(const CaseSource& source) {
@@ -254,6 +210,8 @@ struct MutateOptions {
     bool result_line = false;  // print each result as one JSON line (for the parent process)
     std::vector<std::string> mutants;  // empty: every mutant
     double seconds_per_mutant = 60;
+    std::uint64_t seed = 1;  // of the random-campaign stage
+    int jobs = 4;            // mutants' processes at a time
 };
 
 int run_mutate_list() {
@@ -273,16 +231,20 @@ constexpr std::string_view result_line_prefix = "kill-result ";
 // One mutant in a child process (`gdr mutate --in-process --result-line --mutant NAME`):
 // a mutant that faults ends the CUDA context of its process, and must not decide the
 // outcome of the mutants after it. A child that dies without a result is a kill (FAILED).
-gdr::mutation::KillResult run_isolated(gdr::cuda::Mutant mutant, const MutateOptions& mutate,
-                                       const ReportOptions& options) {
+// start_isolated starts it, finish_isolated collects its result (several run at a time).
+std::FILE* start_isolated(gdr::cuda::Mutant mutant, const MutateOptions& mutate, const ReportOptions& options) {
     std::string command = shell_quoted(std::filesystem::read_symlink("/proc/self/exe").string()) +
                           " mutate --in-process --result-line --mutant " + std::string(gdr::cuda::mutant_name(mutant)) +
-                          fmt::format(" --seconds {}", mutate.seconds_per_mutant);
+                          fmt::format(" --seconds {} --seed {}", mutate.seconds_per_mutant, mutate.seed);
     if (options.no_determinism) command += " --no-determinism";
     if (!options.tolerance_file.empty()) command += " --tolerances " + shell_quoted(options.tolerance_file);
     if (!options.dump_dir.empty()) command += " --dump-dir " + shell_quoted(options.dump_dir);
     std::FILE* pipe = popen(command.c_str(), "r");
     if (!pipe) throw std::runtime_error("cannot start " + command);
+    return pipe;
+}
+
+gdr::mutation::KillResult finish_isolated(gdr::cuda::Mutant mutant, std::FILE* pipe) {
     std::optional<gdr::mutation::KillResult> result;
     std::string line;
     for (int c = std::fgetc(pipe); c != EOF; c = std::fgetc(pipe)) {
@@ -324,12 +286,18 @@ int run_mutate_table(const MutateOptions& mutate, const ReportOptions& options) 
         kill.seconds_per_mutant = mutate.seconds_per_mutant;
         kill.run_options.check_determinism = !options.no_determinism;
         kill.run_options.dump_dir = options.dump_dir;
-        results = gdr::mutation::run_kill_table(mutants, gdr::mutation::standard_kill_stages(), load_tolerances(options),
-                                                kill, report);
+        results = gdr::mutation::run_kill_table(mutants, gdr::mutation::standard_kill_stages(mutate.seed),
+                                                load_tolerances(options), kill, report);
     } else {
-        for (const gdr::cuda::Mutant mutant : mutants) {
-            results.push_back(run_isolated(mutant, mutate, options));
-            report(results.back());
+        const std::size_t jobs = std::size_t(std::max(1, mutate.jobs));
+        for (std::size_t first = 0; first < mutants.size(); first += jobs) {
+            const std::size_t last = std::min(mutants.size(), first + jobs);
+            std::vector<std::FILE*> pipes;
+            for (std::size_t i = first; i < last; ++i) pipes.push_back(start_isolated(mutants[i], mutate, options));
+            for (std::size_t i = first; i < last; ++i) {
+                results.push_back(finish_isolated(mutants[i], pipes[i - first]));
+                report(results.back());
+            }
         }
     }
     if (!mutate.result_line) fmt::print("{}\n", gdr::mutation::format_kill_summary(results));
@@ -357,7 +325,7 @@ int main(int argc, char** argv) {
     std::vector<std::string> verify_subjects;
     auto* verify = app.add_subcommand("verify", "run the default cases against every subject available here");
     verify->add_option("--subject", verify_subjects, "only these subjects (repeatable)");
-    add_report_options(*verify, verify_options);
+    add_report_options(*verify, verify_options, /*with_json_summary=*/true);
 
     CaseSource check_source;
     ReportOptions check_options;
@@ -365,7 +333,7 @@ int main(int argc, char** argv) {
     auto* check = app.add_subcommand("check", "check one case spec against one subject and print the report");
     add_case_options(*check, check_source);
     check->add_option("--subject", check_subject, "the subject (see `gdr subjects`)")->capture_default_str();
-    add_report_options(*check, check_options);
+    add_report_options(*check, check_options, /*with_json_summary=*/false);
 
     CaseSource spec_source;
     auto* spec = app.add_subcommand("spec", "validate a case spec and print it as text and JSON");
@@ -398,12 +366,25 @@ int main(int argc, char** argv) {
     mutate->add_option("--seconds", mutate_options.seconds_per_mutant, "time cap per mutant in the kill table")
         ->capture_default_str();
     mutate->add_flag("--in-process", mutate_options.in_process, "run the kill table in this process, not one per mutant");
+    mutate->add_option("--seed", mutate_options.seed, "seed of the random-campaign stage")->capture_default_str();
+    mutate->add_option("--jobs", mutate_options.jobs, "mutants' processes at a time (seconds then count shared time)")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 64));
     mutate->add_flag("--result-line", mutate_options.result_line, "print each kill result as a JSON line")->group("");
     add_case_options(*mutate, mutate_source);
-    add_report_options(*mutate, mutate_report);
+    add_report_options(*mutate, mutate_report, /*with_json_summary=*/false);
 #endif
 
-    CLI11_PARSE(app, argc, argv);
+
+    FuzzCommand fuzz_command(app);
+    ReplayCommand replay_command(app);
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& error) {
+        // --help exits 0; every other parse error is a usage error (2), not CLI11's own codes.
+        return app.exit(error) == 0 ? exit_ok : exit_usage;
+    }
     try {
         if (verify->parsed()) return run_verify(verify_subjects, verify_options);
         if (check->parsed()) return run_check(check_source, *subject_by_name(check_subject), check_options);
@@ -414,6 +395,8 @@ int main(int argc, char** argv) {
 #ifdef GDR_HAVE_MUTANTS
         if (mutate->parsed()) return run_mutate(mutate_options, mutate_source, mutate_report);
 #endif
+        if (fuzz_command.parsed()) return fuzz_command.run();
+        if (replay_command.parsed()) return replay_command.run();
     } catch (const gdr::InvalidArgument& error) {
         fmt::print(stderr, "gdr: invalid input: {}\n", error.what());
         return exit_usage;

@@ -31,18 +31,23 @@ struct Mirror {
 
 class CudaLaunchSubject final : public Subject {
 public:
-    CudaLaunchSubject(std::string name, std::string description, DeviceLaunch launch)
-        : name_(std::move(name)), description_(std::move(description)), launch_(std::move(launch)) {}
+    CudaLaunchSubject(std::string name, std::string description, DeviceLaunch launch, int device)
+        : name_(std::move(name)), description_(std::move(description)), launch_(std::move(launch)), device_(device) {}
 
     std::string name() const override { return name_; }
-    std::string description() const override { return description_; }
+    std::string description() const override { return fmt::format("{} on device {}", description_, device_); }
     std::optional<std::string> unavailable_reason() const override {
         const cuda::DeviceStatus device = cuda::probe_device();
         if (!device.available) return "no CUDA device on this machine (" + device.reason + ")";
+        if (device_ < 0 || device_ >= device.device_count)
+            return fmt::format("CUDA device {} does not exist here ({} devices)", device_, device.device_count);
         return std::nullopt;
     }
 
     SubjectRunResult run(const Problem& host) override {
+        // The calling thread may be a campaign worker that owns another device than the
+        // last caller: every allocation and launch below goes to this subject's device.
+        cuda::check(cudaSetDevice(device_), "cudaSetDevice");
         // The host sees the index arrays, so duplicate indices and bad cu_seqlens are caught
         // here; the kernel's own validation can check shapes only.
         validate(host, ValidateOptions{/*arrays_on_host=*/true, /*allow_f64_storage=*/false});
@@ -108,17 +113,20 @@ private:
     std::string name_;
     std::string description_;
     DeviceLaunch launch_;
+    int device_;
 };
 
 }  // namespace
 
-std::unique_ptr<Subject> make_cuda_launch_subject(std::string name, std::string description, DeviceLaunch launch) {
-    return std::make_unique<CudaLaunchSubject>(std::move(name), std::move(description), std::move(launch));
+std::unique_ptr<Subject> make_cuda_launch_subject(std::string name, std::string description, DeviceLaunch launch,
+                                                  int device) {
+    return std::make_unique<CudaLaunchSubject>(std::move(name), std::move(description), std::move(launch), device);
 }
 
-std::unique_ptr<Subject> make_cuda_decode_subject() {
+std::unique_ptr<Subject> make_cuda_decode_subject(int device) {
     return make_cuda_launch_subject("cuda-decode", "the CUDA fused recurrent decode kernel (cuda/decode.cu)",
-                                    [](const Problem& device) { cuda::fused_recurrent_decode(device, nullptr); });
+                                    [](const Problem& on_device) { cuda::fused_recurrent_decode(on_device, nullptr); },
+                                    device);
 }
 
 }  // namespace gdr::harness

@@ -56,8 +56,11 @@ HostTensor::HostTensor(DType dtype, std::vector<std::int64_t> shape, std::vector
         if (strides_[d] < 0) throw InvalidArgument("shape", "stride " + std::to_string(strides_[d]) + " is negative");
     }
     // Also validates that the logical element count fits in int64.
-    const std::int64_t elements = numel();
-    if (elements == 0) return;
+    numel_ = 1;
+    for (const std::int64_t e : shape_) numel_ = checked_mul(numel_, e, "element count");
+    if (shape_.empty()) numel_ = 0;  // rank 0 is "absent" and holds nothing
+    dense_ = strides_ == dense_strides(shape_);
+    if (numel_ == 0) return;
     // Storage covers the largest reachable offset: sum of (extent - 1) * stride, plus one.
     std::int64_t last = 0;
     for (std::size_t d = 0; d < shape_.size(); ++d)
@@ -69,18 +72,11 @@ HostTensor::HostTensor(DType dtype, std::vector<std::int64_t> shape, std::vector
     storage_.assign(std::size_t(bytes), std::byte{0});
 }
 
-std::int64_t HostTensor::numel() const {
-    // A default-constructed tensor (rank 0) is "absent" and holds nothing.
-    if (shape_.empty()) return 0;
-    std::int64_t n = 1;
-    for (const std::int64_t e : shape_) n = checked_mul(n, e, "element count");
-    return n;
-}
-
 std::int64_t HostTensor::offset_of(std::int64_t logical_index) const {
-    if (logical_index < 0 || logical_index >= numel())
+    if (logical_index < 0 || logical_index >= numel_)
         throw std::out_of_range("HostTensor: logical index " + std::to_string(logical_index) + " outside [0, " +
-                                std::to_string(numel()) + ")");
+                                std::to_string(numel_) + ")");
+    if (dense_) return logical_index;
     std::int64_t offset = 0;
     std::int64_t rest = logical_index;
     for (std::size_t d = shape_.size(); d-- > 0;) {

@@ -265,4 +265,15 @@ std::string format_summary(const OutcomeCounts& n) {
     return out;
 }
 
+nlohmann::json summary_to_json(const std::vector<CaseReport>& reports) {
+    const OutcomeCounts n = count_outcomes(reports);
+    nlohmann::json counts = nlohmann::json::object();
+    for (Outcome x : {Outcome::passed, Outcome::not_supported, Outcome::not_run, Outcome::incorrect, Outcome::failed})
+        counts[std::string(to_string(x))] = n.of(x);
+    nlohmann::json cases = nlohmann::json::array();
+    for (const CaseReport& report : reports) cases.push_back(to_json(report));
+    return {{"outcome", std::string(to_string(n.worst()))}, {"total", n.total()}, {"counts", std::move(counts)},
+            {"cases", std::move(cases)}};
+}
+
 }  // namespace gdr::harness

@@ -3,6 +3,9 @@
 #include "gdr/core/errors.hpp"
 #include "gdr/reference/fused_recurrent.hpp"
 
+#ifdef GDR_HAVE_CUDA
+#include "gdr/cuda/device.hpp"
+#endif
 
 namespace gdr::harness {
 
@@ -38,8 +41,17 @@ public:
 
 std::unique_ptr<Subject> make_cpu_emulated_subject() { return std::make_unique<CpuEmulatedSubject>(); }
 #ifndef GDR_HAVE_CUDA
-std::unique_ptr<Subject> make_cuda_decode_subject() { return std::make_unique<CudaDecodeSubject>(); }
+std::unique_ptr<Subject> make_cuda_decode_subject(int) { return std::make_unique<CudaDecodeSubject>(); }
 #endif
+
+int cuda_device_count() {
+#ifdef GDR_HAVE_CUDA
+    const cuda::DeviceStatus device = cuda::probe_device();
+    return device.available ? device.device_count : 0;
+#else
+    return 0;
+#endif
+}
 
 std::vector<std::unique_ptr<Subject>> all_subjects() {
     std::vector<std::unique_ptr<Subject>> subjects;
@@ -48,7 +60,8 @@ std::vector<std::unique_ptr<Subject>> all_subjects() {
     return subjects;
 }
 
-std::unique_ptr<Subject> make_subject(std::string_view name) {
+std::unique_ptr<Subject> make_subject(std::string_view name, int device) {
+    if (name == "cuda-decode") return make_cuda_decode_subject(device);
     std::string known;
     for (auto& subject : all_subjects()) {
         if (subject->name() == name) return std::move(subject);

@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "gdr/harness/big_bank_case.hpp"
+#include "gdr/harness/campaign.hpp"
 #include "gdr/mutation/kill_table.hpp"
 
 namespace gdr::mutation {
@@ -64,9 +65,20 @@ KillStage big_bank_stage() {
                      }};
 }
 
-std::vector<KillStage> standard_kill_stages() {
+KillStage random_campaign_stage(std::uint64_t seed) {
+    return KillStage{"random campaign", [seed](const MutantUnderTest& target, KillProgress& progress) {
+                         harness::CampaignConfig config;
+                         config.seed = seed;
+                         for (std::int64_t c = 0; !progress.out_of_time(); ++c)
+                             if (progress.record(harness::run_case(harness::campaign_case(config, c), target.subject,
+                                                                   target.tolerances, target.run_options)))
+                                 return;
+                     }};
+}
+
+std::vector<KillStage> standard_kill_stages(std::uint64_t seed) {
     return {case_list_stage("default cases", harness::default_verify_cases()),
-            case_list_stage("targeted cases", targeted_kill_cases()), big_bank_stage()};
+            case_list_stage("targeted cases", targeted_kill_cases()), big_bank_stage(), random_campaign_stage(seed)};
 }
 
 }  // namespace gdr::mutation

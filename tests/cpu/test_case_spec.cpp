@@ -12,7 +12,7 @@
 
 #include "gdr/core/errors.hpp"
 #include "gdr/harness/case_spec.hpp"
-#include "support/case_gen.hpp"
+#include "gdr/harness/case_gen.hpp"
 #include "support/rc_property.hpp"
 
 using gdr::InvalidArgument;
@@ -50,7 +50,7 @@ std::string rejected_json_key(const json& j) {
 // with arbitrary doubles, so that every field's codec is exercised.
 rc::Gen<CaseSpec> gen_any_spec() {
     return rc::gen::exec([] {
-        CaseSpec s = *gdr::testing::gen_case();
+        CaseSpec s = *gdr::harness::gen_case();
         const std::int64_t rows = s.rows();
         if (*rc::gen::arbitrary<bool>()) {
             s.indices = gdr::harness::IndicesRule::none;
@@ -255,7 +255,7 @@ TEST_CASE("case spec: parsing never crashes on arbitrary text", "[case_spec][pro
         }
     });
     gdr::testing::check_property("mutated valid lines", [] {
-        std::string text = to_text(*gdr::testing::gen_case());
+        std::string text = to_text(*gdr::harness::gen_case());
         const int edits = *rc::gen::inRange(1, 6);
         for (int i = 0; i < edits && !text.empty(); ++i) {
             const std::size_t at = *rc::gen::inRange<std::size_t>(0, text.size());

@@ -14,7 +14,7 @@
 #include "gdr/core/problem.hpp"
 #include "gdr/harness/generate.hpp"
 #include "gdr/reference/numeric.hpp"
-#include "support/case_gen.hpp"
+#include "gdr/harness/case_gen.hpp"
 #include "support/host_case_tools.hpp"
 #include "support/rc_property.hpp"
 
@@ -110,8 +110,8 @@ std::vector<double> recurrence_trace(const HostCase& c) {
     return trace;
 }
 
-gdr::testing::CaseGenConfig fixed_length_config() {
-    gdr::testing::CaseGenConfig config;
+gdr::harness::CaseGenConfig fixed_length_config() {
+    gdr::harness::CaseGenConfig config;
     config.varlen = false;
     config.indices = false;
     config.circular = false;
@@ -203,7 +203,7 @@ TEST_CASE("generate: materialize is deterministic", "[generate][property]") {
 
 TEST_CASE("generate: a shrunk case keeps the values of the elements it still has", "[generate][property]") {
     gdr::testing::check_property("shrink stability", [] {
-        const CaseSpec big = *gdr::testing::gen_case(fixed_length_config());
+        const CaseSpec big = *gdr::harness::gen_case(fixed_length_config());
         CaseSpec small = big;
         small.batch = *rc::gen::inRange<std::int64_t>(1, big.batch + 1);
         small.seq_len = *rc::gen::inRange<std::int64_t>(1, big.seq_len + 1);
@@ -228,7 +228,7 @@ TEST_CASE("generate: a shrunk case keeps the values of the elements it still has
 
 TEST_CASE("generate: strides, layout and varlen do not change logical values", "[generate][property]") {
     gdr::testing::check_property("logical values are layout-free", [] {
-        CaseSpec base = *gdr::testing::gen_case(fixed_length_config());
+        CaseSpec base = *gdr::harness::gen_case(fixed_length_config());
         base.strides = gdr::harness::StrideRule::contiguous;
         base.layout = gdr::Layout::KV;
         const HostCase ref = materialize(base);
@@ -268,13 +268,13 @@ TEST_CASE("generate: strides, layout and varlen do not change logical values", "
 }
 
 TEST_CASE("generate: exact mode is dyadic and its recurrence is exact in fp32", "[generate][property]") {
-    gdr::testing::CaseGenConfig config;
-    config.exact = gdr::testing::ExactMode::always;
+    gdr::harness::CaseGenConfig config;
+    config.exact = gdr::harness::ExactMode::always;
     config.max_seq_len = 16;
     config.max_key_dim = 64;
     config.max_value_dim = 6;
     gdr::testing::check_property("exact inputs", [&] {
-        const CaseSpec s = *gdr::testing::gen_case(config);
+        const CaseSpec s = *gdr::harness::gen_case(config);
         RC_CLASSIFY(s.has_beta && s.beta == gdr::harness::BetaDistribution::half, "beta=1/2");
         const HostCase c = materialize(s);
         for (const double x : c.q.to_doubles()) RC_ASSERT(on_half_grid(x));
@@ -593,9 +593,9 @@ TEST_CASE("case generator: shrinks to the simplest case and reaches every featur
             "case_gen/always fails", "", [](const CaseSpec&) { RC_FAIL("always"); }, params, {}, quiet);
         REQUIRE(report.status == gdr::testing::PropertyStatus::failed);
         const CaseSpec shrunk = parse_text(report.case_spec_text);
-        gdr::testing::CaseChoices simplest;
+        gdr::harness::CaseChoices simplest;
         simplest.seed = shrunk.seed;
-        CHECK(gdr::harness::to_text(shrunk) == gdr::harness::to_text(gdr::testing::spec_from_choices(simplest)));
+        CHECK(gdr::harness::to_text(shrunk) == gdr::harness::to_text(gdr::harness::spec_from_choices(simplest)));
         CHECK(shrunk.batch == 1);
         CHECK(shrunk.seq_len == 1);
         CHECK(shrunk.key_dim == 1);

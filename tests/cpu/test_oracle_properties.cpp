@@ -11,7 +11,7 @@
 
 #include "gdr/core/poison.hpp"
 #include "gdr/core/problem.hpp"
-#include "support/case_gen.hpp"
+#include "gdr/harness/case_gen.hpp"
 #include "support/host_case_tools.hpp"
 #include "support/rc_property.hpp"
 
@@ -23,6 +23,7 @@ using gdr::harness::HostTensor;
 using gdr::harness::RunBuffers;
 using gdr::reference::Precision;
 using namespace gdr::testing;
+using namespace gdr::harness;
 
 namespace {
 

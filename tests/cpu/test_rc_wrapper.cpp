@@ -18,7 +18,7 @@
 #include <string>
 
 #include "gdr/harness/case_spec.hpp"
-#include "support/case_gen.hpp"
+#include "gdr/harness/case_gen.hpp"
 #include "support/rc_property.hpp"
 
 using gdr::harness::CaseSpec;

@@ -10,32 +10,14 @@
 #include "gdr/core/poison.hpp"
 #include "gdr/harness/runner.hpp"
 #include "gdr/reference/numeric.hpp"
+#include "support/damaged_subject.hpp"
 
 using namespace gdr;
 using namespace gdr::harness;
 
 namespace {
 
-// The correct CPU subject, then `damage` applied to what it wrote (and, for `inputs`, to
-// what it read). `runs` counts calls, for damage that differs between runs.
-class DamagedSubject final : public Subject {
-public:
-    using Damage = std::function<void(const Problem&, int run, SubjectRunResult&)>;
-    explicit DamagedSubject(Damage damage) : inner_(make_cpu_emulated_subject()), damage_(std::move(damage)) {}
-    std::string name() const override { return "cpu-emulated-reversed"; }  // its tolerance rows
-    std::string description() const override { return "a deliberately wrong subject"; }
-    std::optional<std::string> unavailable_reason() const override { return std::nullopt; }
-    SubjectRunResult run(const Problem& problem) override {
-        SubjectRunResult result = inner_->run(problem);
-        damage_(problem, runs_++, result);
-        return result;
-    }
-
-private:
-    std::unique_ptr<Subject> inner_;
-    Damage damage_;
-    int runs_ = 0;
-};
+using gdr::testing::DamagedSubject;
 
 CaseReport run(const std::string& spec_text, DamagedSubject::Damage damage) {
     DamagedSubject subject(std::move(damage));

@@ -5,16 +5,16 @@
 #include <catch2/catch.hpp>
 
 #include "gdr/harness/runner.hpp"
-#include "support/decode_cases.hpp"
+#include "gdr/harness/decode_cases.hpp"
 #include "support/rc_property.hpp"
 
 TEST_CASE("cpu subject property: a legal reordering passes every check", "[property][runner]") {
     const auto tolerances = gdr::harness::ToleranceTable::load_default();
     auto subject = gdr::harness::make_cpu_emulated_subject();
-    const gdr::testing::CaseGenConfig config = gdr::testing::decode_case_config();
+    const gdr::harness::CaseGenConfig config = gdr::harness::decode_case_config();
     gdr::testing::check_property("cpu-emulated-reversed vs oracle", [&] {
-        gdr::harness::CaseSpec spec = *gdr::testing::gen_case(config);
-        gdr::testing::bound_work(spec, std::int64_t(1) << 17);  // CI has 2 cores
+        gdr::harness::CaseSpec spec = *gdr::harness::gen_case(config);
+        gdr::harness::bound_work(spec, std::int64_t(1) << 17);  // CI has 2 cores
         const gdr::harness::CaseReport report = gdr::harness::run_case(spec, *subject, tolerances);
         if (report.outcome != gdr::harness::Outcome::passed) RC_FAIL(format_failure(report));
     });

@@ -14,7 +14,7 @@
 #include "gdr/cuda/device_bytes.hpp"
 #include "gdr/harness/big_bank_case.hpp"
 #include "gdr/harness/runner.hpp"
-#include "support/case_gen.hpp"
+#include "gdr/harness/case_gen.hpp"
 #include "support/host_case_tools.hpp"
 #include "support/rc_property.hpp"
 
@@ -41,14 +41,14 @@ bool same_bytes(const HostTensor& a, const HostTensor& b) { return a.bytes() == 
 TEST_CASE("cuda decode property: one circular call of T tokens equals T one-token calls bitwise",
           "[gpu][property][decode]") {
     auto subject = gdr::harness::make_cuda_decode_subject();
-    gdr::testing::CaseGenConfig config;
+    gdr::harness::CaseGenConfig config;
     config.varlen = false;
     config.skip_final_state = false;
     config.max_seq_len = 8;
     config.max_key_dim = 160;
     config.max_value_dim = 80;
     gdr::testing::check_property("circular call vs token-by-token on the GPU", [&] {
-        CaseSpec spec = *gdr::testing::gen_case(config);
+        CaseSpec spec = *gdr::harness::gen_case(config);
         spec.circular = true;
         spec.seqlen_max = *rc::gen::inRange<std::int64_t>(0, 3 * spec.slots + 1);
         spec.slots = *rc::gen::element(spec.slots, spec.seq_len, std::int64_t{1});

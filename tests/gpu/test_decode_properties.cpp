@@ -5,7 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "gdr/harness/runner.hpp"
-#include "support/decode_cases.hpp"
+#include "gdr/harness/decode_cases.hpp"
 #include "support/rc_property.hpp"
 
 using gdr::harness::CaseReport;
@@ -15,10 +15,10 @@ using gdr::harness::Outcome;
 TEST_CASE("cuda decode property: random cases pass against the oracle", "[gpu][property][decode]") {
     const gdr::harness::ToleranceTable tolerances = gdr::harness::ToleranceTable::load_default();
     auto subject = gdr::harness::make_cuda_decode_subject();
-    const gdr::testing::CaseGenConfig config = gdr::testing::decode_case_config();
+    const gdr::harness::CaseGenConfig config = gdr::harness::decode_case_config();
     gdr::testing::check_property("cuda-decode vs oracle", [&] {
-        CaseSpec spec = *gdr::testing::gen_case(config);
-        gdr::testing::bound_work(spec, std::int64_t(1) << 21);  // about 2M state elements per case
+        CaseSpec spec = *gdr::harness::gen_case(config);
+        gdr::harness::bound_work(spec, std::int64_t(1) << 21);  // about 2M state elements per case
         RC_CLASSIFY(spec.layout == gdr::Layout::VK, "VK");
         RC_CLASSIFY(spec.circular, "circular");
         RC_CLASSIFY(spec.circular && spec.seqlen_max + spec.seq_len > spec.slots, "wraparound possible");

@@ -4,6 +4,7 @@
 // kill table (every mutant, targeted cases, a time cap) is `gdr mutate`.
 #include <catch2/catch.hpp>
 
+#include "gdr/harness/campaign.hpp"
 #include "gdr/harness/runner.hpp"
 #include "gdr/mutation/kill_table.hpp"
 #include "gdr/mutation/mutant_subject.hpp"
@@ -24,12 +25,21 @@ KillResult kill(Mutant mutant, const std::vector<gdr::mutation::KillStage>& stag
 
 }  // namespace
 
-TEST_CASE("mutant none (the mutant build, every hook off) passes the default and targeted cases", "[gpu][mutation]") {
-    const KillResult result = kill(Mutant::none, gdr::mutation::standard_kill_stages());
+TEST_CASE("mutant none (the mutant build, every hook off) passes the default, targeted and random cases",
+          "[gpu][mutation]") {
+    // The standard stages, with the random campaign (which runs until the time cap) cut to
+    // its first 20 cases.
+    gdr::harness::CampaignConfig campaign;
+    std::vector<gdr::harness::CaseSpec> random_cases;
+    for (std::int64_t c = 0; c < 20; ++c) random_cases.push_back(gdr::harness::campaign_case(campaign, c));
+    const KillResult result = kill(Mutant::none, {gdr::mutation::case_list_stage("default cases", gdr::harness::default_verify_cases()),
+                                                  gdr::mutation::case_list_stage("targeted cases", gdr::mutation::targeted_kill_cases()),
+                                                  gdr::mutation::big_bank_stage(),
+                                                  gdr::mutation::case_list_stage("random cases", random_cases)});
     INFO(gdr::mutation::format_kill_result(result));
     CHECK(result.outcome == gdr::harness::Outcome::passed);
     CHECK(result.cases == std::int64_t(gdr::harness::default_verify_cases().size() +
-                                       gdr::mutation::targeted_kill_cases().size() + 1));  // + the big bank
+                                       gdr::mutation::targeted_kill_cases().size() + 1 + random_cases.size()));
 }
 
 TEST_CASE("representative mutants are killed by a default case", "[gpu][mutation]") {

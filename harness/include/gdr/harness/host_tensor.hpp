@@ -21,8 +21,8 @@ public:
     DType dtype() const { return dtype_; }
     const std::vector<std::int64_t>& shape() const { return shape_; }
     const std::vector<std::int64_t>& strides() const { return strides_; }
-    std::int64_t numel() const;  // logical elements
-    bool empty() const { return numel() == 0; }
+    std::int64_t numel() const { return numel_; }  // logical elements
+    bool empty() const { return numel_ == 0; }
 
     void* data() { return storage_.data(); }
     const void* data() const { return storage_.data(); }
@@ -51,6 +51,10 @@ private:
     std::vector<std::int64_t> shape_;
     std::vector<std::int64_t> strides_;
     std::vector<std::byte> storage_;
+    // Fixed at construction: offset_of runs once per element access, and fuzz campaigns
+    // spent half their time recomputing these.
+    std::int64_t numel_ = 0;
+    bool dense_ = true;  // row-major strides: the storage offset is the logical index
 };
 
 }  // namespace gdr::harness

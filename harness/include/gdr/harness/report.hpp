@@ -69,4 +69,8 @@ OutcomeCounts count_outcomes(const std::vector<CaseReport>& reports);
 // "12 cases: 10 PASSED, 1 NOT_RUN, 1 INCORRECT" (zero counts left out).
 std::string format_summary(const OutcomeCounts& counts);
 
+// A run as one JSON document: {"outcome": worst, "total": n, "counts": {"PASSED": n, ...
+// every outcome}, "cases": [to_json(report), ...]}.
+nlohmann::json summary_to_json(const std::vector<CaseReport>& reports);
+
 }  // namespace gdr::harness

@@ -64,9 +64,12 @@ std::vector<harness::CaseSpec> targeted_kill_cases();
 // harness::run_big_bank_case: a bank of more than 2^31 elements (bank_offset_32bit). A
 // mutant that faults here ends the CUDA context of its process (gdr mutate isolates them).
 KillStage big_bank_stage();
-// The default cases, the targeted ones, then the big bank. A random-campaign stage goes
-// before the big bank (which costs seconds and 4.3 GB of device memory).
-std::vector<KillStage> standard_kill_stages();
+// Cases 0, 1, 2, ... of the fuzz campaign `seed` (the property tests' distribution), the
+// same for every mutant, until the mutant is killed or its time is up.
+KillStage random_campaign_stage(std::uint64_t seed);
+// The default cases, the targeted ones, the big bank (seconds and 4.3 GB of device memory,
+// before the campaign so that the time cap never skips it), then the random campaign.
+std::vector<KillStage> standard_kill_stages(std::uint64_t seed);
 
 struct KillOptions {
     double seconds_per_mutant = 60;  // a cap across all stages

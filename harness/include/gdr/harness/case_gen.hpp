@@ -1,4 +1,5 @@
-// RapidCheck generators of whole test cases (gdr::harness::CaseSpec).
+// RapidCheck generators of whole test cases (gdr::harness::CaseSpec), shared by the
+// property tests and the fuzz campaign (campaign.hpp).
 //
 // A case is generated as a bundle of independent choices (gen::build over CaseChoices)
 // and then mapped to a spec that validate() accepts. Every choice shrinks toward the
@@ -8,10 +9,10 @@
 // The seed never shrinks, and tensor values are a pure function of (seed, tensor,
 // coordinates), so a shrunk case keeps the values of the elements it still has.
 //
-//   gdr::testing::CaseGenConfig config;          // everything may appear
-//   config.exact = gdr::testing::ExactMode::always;
+//   gdr::harness::CaseGenConfig config;          // everything may appear
+//   config.exact = gdr::harness::ExactMode::always;
 //   config.circular = false;
-//   check_property("...", [&] { const auto spec = *gdr::testing::gen_case(config); ... });
+//   check_property("...", [&] { const auto spec = *gdr::harness::gen_case(config); ... });
 //
 // Sizes grow with RapidCheck's size (0..100): early cases are small and fast. Feature
 // choices are drawn over all their options at every size.
@@ -27,11 +28,9 @@
 #include "gdr/harness/case_spec.hpp"
 
 namespace gdr::harness {
+
 // RapidCheck shows a CaseSpec in counterexamples as its text form (found by ADL).
 inline void showValue(const CaseSpec& spec, std::ostream& os) { os << to_text(spec); }
-}  // namespace gdr::harness
-
-namespace gdr::testing {
 
 enum class ExactMode { never, sometimes, always };
 
@@ -84,12 +83,12 @@ struct CaseChoices {
     std::int64_t sequences = 1;
     std::vector<std::int64_t> lengths;  // max_sequences entries; the first `sequences` are used
     bool cu_i64 = false;
-    harness::IndicesRule indices = harness::IndicesRule::none;
+    IndicesRule indices = IndicesRule::none;
     std::int64_t inactive = 0, extra_entries = 0;
-    harness::StrideRule strides = harness::StrideRule::contiguous;
-    harness::QKDistribution qk = harness::QKDistribution::normal;
-    harness::GateDistribution gdist = harness::GateDistribution::weak;
-    harness::BetaDistribution bdist = harness::BetaDistribution::uniform;
+    StrideRule strides = StrideRule::contiguous;
+    QKDistribution qk = QKDistribution::normal;
+    GateDistribution gdist = GateDistribution::weak;
+    BetaDistribution bdist = BetaDistribution::uniform;
     double state_scale = 1.0;
     bool exact = false;
     std::uint64_t seed = 0;
@@ -98,8 +97,7 @@ struct CaseChoices {
 // The spec the choices describe, fixed up so that validate() accepts it (counts clipped to
 // the rows that exist, exact-mode constraints applied: l2norm off, gdist zero, bdist one
 // unless half fits exact_halving_budget, a power-of-two scale).
-inline harness::CaseSpec spec_from_choices(const CaseChoices& c) {
-    using namespace harness;
+inline CaseSpec spec_from_choices(const CaseChoices& c) {
     CaseSpec s;
     s.seq_len = c.seq_len;
     s.num_heads = c.heads;
@@ -199,7 +197,6 @@ inline rc::Gen<std::int64_t> dimension(std::int64_t lo, std::int64_t hi, const s
 }  // namespace detail
 
 inline rc::Gen<CaseChoices> gen_case_choices(const CaseGenConfig& config = {}) {
-    using namespace harness;
     using detail::choose;
     using detail::flag;
     using detail::sized;
@@ -259,16 +256,16 @@ inline rc::Gen<CaseChoices> gen_case_choices(const CaseGenConfig& config = {}) {
 }
 
 // Valid specs drawn per `config`.
-inline rc::Gen<harness::CaseSpec> gen_case(const CaseGenConfig& config = {}) {
+inline rc::Gen<CaseSpec> gen_case(const CaseGenConfig& config = {}) {
     return rc::gen::map(gen_case_choices(config), [](const CaseChoices& c) { return spec_from_choices(c); });
 }
 
-}  // namespace gdr::testing
+}  // namespace gdr::harness
 
 namespace rc {
 // `[](const gdr::harness::CaseSpec& spec) {...}` properties draw from the default config.
 template <>
 struct Arbitrary<gdr::harness::CaseSpec> {
-    static Gen<gdr::harness::CaseSpec> arbitrary() { return gdr::testing::gen_case(); }
+    static Gen<gdr::harness::CaseSpec> arbitrary() { return gdr::harness::gen_case(); }
 };
 }  // namespace rc
