@@ -19,24 +19,36 @@ namespace {
 using Slice = std::pair<std::int64_t, std::int64_t>;  // (bank entry, slot)
 
 // R64, with the magnitudes that set each slice's ulp floor (see reference::Magnitudes).
-void run_truth(const HostCase& host, RunBuffers& truth, RunBuffers& magnitude, RunBuffers& flip) {
+// `resume_bank`: see reference::OracleOptions (null: the ordinary run).
+void run_truth(const HostCase& host, RunBuffers& truth, RunBuffers& magnitude, RunBuffers& flip,
+               const void* resume_bank = nullptr) {
     truth = make_run_buffers(host, DType::f64, DType::f64);
     magnitude = make_run_buffers(host, DType::f64, DType::f64);
     flip = make_run_buffers(host, DType::f64, DType::f64);
     const reference::Magnitudes magnitudes{
         static_cast<double*>(magnitude.o.data()), static_cast<double*>(magnitude.bank.data()),
         static_cast<double*>(flip.o.data()), static_cast<double*>(flip.bank.data())};
-    reference::run_fused_recurrent(make_problem(host, truth),
-                                   {reference::Precision::truth_fp64, reference::ReductionOrder::forward, magnitudes});
+    reference::run_fused_recurrent(
+        make_problem(host, truth),
+        {reference::Precision::truth_fp64, reference::ReductionOrder::forward, magnitudes, resume_bank});
 }
 
 // Rlp: what a kernel stores, in its dtypes, with sequential fp32 K-sums.
-RunBuffers run_emulated(const HostCase& host) {
+RunBuffers run_emulated(const HostCase& host, const void* resume_bank = nullptr) {
     RunBuffers buffers = make_run_buffers(host, host.spec.input_dtype, host.spec.state_dtype);
-    reference::run_fused_recurrent(make_problem(host, buffers),
-                                   {reference::Precision::emulated_fp32, reference::ReductionOrder::forward});
+    reference::run_fused_recurrent(
+        make_problem(host, buffers),
+        {reference::Precision::emulated_fp32, reference::ReductionOrder::forward, {}, resume_bank});
     return buffers;
 }
+
+// The oracle runs a subject is judged against.
+struct OracleRuns {
+    const RunBuffers& truth;
+    const RunBuffers& emulated;
+    const RunBuffers& magnitude;
+    const RunBuffers& flip;
+};
 
 std::string feature_of(const CaseSpec& spec) {
     return spec.has_g && !spec.exact && spec.g == GateDistribution::huge_negative ? "huge-decay" : "default";
@@ -111,11 +123,9 @@ private:
 };
 
 // `problem` describes the subject's run (its rows, token ranges and active flags).
-CheckResult judge_output(const PreparedCase& prepared, const Problem& problem, const RunBuffers& subject,
-                         const ToleranceRow* row) {
-    const CaseSpec& spec = prepared.host.spec;
-    SliceCheck check("o vs R64", subject.o, prepared.truth.o, prepared.emulated.o, prepared.magnitude.o,
-                     prepared.flip.o);
+CheckResult judge_output(const std::string& name, const CaseSpec& spec, const OracleRuns& oracle,
+                         const Problem& problem, const RunBuffers& subject, const ToleranceRow* row) {
+    SliceCheck check(name, subject.o, oracle.truth.o, oracle.emulated.o, oracle.magnitude.o, oracle.flip.o);
     const std::int64_t slice_elements = spec.num_value_heads * spec.value_dim;
     for (std::int64_t r = 0; r < problem.rows(); ++r) {
         const RowTokens tokens = row_tokens(problem, r);
@@ -127,14 +137,13 @@ CheckResult judge_output(const PreparedCase& prepared, const Problem& problem, c
                         {"hv", "v"}, {spec.num_value_heads, spec.value_dim}, begin, spec.exact || !active, row);
         }
     }
-    return check.result().value_or(CheckResult{"o vs R64", Outcome::passed, "no tokens: nothing to compare", {}, ""});
+    return check.result().value_or(CheckResult{name, Outcome::passed, "no tokens: nothing to compare", {}, ""});
 }
 
-CheckResult judge_state(const PreparedCase& prepared, const RunBuffers& subject, const std::vector<Slice>& written,
-                        const ToleranceRow* row) {
-    const CaseSpec& spec = prepared.host.spec;
-    SliceCheck check("state vs R64", subject.bank, prepared.truth.bank, prepared.emulated.bank,
-                     prepared.magnitude.bank, prepared.flip.bank);
+CheckResult judge_state(const std::string& name, const CaseSpec& spec, const OracleRuns& oracle,
+                        const RunBuffers& subject, const std::vector<Slice>& written, const ToleranceRow* row) {
+    SliceCheck check(name, subject.bank, oracle.truth.bank, oracle.emulated.bank, oracle.magnitude.bank,
+                     oracle.flip.bank);
     const bool kv = spec.layout == Layout::KV;
     const std::int64_t d3 = kv ? spec.key_dim : spec.value_dim, d4 = kv ? spec.value_dim : spec.key_dim;
     const std::int64_t slice_elements = spec.num_value_heads * d3 * d4;
@@ -142,8 +151,39 @@ CheckResult judge_state(const PreparedCase& prepared, const RunBuffers& subject,
         check.judge(fmt::format("state[n={},slot={}]", entry, slot), {"hv", kv ? "k" : "v", kv ? "v" : "k"},
                     {spec.num_value_heads, d3, d4}, (entry * spec.slots + slot) * slice_elements, spec.exact, row);
     }
-    return check.result().value_or(
-        CheckResult{"state vs R64", Outcome::passed, "no state is written by this case", {}, ""});
+    return check.result().value_or(CheckResult{name, Outcome::passed, "no state is written by this case", {}, ""});
+}
+
+// Circular calls that write every token's state into a slot that survives the call
+// (Slots >= T for every active row), with some row of two tokens or more: each token can
+// be judged as one step from the state the subject itself stored for the token before.
+bool steps_checkable(const CaseSpec& spec, const Problem& problem) {
+    if (!problem.circular() || !problem.output_final_state) return false;
+    bool multi_token = false;
+    for (std::int64_t r = 0; r < problem.rows(); ++r) {
+        if (!row_is_active(problem, r)) continue;
+        const std::int64_t length = row_tokens(problem, r).length();
+        if (length > spec.slots) return false;
+        multi_token = multi_token || length >= 2;
+    }
+    return multi_token;
+}
+
+// o and state against R64 and Rlp resumed, after every token, from the subject's own
+// stored slot (reference::OracleOptions::resume_bank). The ordinary checks must allow one
+// rounding flip of the cache round trip per token; these need not, so a kernel that skips
+// the round trip, or rounds the stored state differently from the state it goes on with,
+// shows here.
+std::vector<CheckResult> judge_steps(const PreparedCase& prepared, const Problem& problem, const RunBuffers& subject,
+                                     const std::vector<Slice>& written, const ToleranceRow* o_row,
+                                     const ToleranceRow* state_row) {
+    RunBuffers truth, magnitude, flip;
+    run_truth(prepared.host, truth, magnitude, flip, subject.bank.data());
+    const RunBuffers emulated = run_emulated(prepared.host, subject.bank.data());
+    const OracleRuns stepped{truth, emulated, magnitude, flip};
+    const CaseSpec& spec = prepared.host.spec;
+    return {judge_output("o vs stepped R64", spec, stepped, problem, subject, o_row),
+            judge_state("state vs stepped R64", spec, stepped, subject, written, state_row)};
 }
 
 CheckResult judge_untouched(const PreparedCase& prepared, const RunBuffers& subject, const std::vector<Slice>& written) {
@@ -298,8 +338,12 @@ CaseReport run_case(const PreparedCase& prepared, Subject& subject, const Tolera
     }
 
     const std::vector<Slice> written = written_bank_slices(prepared.host);
-    report.checks.push_back(judge_output(prepared, first_problem, first, o_row));
-    report.checks.push_back(judge_state(prepared, first, written, state_row));
+    const OracleRuns oracle{prepared.truth, prepared.emulated, prepared.magnitude, prepared.flip};
+    report.checks.push_back(judge_output("o vs R64", spec, oracle, first_problem, first, o_row));
+    report.checks.push_back(judge_state("state vs R64", spec, oracle, first, written, state_row));
+    if (steps_checkable(spec, first_problem))
+        for (CheckResult& check : judge_steps(prepared, first_problem, first, written, o_row, state_row))
+            report.checks.push_back(std::move(check));
     report.checks.push_back(judge_untouched(prepared, first, written));
     report.checks.push_back(count_poison(first, written, spec));
     if (run_result.has_guard_bands)

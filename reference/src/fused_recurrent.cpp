@@ -41,8 +41,9 @@ class FusedRecurrent {
     using StoredVK = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
 
 public:
-    FusedRecurrent(const Problem& problem, ReductionOrder order, const Magnitudes& magnitudes)
+    FusedRecurrent(const Problem& problem, ReductionOrder order, const Magnitudes& magnitudes, const void* resume_bank)
         : p_(problem),
+          resume_bank_(resume_bank),
           order_(order),
           magnitudes_(magnitudes),
           with_magnitudes_(magnitudes.o || magnitudes.state || magnitudes.o_flip || magnitudes.state_flip),
@@ -120,7 +121,8 @@ private:
             if (write_every_token) {
                 store_state(n, (r + 1 + t) % slots, hv);
                 // The next token starts from what a kernel would read back from the cache.
-                if (t < T - 1 && p_.state_dtype != DType::f32) round_trip_state();
+                if (t < T - 1 && resume_bank_) resume_from((r + 1 + t) % slots, n, hv);
+                else if (t < T - 1 && p_.state_dtype != DType::f32) round_trip_state();
             }
         }
         if (!p_.circular() && p_.output_final_state) store_state(n, 0, hv);  // no round trip between tokens
@@ -216,9 +218,17 @@ private:
             for (Index k0 = 0; k0 < K_; k0 += tile) copy(k0, v0, std::min(tile, K_ - k0), std::min(tile, V_ - v0));
     }
 
-    void load_state(Index n, Index slot, Index hv) {
-        with_storage(p_.state_storage, [&]<class S>(S) {
-            const S* m = static_cast<const S*>(p_.state) + matrix_offset(n, slot, hv);
+    void load_state(Index n, Index slot, Index hv) { load_matrix(p_.state, p_.state_storage, n, slot, hv); }
+
+    // h = the slot `slot` of the resume bank: what the subject stored, read exactly.
+    void resume_from(Index slot, Index n, Index hv) {
+        load_matrix(resume_bank_, p_.state_dtype, n, slot, hv);
+        if (with_magnitudes_) flip_read_.setZero();
+    }
+
+    void load_matrix(const void* bank, DType storage, Index n, Index slot, Index hv) {
+        with_storage(storage, [&]<class S>(S) {
+            const S* m = static_cast<const S*>(bank) + matrix_offset(n, slot, hv);
             const auto widen = [](S x) { return to_scalar<Scalar>(x); };
             if (p_.layout == Layout::KV) {
                 const Eigen::Map<const StoredKV<S>> stored(m, K_, V_);
@@ -265,6 +275,7 @@ private:
     }
 
     const Problem& p_;
+    const void* const resume_bank_;
     const ReductionOrder order_;
     const Magnitudes magnitudes_;
     const bool with_magnitudes_;
@@ -286,10 +297,12 @@ void run_fused_recurrent(const Problem& problem, const OracleOptions& options) {
     const bool with_magnitudes = m.o || m.state || m.o_flip || m.state_flip;
     if (with_magnitudes && !truth) throw InvalidArgument("magnitudes", "only the truth run (R64) computes magnitudes");
     validate(problem, {.arrays_on_host = true, .allow_f64_storage = truth});
+    if (options.resume_bank && !(problem.circular() && problem.output_final_state))
+        throw InvalidArgument("resume_bank", "resuming from a subject's slots needs circular mode with output_final_state");
     if (truth)
-        FusedRecurrent<double>(problem, options.order, options.magnitudes).run();
+        FusedRecurrent<double>(problem, options.order, options.magnitudes, options.resume_bank).run();
     else
-        FusedRecurrent<float>(problem, options.order, options.magnitudes).run();
+        FusedRecurrent<float>(problem, options.order, options.magnitudes, options.resume_bank).run();
 }
 
 }  // namespace gdr::reference

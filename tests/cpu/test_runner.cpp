@@ -185,3 +185,38 @@ TEST_CASE("runner: a legal order on a one-element slice whose K-sum cancels pass
     INFO(format_failure(report));
     CHECK(report.outcome == Outcome::passed);
 }
+
+TEST_CASE("runner: each circular token is judged as one step from the slot the subject stored", "[runner]") {
+    // Two tokens, Slots = 2, bf16 state, f32 output: token 0's state goes to slot
+    // (c mod 2 + 1) mod 2, and token 1 reads it back. The correct subject passes the
+    // stepped checks too.
+    const std::string spec = "B=1 T=2 H=1 HV=1 K=16 V=16 layout=vk in=f32 gate=f32 state=bf16 slots=2 circular=1 "
+                             "seqlen_max=3 qk=l2normalized seed=5";
+    const CaseReport good = run(spec, [](const Problem&, int, SubjectRunResult&) {});
+    INFO(format_failure(good));
+    CHECK(good.outcome == Outcome::passed);
+    CHECK(check_named(good, "o vs stepped R64").outcome == Outcome::passed);
+    CHECK(check_named(good, "state vs stepped R64").outcome == Outcome::passed);
+
+    // A subject that stores token 0's state one bf16 ulp off in one element but goes on
+    // from the value it did not store: one rounding flip, which the ordinary checks must
+    // allow, but token 1 is no longer a step from the stored state.
+    const CaseReport bad = run(spec, [](const Problem& p, int, SubjectRunResult&) {
+        const std::int64_t slot = (p.cache_seqlens[0] % p.slots() + 1) % p.slots();
+        auto* bank = static_cast<std::uint16_t*>(p.state);
+        bank[slot * p.key_dim * p.value_dim + 3] += 1;  // entry 0, head 0, element 3
+    });
+    INFO(format_failure(bad));
+    CHECK(check_named(bad, "o vs R64").outcome == Outcome::passed);
+    CHECK(check_named(bad, "state vs R64").outcome == Outcome::passed);
+    CHECK(check_named(bad, "o vs stepped R64").outcome == Outcome::incorrect);
+}
+
+TEST_CASE("runner: the stepped checks need every token's slot to survive the call", "[runner]") {
+    // Slots = 1 < T: token 1 overwrites token 0's slot, so there is nothing to step from.
+    const CaseReport report = run("B=1 T=2 H=1 HV=1 K=8 V=8 layout=kv in=f32 state=bf16 slots=1 circular=1 seed=2",
+                                  [](const Problem&, int, SubjectRunResult&) {});
+    INFO(format_failure(report));
+    CHECK(report.outcome == Outcome::passed);
+    for (const CheckResult& check : report.checks) CHECK(check.name.find("stepped") == std::string::npos);
+}

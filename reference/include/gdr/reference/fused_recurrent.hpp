@@ -45,6 +45,13 @@ struct OracleOptions {
     Precision precision = Precision::truth_fp64;
     ReductionOrder order = ReductionOrder::forward;
     Magnitudes magnitudes{};  // truth_fp64 only; null pointers: not computed
+    // Circular mode only: a bank shaped like problem.state, in the state dtype, holding a
+    // subject's written slots. After each token but the last the run continues from this
+    // bank's copy of the slot the token wrote, instead of from its own rounded state, so
+    // that every token is one step of the recurrence from the state the subject stored
+    // (its rounding flips and a missing round trip then show). Needs every written slot to
+    // survive the call (Slots >= T). Null: the ordinary run.
+    const void* resume_bank = nullptr;
 };
 
 // Validates `problem` (host arrays, f64 storage allowed for the truth run) and throws
