@@ -53,6 +53,10 @@ std::vector<harness::CaseSpec> targeted_kill_cases() {
         harness::parse_text("B=8 T=2 H=4 HV=4 K=1 V=16 in=f32 state=f32 seed=104"),
         // round_trip_in_non_circular_mode: several tokens, a bf16 state, no cache_seqlens.
         harness::parse_text("B=2 T=4 H=1 HV=2 K=32 V=32 state=bf16 seed=105"),
+        // missing_cache_round_trip: circular, Slots >= T so that the stepped checks see each
+        // token resume from the stored bf16 slot, and an f32 output fine enough to show it.
+        harness::parse_text("B=2 T=4 H=1 HV=2 K=64 V=32 layout=vk in=f32 state=bf16 slots=4 circular=1 seqlen_max=6 "
+                            "qk=l2normalized seed=106"),
         // grid_clamp_without_stride_loop: B x HV = 67200 work items > 65535 (the GPU suite's case).
         harness::parse_text("B=2100 T=1 H=8 HV=32 K=16 V=16 layout=kv in=bf16 state=f32 seed=65536"),
     };
