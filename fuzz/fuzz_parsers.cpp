@@ -29,6 +29,7 @@
 
 #include "gdr/core/errors.hpp"
 #include "gdr/harness/case_spec.hpp"
+#include "gdr/harness/replay.hpp"
 #include "gdr/harness/tolerance.hpp"
 
 namespace {
@@ -106,6 +107,16 @@ void fuzz_json(const std::string& input) {
     CaseSpec spec;
     if (expect_value_or<gdr::InvalidArgument>("from_json", [&] { spec = gdr::harness::from_json(doc); }))
         check_round_trip(spec);
+
+    // The same document as a replay file (`gdr replay`, fuzz/corpus/decode/): a valid one
+    // must survive to_json and back with its case unchanged.
+    gdr::harness::ReplayFile replay;
+    if (expect_value_or<gdr::InvalidArgument>("replay_from_json",
+                                              [&] { replay = gdr::harness::replay_from_json(doc, "fuzz"); })) {
+        const gdr::harness::ReplayFile again = gdr::harness::replay_from_json(gdr::harness::to_json(replay), "fuzz");
+        if (!(again.spec == replay.spec) || again.subject != replay.subject)
+            bug("a replay file does not round-trip", gdr::harness::to_text(replay.spec));
+    }
 }
 
 // Every key built from the table's own values (plus an unknown subject) must find at
