@@ -144,6 +144,29 @@ __device__ __forceinline__ void for_each_staged(std::int64_t K, Fn&& fn) {
     for (int i = threadIdx.x; i < K * kTileColumns; i += kThreads) fn(i / kTileColumns, i % kTileColumns);
 }
 
+// The staging tile's loads, kStagedBatch per thread in flight: read(k, column) for a batch
+// of elements first, then write(k, column, value) for each, so that the global loads
+// overlap instead of each waiting for the one before (K is a run-time value, so the
+// compiler would not unroll for_each_staged's loop into independent loads itself).
+constexpr int kStagedBatch = 8;
+template <class Read, class Write>
+__device__ __forceinline__ void for_each_staged_batched(std::int64_t K, Read&& read, Write&& write) {
+    const int elements = static_cast<int>(K) * kTileColumns;
+    for (int base = threadIdx.x; base < elements; base += kThreads * kStagedBatch) {
+        float values[kStagedBatch];
+#pragma unroll
+        for (int b = 0; b < kStagedBatch; ++b) {
+            const int i = base + b * kThreads;
+            values[b] = i < elements ? read(i / kTileColumns, i % kTileColumns) : 0.0f;
+        }
+#pragma unroll
+        for (int b = 0; b < kStagedBatch; ++b) {
+            const int i = base + b * kThreads;
+            if (i < elements) write(i / kTileColumns, i % kTileColumns, values[b]);
+        }
+    }
+}
+
 template <class St, int KPT>
 struct StateTile {
     float h[kColumnsPerWarp][KPT];
@@ -151,11 +174,14 @@ struct StateTile {
     // S[n, slot, hv] as a K x V matrix; `column0` is the block's first value column.
     __device__ void load(const DecodeArgs& a, const St* matrix, std::int64_t column0, float* staging) {
         if (a.layout_kv) {  // rows into shared memory, then columns into registers
-            for_each_staged(a.K, [&](int k, int column) {
-                const std::int64_t v = column0 + column;
-                const std::int64_t pitch = GDR_MUTATE(kv_row_pitch_uses_key_dim, a.K, a.V);
-                staging[k * kTilePitch + column] = v < a.V ? to_float(matrix[k * pitch + v]) : 0.0f;
-            });
+            for_each_staged_batched(
+                a.K,
+                [&](int k, int column) {
+                    const std::int64_t v = column0 + column;
+                    const std::int64_t pitch = GDR_MUTATE(kv_row_pitch_uses_key_dim, a.K, a.V);
+                    return v < a.V ? to_float(matrix[k * pitch + v]) : 0.0f;
+                },
+                [&](int k, int column, float value) { staging[k * kTilePitch + column] = value; });
             GDR_UNLESS_MUTANT(kv_staging_missing_barrier, __syncthreads());
             for_each_owned<KPT>([&](int c, int j, int k, int column) {
                 h[c][j] = k < a.K ? staging[k * kTilePitch + column] : 0.0f;
