@@ -164,25 +164,20 @@ TEST_CASE("runner: the reproduce command names the subject and the exact case", 
     CHECK(command.find(to_text(spec)) != std::string::npos);
 }
 
-TEST_CASE("runner: a one-element slice within the absolute floor passes the Frobenius cap", "[runner]") {
-    // Found by the GPU property test: V = 1, K = 4; the reversed-order subject is 2.6 ulp
-    // from R64 (Rlp 0.6 ulp), inside the 2-ulp floor plus rho x Rlp, while its relative
-    // error is 3.7u. The Frobenius cap must be at least the floor's relative size (4u).
-    const std::string spec = "B=1 T=1 H=1 HV=1 K=4 V=1 layout=kv in=f32 gate=f32 state=f32 g=0 beta=0 l2norm=0 varlen=1 "
-                             "seq_lengths=0,0,0,1 qk=l2normalized state_scale=0.25 seed=12370982454051081643";
+TEST_CASE("runner: legal rounding on one-element slices passes (regressions of the tolerance rule)", "[runner]") {
+    // Each found by a property test, V = 1 and K = 4, with the reversed-order subject:
+    const std::string spec = GENERATE(
+        // (GPU property test) 2.6 ulp from R64 with Rlp 0.6 ulp off: inside the 2-ulp floor
+        // plus rho x Rlp, but a relative error of 3.7u; the Frobenius cap must be at least
+        // the floor's relative size (4u).
+        std::string("B=1 T=1 H=1 HV=1 K=4 V=1 layout=kv in=f32 gate=f32 state=f32 g=0 beta=0 l2norm=0 varlen=1 "
+                    "seq_lengths=0,0,0,1 qk=l2normalized state_scale=0.25 seed=12370982454051081643"),
+        // (CPU subject property) the K terms cancel: 3.6 ulp of |o| off while Rlp happened
+        // to be 0.6 ulp off; the floor sits at the magnitude of the terms, not of |o|.
+        std::string("B=1 T=3 H=1 HV=1 K=4 V=1 layout=kv in=f32 gate=f32 state=f32 varlen=1 seq_lengths=0,0,3 "
+                    "qk=l2normalized state_scale=8 seed=1735860969503707210"));
     const CaseReport report = run(spec, [](const Problem&, int, SubjectRunResult&) {});
-    INFO(format_failure(report));
-    CHECK(report.outcome == Outcome::passed);
-}
-
-TEST_CASE("runner: a legal order on a one-element slice whose K-sum cancels passes", "[runner]") {
-    // Found by the CPU subject property: o is one element (HV = V = 1) whose K = 4 terms
-    // cancel; the reversed-order subject was 3.6 ulp of |o| off while Rlp happened to be
-    // 0.6 ulp off. The floor now sits at the magnitude of the terms, not of |o|.
-    const std::string spec = "B=1 T=3 H=1 HV=1 K=4 V=1 layout=kv in=f32 gate=f32 state=f32 varlen=1 seq_lengths=0,0,3 "
-                             "qk=l2normalized state_scale=8 seed=1735860969503707210";
-    const CaseReport report = run(spec, [](const Problem&, int, SubjectRunResult&) {});
-    INFO(format_failure(report));
+    INFO(spec << "\n" << format_failure(report));
     CHECK(report.outcome == Outcome::passed);
 }
 
