@@ -12,7 +12,6 @@
 // Exit codes: gate.hpp.
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
