@@ -37,7 +37,7 @@ namespace gdr::cuda {
     X(round_trip_in_non_circular_mode, "cache-dtype round trip between tokens of a non-circular call; hidden for an f32 state, T == 1 or exact inputs") \
     X(final_state_written_when_disabled, "output_final_state == false ignored: the bank is written")                        \
     X(bank_offset_32bit, "bank element offsets in 32 bits: wraps on banks of more than 2^31 elements (only a big bank reaches it)") \
-    X(grid_clamp_without_stride_loop, "launch clamped to 65535 blocks with no grid-stride loop; hidden while B x HV x ceil(V/16) <= 65535") \
+    X(grid_clamp_without_stride_loop, "rows past the launched grid never run: gridDim.y clamped (to 2048 in the mutant) with no grid-stride loop over rows; hidden while B <= 2048") \
     X(l2norm_eps_dropped, "l2norm as x / sqrt(sum x^2) without + 1e-6; hidden unless some |q| or |k| is small (K == 1)")   \
     X(l2norm_skips_k, "use_qk_l2norm normalises q but not k; hidden for unit-norm k")                                      \
     X(l2norm_always_on, "q and k normalised although use_qk_l2norm is off; hidden for unit-norm q and k")                  \
@@ -46,10 +46,10 @@ namespace gdr::cuda {
     X(alpha_is_g, "alpha = g instead of exp(g); hidden when g is absent")                                                  \
     X(beta_ignored_without_g, "beta taken as 1 whenever g is absent (optional inputs coupled); hidden unless beta without g") \
     X(output_before_update, "o = h^T q from the state before the delta update")                                            \
-    X(kv_staging_missing_barrier, "no __syncthreads between filling the KV staging tile and reading it: a race, may survive a run (racecheck finds it)") \
-    X(v_tail_dropped, "V / 16 tiles rounded down: the last V % 16 columns are never computed; hidden when 16 divides V")   \
-    X(key_tail_unmasked, "q/k loaded without the k < K mask: lanes past K read the next head's elements; hidden when 32 divides K") \
-    X(reduction_over_half_warp, "the K-sums reduce 16 of the 32 lanes (shuffle from offset 8); hidden when K <= 16")        \
+    X(cross_warp_sum_missing_barrier, "no __syncthreads between writing the warps' partial K-sums and adding them up: a race, may survive a run (racecheck finds it)") \
+    X(v_tail_dropped, "V / 32 tiles rounded down: the last V % 32 columns are never computed; hidden when 32 divides V")   \
+    X(key_tail_unmasked, "q/k loaded without the k < K mask: rows past K read the next head's elements; hidden when K is 64, 128 or 256") \
+    X(reduction_over_half_warp, "the K-sums add 2 of the 4 lanes that share a column (no xor-16 shuffle); hidden when K <= 8")        \
     X(strides_read_as_contiguous, "q, k, v, o strides ignored, dense strides assumed; hidden for contiguous tensors")       \
     X(gates_read_as_f32, "g and beta read as f32 when they are in the input dtype; hidden for f32 gates")                   \
     X(varlen_end_off_by_one, "varlen: sequence i runs tokens [cu[i], cu[i+1] + 1), one token too many; hidden without varlen") \
