@@ -1,11 +1,11 @@
-// The fused recurrent decode kernel. One block of 4 warps owns one (row, value head, tile
-// of 32 value columns) and keeps that K x 32 slice of the state in registers for all the
-// row's tokens: the state is read once and written once per written slot. Each thread
-// holds 4 x 4 sub-tiles (4 consecutive k by 4 consecutive v), so that in either layout one
-// thread moves 4 contiguous elements per access (16 B for f32, 8 B for 16-bit states) and
-// the warp's accesses fill whole sectors. Lanes split a warp 8 along v by 4 along k; the
-// warps split K. The two K-sums per column and token are in-thread sums, two shuffles
-// and one shared-memory step across the warps.
+// The fused recurrent decode kernel. A block is one warp and owns one (row, value head,
+// tile of 8 value columns): it keeps that K x 8 slice of the state in registers for all
+// the row's tokens, so the state is read once and written once per written slot. Each
+// thread holds 4 x 4 sub-tiles (4 consecutive k by 4 consecutive v), so that in either
+// layout one thread moves 4 contiguous elements per access (16 B for f32, 8 B for 16-bit
+// states). Lanes split the warp 2 along v by 16 along k. The two K-sums per column and
+// token are in-thread sums and 4 shuffles: no shared memory and no barrier, so an SM
+// holds many small blocks and keeps many state bytes in flight.
 //
 // Mutation hooks (cuda/include/gdr/cuda/mutants.hpp) mark the place of each deliberate bug:
 //   GDR_MUTATE(name, wrong, right)   the expression `right`, or `wrong` in mutant `name`
@@ -45,14 +45,51 @@ namespace gdr::cuda {
 
 namespace {
 
+constexpr int kVec = 4;       // a thread's sub-tile is kVec x kVec; one access moves kVec elements
 
-constexpr int kWarps = 4;
-constexpr int kThreads = 32 * kWarps;
-constexpr int kVec = 4;                        // a thread's sub-tile is kVec x kVec; one access moves kVec elements
-constexpr int kLanesV = 8;                     // lanes of a warp along v
-constexpr int kLanesK = 32 / kLanesV;          // lanes of a warp along k
-constexpr int kTileColumns = kLanesV * kVec;   // value columns per block
-constexpr int kRowsPerGroup = kWarps * kLanesK * kVec;  // k rows the block covers per sub-tile group
+// Registers a thread needs besides its state tile (measured: 56 slowed VK f32 by 13 %).
+constexpr int kRegisterOverhead = 72;
+constexpr int kElementwiseRegisterOverhead = 112;  // the general tiling: its addresses and masks
+enum class LayoutChoice { at_run_time, kv, vk };
+
+// How a block covers its K x `columns` tile: in each warp, lanes_v lanes along v by lanes_k
+// along k; the warps split K; each thread holds J sub-tile groups of kVec x kVec. The
+// shapes (dispatch_tiling):
+// - any problem: one warp of 2 x 16 lanes, 8 columns, the layout read at run time, and
+//   element-wise accesses where an edge or the alignment needs them;
+// - whole tiles in layout VK: the same, with each column's K elements contiguous;
+// - whole tiles in layout KV: K / 64 warps of 8 x 4 lanes, 32 columns, so that a row's piece
+//   of the tile is a 128-byte line for f32 (64 B for 16-bit). Narrower pieces of a line,
+//   read by different blocks at different times, make DRAM move the line more than once
+//   (measured: 8 columns ran KV at half of VK's rate).
+template <int LanesV, int Warps, int J, LayoutChoice Layout, bool Whole>
+struct Tiling {
+    static constexpr int lanes_v = LanesV, lanes_k = 32 / LanesV, warps = Warps, threads = 32 * Warps;
+    static constexpr int groups = J;
+    static constexpr int columns = lanes_v * kVec;                // value columns per block
+    static constexpr int rows_per_group = warps * lanes_k * kVec;  // k rows per sub-tile group
+    static constexpr int key_capacity = J * rows_per_group;
+    static constexpr LayoutChoice layout = Layout;
+    static constexpr bool whole = Whole;  // every access valid and aligned: no element-wise path
+    // Where this thread sits: lane_v along v and lane_k along k in its warp.
+    static __device__ __forceinline__ int warp() { return threadIdx.x / 32; }
+    static __device__ __forceinline__ int lane_v() { return threadIdx.x % 32 % lanes_v; }
+    static __device__ __forceinline__ int lane_k() { return threadIdx.x % 32 / lanes_v; }
+    // The first tile column, and the first k row of sub-tile group j, that this thread holds.
+    static __device__ __forceinline__ int first_column() { return lane_v() * kVec; }
+    static __device__ __forceinline__ int first_row(int j) { return ((j * warps + warp()) * lanes_k + lane_k()) * kVec; }
+    // Registers: the state's J kVec^2 floats and kRegisterOverhead more; element-wise
+    // accesses need more.
+    static constexpr int register_budget = J * kVec * kVec + (Whole ? kRegisterOverhead : kElementwiseRegisterOverhead);
+    static constexpr int min_blocks_per_sm = 65536 / (threads * (register_budget < 255 ? register_budget : 255));
+};
+
+// Partial sums that the warps of a block exchange (only blocks of several warps use them).
+template <class Tl>
+struct CrossWarpSums {
+    float norms[Tl::warps][2];  // |q|^2 and |k|^2
+    float hk[Tl::warps][Tl::columns], out[Tl::warps][Tl::columns];
+};
 
 // Everything the kernel reads of a Problem, by value (a kernel parameter).
 struct DecodeArgs {
@@ -71,7 +108,8 @@ struct DecodeArgs {
     std::int64_t rows, seq_len, value_heads, group, K, V, N, slots;
     DType gate_dtype;
     bool l2norm, output_final_state, varlen, layout_kv;
-    bool state_vector_access;  // the contiguous dimension is a multiple of kVec and the bank is aligned for it
+    bool state_vector_access;   // the state's contiguous dimension is a multiple of kVec and the bank is aligned
+    bool inputs_vector_access;  // q, k, v, o and their strides are aligned to kVec elements
     float scale;
 #ifdef GDR_MUTANTS
     Mutant mutant;
@@ -91,32 +129,45 @@ __device__ __forceinline__ __half from_float<__half>(float x) { return __float2h
 template <>
 __device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float x) { return __float2bfloat16_rn(x); }
 
-// kVec contiguous state elements as one access: 16 B for f32, 8 B for 16-bit states. The
-// state is streamed (read once, written once), so the accesses are marked evict-first.
-template <class St>
-struct StateVector;
+// How a kVec access is cached: the state is streamed (read once, written once, so it is
+// marked evict-first); q, k and v are read by many blocks and cached as usual.
+enum class Caching { normal, streaming };
+
+template <Caching C, class T>
+__device__ __forceinline__ T load_raw(const T* p) { return C == Caching::streaming ? __ldcs(p) : *p; }
+template <Caching C, class T>
+__device__ __forceinline__ void store_raw(T* p, T x) {
+    if constexpr (C == Caching::streaming) __stcs(p, x);
+    else *p = x;
+}
+
+// kVec contiguous elements as one access: 16 B for f32, 8 B for 16-bit types.
+template <class T>
+struct Vector;
 template <>
-struct StateVector<float> {
+struct Vector<float> {
+    template <Caching C>
     static __device__ __forceinline__ void load(const float* p, float (&x)[kVec]) {
-        const float4 r = __ldcs(reinterpret_cast<const float4*>(p));
+        const float4 r = load_raw<C>(reinterpret_cast<const float4*>(p));
         x[0] = r.x, x[1] = r.y, x[2] = r.z, x[3] = r.w;
     }
+    template <Caching C>
     static __device__ __forceinline__ void store(float* p, const float (&x)[kVec]) {
-        __stcs(reinterpret_cast<float4*>(p), make_float4(x[0], x[1], x[2], x[3]));
+        store_raw<C>(reinterpret_cast<float4*>(p), make_float4(x[0], x[1], x[2], x[3]));
     }
 };
 template <class Pair, Pair (*Pack)(float2), float2 (*Unpack)(Pair)>
-struct PairedStateVector {  // f16 / bf16: two packed pairs in 8 bytes
-    template <class St>
-    static __device__ __forceinline__ void load(const St* p, float (&x)[kVec]) {
-        const uint2 r = __ldcs(reinterpret_cast<const uint2*>(p));
+struct PairedVector {  // f16 / bf16: two packed pairs in 8 bytes
+    template <Caching C, class T>
+    static __device__ __forceinline__ void load(const T* p, float (&x)[kVec]) {
+        const uint2 r = load_raw<C>(reinterpret_cast<const uint2*>(p));
         const float2 lo = Unpack(*reinterpret_cast<const Pair*>(&r.x)), hi = Unpack(*reinterpret_cast<const Pair*>(&r.y));
         x[0] = lo.x, x[1] = lo.y, x[2] = hi.x, x[3] = hi.y;
     }
-    template <class St>
-    static __device__ __forceinline__ void store(St* p, const float (&x)[kVec]) {
+    template <Caching C, class T>
+    static __device__ __forceinline__ void store(T* p, const float (&x)[kVec]) {
         const Pair lo = Pack(make_float2(x[0], x[1])), hi = Pack(make_float2(x[2], x[3]));
-        __stcs(reinterpret_cast<uint2*>(p), make_uint2(*reinterpret_cast<const unsigned*>(&lo), *reinterpret_cast<const unsigned*>(&hi)));
+        store_raw<C>(reinterpret_cast<uint2*>(p), make_uint2(*reinterpret_cast<const unsigned*>(&lo), *reinterpret_cast<const unsigned*>(&hi)));
     }
 };
 __device__ __forceinline__ __half2 pack_half2(float2 x) { return __float22half2_rn(x); }
@@ -124,23 +175,36 @@ __device__ __forceinline__ float2 unpack_half2(__half2 x) { return __half22float
 __device__ __forceinline__ __nv_bfloat162 pack_bfloat162(float2 x) { return __float22bfloat162_rn(x); }
 __device__ __forceinline__ float2 unpack_bfloat162(__nv_bfloat162 x) { return __bfloat1622float2(x); }
 template <>
-struct StateVector<__half> : PairedStateVector<__half2, pack_half2, unpack_half2> {};
+struct Vector<__half> : PairedVector<__half2, pack_half2, unpack_half2> {};
 template <>
-struct StateVector<__nv_bfloat16> : PairedStateVector<__nv_bfloat162, pack_bfloat162, unpack_bfloat162> {};
+struct Vector<__nv_bfloat16> : PairedVector<__nv_bfloat162, pack_bfloat162, unpack_bfloat162> {};
 
-// The first `valid` (0..kVec) of kVec contiguous elements, one access where the bank allows.
-template <class St>
-__device__ __forceinline__ void load_vector(const St* p, int valid, bool vector_access, float (&x)[kVec]) {
-    if (vector_access && valid == kVec) return StateVector<St>::load(p, x);
+// The first `valid` (0..kVec) of kVec contiguous elements (the rest read as 0), one access
+// where the memory allows: `vector_access` and all kVec valid. A kernel for whole tiles
+// (Whole: every access valid and aligned, decided on the host) has no element-wise path,
+// which would cost it registers.
+template <Caching C, bool Whole, class T>
+__device__ __forceinline__ void load_vector(const T* p, int valid, bool vector_access, float (&x)[kVec]) {
+    if constexpr (!Whole) {
+        if (!vector_access || valid < kVec) {
 #pragma unroll
-    for (int e = 0; e < kVec; ++e) x[e] = e < valid ? to_float(p[e]) : 0.0f;
+            for (int e = 0; e < kVec; ++e) x[e] = e < valid ? to_float(load_raw<C>(p + e)) : 0.0f;
+            return;
+        }
+    }
+    Vector<T>::template load<C>(p, x);
 }
-template <class St>
-__device__ __forceinline__ void store_vector(St* p, int valid, bool vector_access, const float (&x)[kVec]) {
-    if (vector_access && valid == kVec) return StateVector<St>::store(p, x);
+template <Caching C, bool Whole, class T>
+__device__ __forceinline__ void store_vector(T* p, int valid, bool vector_access, const float (&x)[kVec]) {
+    if constexpr (!Whole) {
+        if (!vector_access || valid < kVec) {
 #pragma unroll
-    for (int e = 0; e < kVec; ++e)
-        if (e < valid) p[e] = from_float<St>(x[e]);
+            for (int e = 0; e < kVec; ++e)
+                if (e < valid) store_raw<C>(p + e, from_float<T>(x[e]));
+            return;
+        }
+    }
+    Vector<T>::template store<C>(p, x);
 }
 
 // g and beta are fp32 or the input dtype, chosen at run time (one scalar per token).
@@ -174,37 +238,68 @@ __device__ __forceinline__ std::int64_t circular_write_slot(const DecodeArgs& a,
     return (read_slot + 1 + t) % a.slots;
 }
 
-// Tiles of kTileColumns value columns per (row, value head); the last one may be partial.
-__host__ __device__ __forceinline__ std::int64_t tile_count(const DecodeArgs& a) {
-    return GDR_MUTATE(v_tail_dropped, a.V / kTileColumns, (a.V + kTileColumns - 1) / kTileColumns);
+// Tiles of `columns` value columns per (row, value head); the last one may be partial.
+__host__ __device__ __forceinline__ std::int64_t tile_count(const DecodeArgs& a, int columns) {
+    return GDR_MUTATE(v_tail_dropped, a.V / columns, (a.V + columns - 1) / columns);
 }
-
-// Where this thread sits: lane_v along v, lane_k along k (lane = lane_k * kLanesV + lane_v).
-__device__ __forceinline__ int lane_v() { return threadIdx.x % kLanesV; }
-__device__ __forceinline__ int lane_k() { return (threadIdx.x % 32) / kLanesV; }
-__device__ __forceinline__ int warp_id() { return threadIdx.x / 32; }
-// The first tile column, and the first k row of sub-tile group j, that this thread holds.
-__device__ __forceinline__ int first_column() { return lane_v() * kVec; }
-__device__ __forceinline__ int first_row(int j) { return ((j * kWarps + warp_id()) * kLanesK + lane_k()) * kVec; }
 
 // The number of elements from `start` (up to kVec) that lie inside [0, extent).
 __device__ __forceinline__ int valid_from(int start, int extent) { return max(0, min(kVec, extent - start)); }
+
+// The sum over the lanes that hold the same columns (every lane_k), in every one of them:
+// the K-sums of a column, and the norms of q and k.
+template <class Tl>
+__device__ __forceinline__ float sum_over_key_lanes(const DecodeArgs& a, float x) {
+#pragma unroll
+    for (int offset = Tl::lanes_v; offset < 32; offset *= 2)
+        if (GDR_MUTATE(reduction_over_half_warp, offset < 16, true)) x += __shfl_xor_sync(0xffffffffu, x, offset);
+    return x;
+}
+
+// Adds up, over the block's warps, the N sums each thread holds for its warp: the warp's
+// `writer` threads publish them at slot[warp * pitch + n], and after a barrier every thread
+// takes the total. Each use has its own slot, so that a slot is written again only after
+// the barrier of a later sum, when every thread has read it. Nothing to do for one warp.
+template <class Tl, int N>
+__device__ __forceinline__ void add_across_warps(const DecodeArgs& a, float (&x)[N], float* slot, int pitch, bool writer) {
+    if constexpr (Tl::warps > 1) {
+        if (writer)
+#pragma unroll
+            for (int n = 0; n < N; ++n) slot[Tl::warp() * pitch + n] = x[n];
+        GDR_UNLESS_MUTANT(cross_warp_sum_missing_barrier, __syncthreads());
+#pragma unroll
+        for (int n = 0; n < N; ++n) {
+            float total = 0.0f;
+#pragma unroll
+            for (int w = 0; w < Tl::warps; ++w) total += slot[w * pitch + n];
+            x[n] = total;
+        }
+    }
+}
+
+// The K-sums of this thread's kVec columns, over the block's k rows (every lane_k and warp).
+template <class Tl>
+__device__ __forceinline__ void column_sums(const DecodeArgs& a, float (&x)[kVec], float (*partials)[Tl::columns]) {
+#pragma unroll
+    for (int c = 0; c < kVec; ++c) x[c] = sum_over_key_lanes<Tl>(a, x[c]);
+    add_across_warps<Tl>(a, x, &partials[0][Tl::first_column()], Tl::columns, Tl::lane_k() == 0);
+}
 
 // Calls fn(j, i, offset, valid, KV) for this thread's accesses of a K x V matrix, where
 // KV is the layout as a compile-time constant and offset is relative to the matrix. Layout
 // VK ([v][k]): access i of group j holds column i, rows first_row(j) ..+kVec. Layout KV
 // ([k][v]): row i, columns ..+kVec. Offsets are 32-bit: a matrix has < 2^31 elements
 // (unsupported_reason), and the first one is 64-bit in the caller.
-template <class Fn>
-__device__ __forceinline__ void for_each_access(const DecodeArgs& a, int column0, int groups, Fn&& fn) {
+template <class Tl, class Fn>
+__device__ __forceinline__ void for_each_access(const DecodeArgs& a, int column0, Fn&& fn) {
     const int K = static_cast<int>(a.K), V = static_cast<int>(a.V);
-    const int v0 = column0 + first_column();
+    const int v0 = column0 + Tl::first_column();
     const auto walk = [&](auto layout_kv) {
         constexpr bool KV = decltype(layout_kv)::value;
         const int pitch = KV ? GDR_MUTATE(kv_row_pitch_uses_key_dim, K, V) : K;
 #pragma unroll
-        for (int j = 0; j < groups; ++j) {
-            const int k0 = first_row(j);
+        for (int j = 0; j < Tl::groups; ++j) {
+            const int k0 = Tl::first_row(j);
 #pragma unroll
             for (int i = 0; i < kVec; ++i) {
                 if constexpr (KV) fn(j, i, (k0 + i) * pitch + v0, k0 + i < K ? valid_from(v0, V) : 0, layout_kv);
@@ -212,12 +307,15 @@ __device__ __forceinline__ void for_each_access(const DecodeArgs& a, int column0
             }
         }
     };
-    if (a.layout_kv) walk(std::true_type{});
+    if constexpr (Tl::layout == LayoutChoice::kv) walk(std::true_type{});
+    else if constexpr (Tl::layout == LayoutChoice::vk) walk(std::false_type{});
+    else if (a.layout_kv) walk(std::true_type{});
     else walk(std::false_type{});
 }
 
-template <class St, int J>
+template <class St, class Tl>
 struct StateTile {
+    static constexpr int J = Tl::groups;
     float h[J][kVec][kVec];  // h[j][r][c] = S[first_row(j) + r][column0 + first_column() + c]
 
     // Element e of access (j, i) in for_each_access.
@@ -226,9 +324,9 @@ struct StateTile {
 
     // S[n, slot, hv] as a K x V matrix; `column0` is the block's first value column.
     __device__ void load(const DecodeArgs& a, const St* matrix, int column0) {
-        for_each_access(a, column0, J, [&](int j, int i, int offset, int valid, auto layout_kv) {
+        for_each_access<Tl>(a, column0, [&](int j, int i, int offset, int valid, auto layout_kv) {
             float x[kVec];
-            load_vector(matrix + offset, valid, a.state_vector_access, x);
+            load_vector<Caching::streaming, Tl::whole>(matrix + offset, valid, a.state_vector_access, x);
 #pragma unroll
             for (int e = 0; e < kVec; ++e) element<decltype(layout_kv)::value>(j, i, e) = x[e];
         });
@@ -236,11 +334,11 @@ struct StateTile {
 
     // Stores h rounded once to the state dtype.
     __device__ void store(const DecodeArgs& a, St* matrix, int column0) {
-        for_each_access(a, column0, J, [&](int j, int i, int offset, int valid, auto layout_kv) {
+        for_each_access<Tl>(a, column0, [&](int j, int i, int offset, int valid, auto layout_kv) {
             float x[kVec];
 #pragma unroll
             for (int e = 0; e < kVec; ++e) x[e] = element<decltype(layout_kv)::value>(j, i, e);
-            store_vector(matrix + offset, valid, a.state_vector_access, x);
+            store_vector<Caching::streaming, Tl::whole>(matrix + offset, valid, a.state_vector_access, x);
         });
     }
 
@@ -255,146 +353,115 @@ struct StateTile {
     }
 };
 
-// The sum over the block's k rows of each of this thread's kVec columns: in-thread partial
-// sums come in, the same column totals come out in every thread that holds the column.
-// `partials` is [kWarps][kTileColumns] of shared memory, used by one sum at a time.
-__device__ __forceinline__ void column_sums(const DecodeArgs& a, float (&x)[kVec], float* partials) {
-#pragma unroll
-    for (int c = 0; c < kVec; ++c) {
-        x[c] += __shfl_xor_sync(0xffffffffu, x[c], kLanesV);  // lanes that share the column: lane_k 0..3
-        GDR_UNLESS_MUTANT(reduction_over_half_warp, x[c] += __shfl_xor_sync(0xffffffffu, x[c], 2 * kLanesV));
-    }
-    if (lane_k() == 0)
-        *reinterpret_cast<float4*>(partials + warp_id() * kTileColumns + first_column()) = make_float4(x[0], x[1], x[2], x[3]);
-    GDR_UNLESS_MUTANT(cross_warp_sum_missing_barrier, __syncthreads());
-    float4 total = *reinterpret_cast<const float4*>(partials + first_column());
-#pragma unroll
-    for (int w = 1; w < kWarps; ++w) {
-        const float4 p = *reinterpret_cast<const float4*>(partials + w * kTileColumns + first_column());
-        total.x += p.x, total.y += p.y, total.z += p.z, total.w += p.w;
-    }
-    x[0] = total.x, x[1] = total.y, x[2] = total.z, x[3] = total.w;
-}
-
-// One token's inputs, shared by the block. Each thread loads at most a few raw elements
-// (load: loads only, so that they are in flight together and, for the first token,
-// alongside the state's), publishes them to shared memory with each warp's share of |q|^2
-// and |k|^2 (publish, then a block barrier), and takes its own rows and columns back with
-// the l2 norms, exp(g) and the scale applied (gather). Shared memory is written only after
-// the previous token's last barrier, when every thread has gathered.
-template <class In, int J>
+// One token's inputs, as this thread needs them: its rows of q and k, its columns of v, g
+// and beta. load() only issues loads, so that they are in flight together (for the first
+// token, alongside the state's); prepare() applies the l2 norms, exp(g) and the scale.
+template <class In, class Tl>
 struct TokenInputs {
-    static constexpr int kKeyRows = J * kRowsPerGroup;                       // K covered
-    static constexpr int kKeysPerThread = (kKeyRows + kThreads - 1) / kThreads;
-    struct Shared {
-        float q[kKeyRows], k[kKeyRows], value[kTileColumns];
-        float q_squares[kWarps], k_squares[kWarps];
-    };
-    float q_raw[kKeysPerThread], k_raw[kKeysPerThread], value_raw, g_raw, beta;
+    static constexpr int J = Tl::groups;
+    float q[J][kVec], k[J][kVec], value[kVec], g, beta;
 
+    // q and k are read at the key head, v at the value head (hv, which also indexes g and beta).
     __device__ void load(const DecodeArgs& a, std::int64_t batch_row, std::int64_t token, std::int64_t head,
-                         std::int64_t hv, int column0) {
-        g_raw = a.g ? load_gate<In>(a.g, a.gate_dtype, offset3(a.g_stride, batch_row, token, hv)) : 0.0f;
+                         std::int64_t value_head, std::int64_t hv, int column0) {
+        g = a.g ? load_gate<In>(a.g, a.gate_dtype, offset3(a.g_stride, batch_row, token, hv)) : 0.0f;
         beta = GDR_MUTATE(beta_ignored_without_g, a.beta && a.g, a.beta != nullptr)
                    ? load_gate<In>(a.beta, a.gate_dtype, offset3(a.beta_stride, batch_row, token, hv))
                    : 1.0f;
         const In* q_row = static_cast<const In*>(a.q) + offset3(a.q_stride, batch_row, token, head);
         const In* k_row = static_cast<const In*>(a.k) + offset3(a.k_stride, batch_row, token, head);
 #pragma unroll
-        for (int m = 0; m < kKeysPerThread; ++m) {
-            const int k = threadIdx.x + kThreads * m;
-            const bool inside = GDR_MUTATE(key_tail_unmasked, k < kKeyRows, k < a.K);
-            q_raw[m] = inside ? to_float(q_row[k]) : 0.0f;
-            k_raw[m] = inside ? to_float(k_row[k]) : 0.0f;
-        }
-        const std::int64_t value_head = GDR_MUTATE(v_read_at_key_head, head, hv);
-        const In* v_row = static_cast<const In*>(a.v) + offset3(a.v_stride, batch_row, token, value_head);
-        const int v = column0 + static_cast<int>(threadIdx.x);
-        value_raw = threadIdx.x < kTileColumns && v < a.V ? to_float(v_row[v]) : 0.0f;
-    }
-
-    __device__ void publish(Shared& shared) const {
-        float q_squares = 0.0f, k_squares = 0.0f;
-#pragma unroll
-        for (int m = 0; m < kKeysPerThread; ++m) {
-            const int k = threadIdx.x + kThreads * m;
-            if (k < kKeyRows) shared.q[k] = q_raw[m], shared.k[k] = k_raw[m];
-            q_squares += q_raw[m] * q_raw[m];
-            k_squares += k_raw[m] * k_raw[m];
-        }
-        if (threadIdx.x < kTileColumns) shared.value[threadIdx.x] = value_raw;
-#pragma unroll
-        for (int offset = 16; offset > 0; offset /= 2) {
-            q_squares += __shfl_xor_sync(0xffffffffu, q_squares, offset);
-            k_squares += __shfl_xor_sync(0xffffffffu, k_squares, offset);
-        }
-        if (threadIdx.x % 32 == 0) shared.q_squares[warp_id()] = q_squares, shared.k_squares[warp_id()] = k_squares;
-    }
-
-    // After the barrier: this thread's rows of q and k, its columns of v, alpha and beta.
-    __device__ void gather(const DecodeArgs& a, const Shared& shared, float (&q)[J][kVec], float (&k)[J][kVec],
-                           float (&value)[kVec], float& alpha) const {
-#pragma unroll
         for (int j = 0; j < J; ++j) {
-            const float4 qj = *reinterpret_cast<const float4*>(shared.q + first_row(j));
-            const float4 kj = *reinterpret_cast<const float4*>(shared.k + first_row(j));
-            q[j][0] = qj.x, q[j][1] = qj.y, q[j][2] = qj.z, q[j][3] = qj.w;
-            k[j][0] = kj.x, k[j][1] = kj.y, k[j][2] = kj.z, k[j][3] = kj.w;
+            const int k0 = Tl::first_row(j);
+            const int valid = GDR_MUTATE(key_tail_unmasked, kVec, valid_from(k0, static_cast<int>(a.K)));
+            load_vector<Caching::normal, Tl::whole>(q_row + k0, valid, a.inputs_vector_access, q[j]);
+            load_vector<Caching::normal, Tl::whole>(k_row + k0, valid, a.inputs_vector_access, k[j]);
         }
-        const float4 v = *reinterpret_cast<const float4*>(shared.value + first_column());
-        value[0] = v.x, value[1] = v.y, value[2] = v.z, value[3] = v.w;
-        alpha = a.g ? decay_of(a, g_raw) : 1.0f;
-        if (a.l2norm) normalise(a, shared.q_squares, q);
-        if (GDR_MUTATE(l2norm_skips_k, false, a.l2norm)) normalise(a, shared.k_squares, k);
+        const In* v_row = static_cast<const In*>(a.v) + offset3(a.v_stride, batch_row, token, value_head);
+        const int v0 = column0 + Tl::first_column();
+        load_vector<Caching::normal, Tl::whole>(v_row + v0, valid_from(v0, static_cast<int>(a.V)), a.inputs_vector_access, value);
+    }
+
+    // Returns alpha = exp(g).
+    __device__ float prepare(const DecodeArgs& a, CrossWarpSums<Tl>& sums) {
+        if (a.l2norm) {
+            float squares[2] = {sum_of_squares(q), sum_of_squares(k)};  // over the block's rows
 #pragma unroll
-        for (int j = 0; j < J; ++j)
-#pragma unroll
-            for (int r = 0; r < kVec; ++r) {
-                GDR_UNLESS_MUTANT(scale_applied_to_k, q[j][r] *= a.scale);
-                GDR_MUTANT_ONLY(scale_applied_to_k, k[j][r] *= a.scale);
+            for (int n = 0; n < 2; ++n) {
+                squares[n] = sum_over_key_lanes<Tl>(a, squares[n]);
+                // The lanes of a row hold the same rows: adding them counts each square again.
+                GDR_MUTANT_ONLY(norm_counts_duplicate_lanes, squares[n] += __shfl_xor_sync(0xffffffffu, squares[n], 1));
             }
+            add_across_warps<Tl>(a, squares, &sums.norms[0][0], 2, threadIdx.x % 32 == 0);
+            // x * (1 / norm) is within an ulp of x / norm, at one division instead of 4 J.
+            const float epsilon = GDR_MUTATE(l2norm_eps_dropped, 0.0f, 1e-6f);
+            scale_rows(q, 1.0f / sqrtf(squares[0] + epsilon));
+            if (GDR_MUTATE(l2norm_skips_k, false, true)) scale_rows(k, 1.0f / sqrtf(squares[1] + epsilon));
+        }
+        GDR_UNLESS_MUTANT(scale_applied_to_k, scale_rows(q, a.scale));
+        GDR_MUTANT_ONLY(scale_applied_to_k, scale_rows(k, a.scale));
+        return a.g ? decay_of(a, g) : 1.0f;
     }
 
 private:
-    __device__ static void normalise(const DecodeArgs& a, const float (&warp_squares)[kWarps], float (&x)[J][kVec]) {
-        float squares = warp_squares[0];
-#pragma unroll
-        for (int w = 1; w < kWarps; ++w) squares += warp_squares[w];
-        // x * (1 / norm) is within an ulp of x / norm, at one division instead of 4 J.
-        const float inverse_norm = 1.0f / sqrtf(squares + GDR_MUTATE(l2norm_eps_dropped, 0.0f, 1e-6f));
+    __device__ static float sum_of_squares(const float (&x)[J][kVec]) {
+        float squares = 0.0f;
 #pragma unroll
         for (int j = 0; j < J; ++j)
 #pragma unroll
-            for (int r = 0; r < kVec; ++r) x[j][r] *= inverse_norm;
+            for (int r = 0; r < kVec; ++r) squares += x[j][r] * x[j][r];
+        return squares;
+    }
+    __device__ static void scale_rows(float (&x)[J][kVec], float factor) {
+#pragma unroll
+        for (int j = 0; j < J; ++j)
+#pragma unroll
+            for (int r = 0; r < kVec; ++r) x[j][r] *= factor;
     }
 };
 
-// o of this thread's columns, written from the column sums by one thread per column.
-template <class In>
-__device__ __forceinline__ void store_columns(const DecodeArgs& a, In* row, int v0, const float (&x)[kVec]) {
-    if (warp_id() != 0 || lane_k() != 0) return;  // one writer per column
-#pragma unroll
-    for (int c = 0; c < kVec; ++c)
-        if (v0 + c < a.V) row[v0 + c] = from_float<In>(x[c]);
+// Where a row's state lives, and whether the kernel touches it at all.
+struct RowPlace {
+    std::int64_t n;          // the bank entry
+    std::int64_t read_slot;  // the slot the row reads: 0 unless circular
+    bool active;             // a valid entry and, when circular, a non-negative cache_seqlen
+};
+__device__ __forceinline__ RowPlace place_of(const DecodeArgs& a, std::int64_t row) {
+    RowPlace place;
+    place.n = GDR_MUTATE(state_indices_ignored, row, a.state_indices ? a.state_indices[row] : row);
+    const std::int32_t cache_seqlen = a.cache_seqlens ? a.cache_seqlens[row] : 0;
+    place.active = place.n >= 0 && GDR_MUTATE(index_equal_n_active, place.n <= a.N, place.n < a.N) &&
+                   GDR_MUTATE(negative_seqlen_active, true, cache_seqlen >= 0);
+    place.read_slot = a.cache_seqlens && place.active ? circular_read_slot(a, cache_seqlen) : 0;
+    return place;
 }
 
-// At most 128 registers for K <= 128 (4 blocks per SM; ptxas would take up to ~170 and
-// fit 3), and room for K <= 256's larger tile.
-template <int J>
-constexpr int kMinBlocksPerSM = J <= 2 ? 4 : 2;
+// The state matrix S[n, slot, hv] in the bank.
+template <class St>
+__device__ __forceinline__ St* matrix_of(const DecodeArgs& a, std::int64_t n, std::int64_t slot, std::int64_t hv) {
+    return static_cast<St*>(a.state) + bank_offset(a, ((n * a.slots + slot) * a.value_heads + hv) * a.K * a.V);
+}
 
-template <class In, class St, int J>
-__global__ void __launch_bounds__(kThreads, kMinBlocksPerSM<J>) decode_kernel(const DecodeArgs a) {
-    __shared__ __align__(16) float hk_partials[kWarps * kTileColumns];
-    __shared__ __align__(16) float out_partials[kWarps * kTileColumns];
-    __shared__ __align__(16) typename TokenInputs<In, J>::Shared inputs;
+// o of this thread's columns, written by the lanes of lane_k 0 in warp 0 (one writer per column).
+template <class Tl, class In>
+__device__ __forceinline__ void store_columns(const DecodeArgs& a, In* row, int v0, const float (&x)[kVec]) {
+    if (Tl::warp() != 0 || Tl::lane_k() != 0) return;
+    store_vector<Caching::normal, Tl::whole>(row + v0, valid_from(v0, static_cast<int>(a.V)), a.inputs_vector_access, x);
+}
+
+template <class In, class St, class Tl>
+__global__ void __launch_bounds__(Tl::threads, Tl::min_blocks_per_sm) decode_kernel(const DecodeArgs a) {
+    __shared__ CrossWarpSums<Tl> sums;
     // blockIdx.x is the (value head, column tile) pair, blockIdx.y the row. A grid-stride
-    // loop over rows keeps the launch legal for any B (gridDim.y <= 65535); every branch
-    // below is uniform across the block, so the barriers in column_sums are safe.
-    const unsigned tiles = static_cast<unsigned>(tile_count(a));
+    // loop over rows keeps the launch legal for any B (gridDim.y <= 65535). Every branch
+    // below is uniform across the block, so the barriers in add_across_warps are safe.
+    const unsigned tiles = static_cast<unsigned>(tile_count(a, Tl::columns));
     const std::int64_t hv = blockIdx.x / tiles;
-    const int column0 = static_cast<int>(blockIdx.x % tiles) * kTileColumns;
-    const int v0 = column0 + first_column();  // this thread's first value column
+    const int column0 = static_cast<int>(blockIdx.x % tiles) * Tl::columns;
+    const int v0 = column0 + Tl::first_column();  // this thread's first value column
+    const std::int64_t head = GDR_MUTATE(head_mapping_modulo, hv % (a.value_heads / a.group), hv / a.group);
+    const std::int64_t value_head = GDR_MUTATE(v_read_at_key_head, head, hv);  // of v and o
+    In* o = static_cast<In*>(a.o);
     for (std::int64_t row = blockIdx.y; row < a.rows; row += GDR_MUTATE(grid_clamp_without_stride_loop, a.rows, gridDim.y)) {
         std::int64_t batch_row = row, begin = 0, end = a.seq_len;
         if (a.varlen) {
@@ -407,109 +474,105 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSM<J>) decode_kernel(co
         }
         if (end <= begin) continue;  // a row with no tokens writes nothing
 
-        const std::int64_t n = GDR_MUTATE(state_indices_ignored, row, a.state_indices ? a.state_indices[row] : row);
-        const std::int32_t cache_seqlen = a.cache_seqlens ? a.cache_seqlens[row] : 0;
-        const bool active = n >= 0 && GDR_MUTATE(index_equal_n_active, n <= a.N, n < a.N) &&
-                            GDR_MUTATE(negative_seqlen_active, true, cache_seqlen >= 0);
-
-        In* o = static_cast<In*>(a.o);
-        if (!active) {  // exact zeros, and no bank element read or written
+        const RowPlace place = place_of(a, row);
+        if (!place.active) {  // exact zeros, and no bank element read or written
             constexpr float zeros[kVec] = {};
             for (std::int64_t token = begin; token < end; ++token)
                 GDR_UNLESS_MUTANT(inactive_row_output_unwritten,
-                                  store_columns(a, o + offset3(a.o_stride, batch_row, token, hv), v0, zeros));
+                                  store_columns<Tl>(a, o + offset3(a.o_stride, batch_row, token, value_head), v0, zeros));
             GDR_MUTANT_ONLY(inactive_row_writes_state,  // a zero state into slot 0 of a valid entry
-                            if (n >= 0 && n < a.N && a.output_final_state) StateTile<St, J>{}.store(
-                                a, static_cast<St*>(a.state) + (n * a.slots * a.value_heads + hv) * a.K * a.V, column0));
+                            if (place.n >= 0 && place.n < a.N && a.output_final_state)
+                                StateTile<St, Tl>{}.store(a, matrix_of<St>(a, place.n, 0, hv), column0));
             continue;
         }
 
+        TokenInputs<In, Tl> in;
+        in.load(a, batch_row, begin, head, value_head, hv, column0);  // first: in flight with the state's loads
+        StateTile<St, Tl> state;
+        state.load(a, matrix_of<St>(a, place.n, place.read_slot, hv), column0);
+
         const bool circular = a.cache_seqlens != nullptr;
-        const std::int64_t read_slot = circular ? circular_read_slot(a, cache_seqlen) : 0;
-        const std::int64_t matrix_elements = a.K * a.V;
-        St* bank = static_cast<St*>(a.state);
-        const auto matrix = [&](std::int64_t slot) {  // 64-bit: banks exceed 2^31 elements
-            return bank + bank_offset(a, ((n * a.slots + slot) * a.value_heads + hv) * matrix_elements);
-        };
-        const std::int64_t head = GDR_MUTATE(head_mapping_modulo, hv % (a.value_heads / a.group), hv / a.group);
-
-        TokenInputs<In, J> in;
-        in.load(a, batch_row, begin, head, hv, column0);  // first: in flight with the state's loads
-        StateTile<St, J> state;
-        state.load(a, matrix(read_slot), column0);
-        const std::int64_t value_head = GDR_MUTATE(v_read_at_key_head, head, hv);
-
         for (std::int64_t t = 0; t < end - begin; ++t) {
             const std::int64_t token = begin + t;
-            if (t > 0) in.load(a, batch_row, token, head, hv, column0);
-            in.publish(inputs);
-            __syncthreads();
-            float q[J][kVec], k[J][kVec], value[kVec], alpha;
-            in.gather(a, inputs, q, k, value, alpha);
-            const float beta = in.beta;
+            if (t > 0) in.load(a, batch_row, token, head, value_head, hv, column0);
+            const float alpha = in.prepare(a, sums);
 
             float hk[kVec] = {};  // h^T k per column, after the decay h = alpha h
 #pragma unroll
-            for (int j = 0; j < J; ++j)
+            for (int j = 0; j < Tl::groups; ++j)
 #pragma unroll
                 for (int r = 0; r < kVec; ++r)
 #pragma unroll
                     for (int c = 0; c < kVec; ++c) {
                         GDR_UNLESS_MUTANT(decay_after_delta, state.h[j][r][c] *= alpha);
-                        hk[c] += state.h[j][r][c] * k[j][r];
+                        hk[c] += state.h[j][r][c] * in.k[j][r];
                     }
-            column_sums(a, hk, hk_partials);
-
+            column_sums<Tl>(a, hk, sums.hk);
             float u[kVec], out[kVec] = {};
 #pragma unroll
-            for (int c = 0; c < kVec; ++c) u[c] = beta * (value[c] - hk[c]);  // u = beta (v - h^T k)
+            for (int c = 0; c < kVec; ++c) u[c] = in.beta * (in.value[c] - hk[c]);  // u = beta (v - h^T k)
 #pragma unroll
-            for (int j = 0; j < J; ++j)
+            for (int j = 0; j < Tl::groups; ++j)
 #pragma unroll
                 for (int r = 0; r < kVec; ++r)
 #pragma unroll
                     for (int c = 0; c < kVec; ++c) {
-                        GDR_MUTANT_ONLY(output_before_update, out[c] += state.h[j][r][c] * q[j][r]);
-                        state.h[j][r][c] += k[j][r] * u[c];  // h += k u^T
+                        GDR_MUTANT_ONLY(output_before_update, out[c] += state.h[j][r][c] * in.q[j][r]);
+                        state.h[j][r][c] += in.k[j][r] * u[c];  // h += k u^T
                         GDR_MUTANT_ONLY(decay_after_delta, state.h[j][r][c] *= alpha);
-                        GDR_UNLESS_MUTANT(output_before_update, out[c] += state.h[j][r][c] * q[j][r]);
+                        GDR_UNLESS_MUTANT(output_before_update, out[c] += state.h[j][r][c] * in.q[j][r]);
                     }
-            column_sums(a, out, out_partials);  // o = h^T q, from the updated h
+            column_sums<Tl>(a, out, sums.out);  // o = h^T q, from the updated h
 #pragma unroll
             for (int c = 0; c < kVec; ++c) GDR_MUTANT_ONLY(output_rounded_through_state_dtype, out[c] = to_float(from_float<St>(out[c])));
-            store_columns(a, o + offset3(a.o_stride, batch_row, token, value_head), v0, out);
+            store_columns<Tl>(a, o + offset3(a.o_stride, batch_row, token, value_head), v0, out);
 
             if (circular && a.output_final_state) {
-                state.store(a, matrix(circular_write_slot(a, read_slot, t)), column0);
+                state.store(a, matrix_of<St>(a, place.n, circular_write_slot(a, place.read_slot, t), hv), column0);
                 if (GDR_MUTATE(round_trip_after_last_token, true, t < end - begin - 1) && !std::is_same_v<St, float>)
                     GDR_UNLESS_MUTANT(missing_cache_round_trip, state.round_trip());
             }
             GDR_MUTANT_ONLY(round_trip_in_non_circular_mode,
                             if (!circular && t < end - begin - 1 && !std::is_same_v<St, float>) state.round_trip());
         }
-        if (!circular && a.output_final_state) state.store(a, matrix(0), column0);
+        if (!circular && a.output_final_state) state.store(a, matrix_of<St>(a, place.n, 0, hv), column0);
     }
 }
 
-template <class In, class St, int J>
+template <class In, class St, class Tl>
 void launch(const DecodeArgs& a, cudaStream_t stream) {
-    const std::int64_t pairs = a.value_heads * tile_count(a);  // < 2^31 (unsupported_reason)
+    const std::int64_t pairs = a.value_heads * tile_count(a, Tl::columns);  // < 2^31 (unsupported_reason)
     if (pairs == 0) return;
     // The kernel loops over the rows beyond gridDim.y (the mutant clamps lower, so that a
     // test of a few thousand rows reaches the missing loop).
     const std::int64_t max_rows = GDR_MUTATE(grid_clamp_without_stride_loop, 2048, 65535);
     const dim3 blocks(static_cast<unsigned>(pairs), static_cast<unsigned>(std::min(a.rows, max_rows)));
-    decode_kernel<In, St, J><<<blocks, kThreads, 0, stream>>>(a);
+    decode_kernel<In, St, Tl><<<blocks, Tl::threads, 0, stream>>>(a);
     check(cudaGetLastError(), "fused_recurrent_decode launch");
 }
 
-// J sub-tile groups per thread cover K <= J * kRowsPerGroup (64, 128 or 256 rows).
+// The kernel for keys up to KeyCapacity (64, 128 or 256): whole tiles (K == KeyCapacity,
+// V a multiple of the tile's columns, every access aligned; the serving shapes) take a
+// layout's own tiling, anything else the general one.
+template <class In, class St, int KeyCapacity>
+void dispatch_tiling(const DecodeArgs& a, cudaStream_t stream) {
+    using General = Tiling<2, 1, KeyCapacity / 64, LayoutChoice::at_run_time, false>;
+    using WholeVK = Tiling<2, 1, KeyCapacity / 64, LayoutChoice::vk, true>;
+    using WholeKV = Tiling<8, KeyCapacity / 64, 4, LayoutChoice::kv, true>;
+    static_assert(General::key_capacity == KeyCapacity && WholeVK::key_capacity == KeyCapacity &&
+                  WholeKV::key_capacity == KeyCapacity);
+    const bool aligned = a.K == KeyCapacity && a.state_vector_access && a.inputs_vector_access;
+    if (aligned && a.layout_kv && a.V % WholeKV::columns == 0) return launch<In, St, WholeKV>(a, stream);
+    if (aligned && !a.layout_kv && a.V % WholeVK::columns == 0) return launch<In, St, WholeVK>(a, stream);
+    launch<In, St, General>(a, stream);
+}
+
 template <class In, class St>
 void dispatch_key_dim(const DecodeArgs& args, cudaStream_t stream) {
-    static_assert(kMaxKeyDim <= 4 * kRowsPerGroup);
-    if (args.K <= kRowsPerGroup) return launch<In, St, 1>(args, stream);
-    if (args.K <= 2 * kRowsPerGroup) return launch<In, St, 2>(args, stream);
-    return launch<In, St, 4>(args, stream);
+    static_assert(kMaxKeyDim <= 256);
+    if (args.K <= 64) return dispatch_tiling<In, St, 64>(args, stream);
+    if (args.K <= 128) return dispatch_tiling<In, St, 128>(args, stream);
+    return dispatch_tiling<In, St, 256>(args, stream);
 }
 
 template <class In>
@@ -532,6 +595,8 @@ void dense_strides(std::int64_t (&out)[3], const std::array<std::int64_t, 4>& sh
 }
 #endif
 
+bool aligned(const void* pointer, std::size_t bytes) { return reinterpret_cast<std::uintptr_t>(pointer) % bytes == 0; }
+
 void copy_strides(std::int64_t (&out)[3], const TensorArg& tensor) {
     for (int d = 0; d < 3; ++d) out[d] = tensor.stride[d];
 }
@@ -546,10 +611,12 @@ std::optional<std::string> unsupported_reason(const Problem& problem) {
     if (problem.key_dim * problem.value_dim > std::numeric_limits<std::int32_t>::max())
         return "fused_recurrent_decode indexes within a state matrix in 32 bits: K x V must be < 2^31, got " +
                std::to_string(problem.key_dim * problem.value_dim);
-    const std::int64_t column_tiles = (problem.value_dim + kTileColumns - 1) / kTileColumns;
+    constexpr int kNarrowestTile = 8;  // columns, of the general tiling
+    const std::int64_t column_tiles = (problem.value_dim + kNarrowestTile - 1) / kNarrowestTile;
     if (problem.num_value_heads * column_tiles > std::numeric_limits<std::int32_t>::max())
-        return "fused_recurrent_decode launches one block per value head and 32 value columns: HV x ceil(V / 32) "
-               "must be < 2^31, got " + std::to_string(problem.num_value_heads * column_tiles);
+        return "fused_recurrent_decode launches one block per value head and " + std::to_string(kNarrowestTile) +
+               " value columns: HV x ceil(V / " + std::to_string(kNarrowestTile) + ") must be < 2^31, got " +
+               std::to_string(problem.num_value_heads * column_tiles);
     if (problem.state_storage == DType::f64 || problem.o.dtype == DType::f64)
         return std::string("fused_recurrent_decode stores no f64 (an oracle-only storage type)");
     return std::nullopt;
@@ -607,8 +674,14 @@ void fused_recurrent_decode(const Problem& problem, cudaStream_t stream) {
     // aligned (a caller may pass any element-aligned pointer, e.g. an offset view).
     const std::int64_t contiguous_dim = a.layout_kv ? a.V : a.K;
     const std::size_t vector_bytes = kVec * dtype_size(problem.state_dtype);
-    a.state_vector_access =
-        contiguous_dim % kVec == 0 && reinterpret_cast<std::uintptr_t>(problem.state) % vector_bytes == 0;
+    a.state_vector_access = contiguous_dim % kVec == 0 && aligned(problem.state, vector_bytes);
+    // q, k, v, o: their innermost stride is 1 (validate), so the other strides and the base.
+    const std::size_t input_vector_bytes = kVec * dtype_size(problem.input_dtype);
+    a.inputs_vector_access = true;
+    for (const TensorArg* tensor : {&problem.q, &problem.k, &problem.v, &problem.o}) {
+        a.inputs_vector_access = a.inputs_vector_access && aligned(tensor->data, input_vector_bytes);
+        for (int d = 0; d < 3; ++d) a.inputs_vector_access = a.inputs_vector_access && tensor->stride[d] % kVec == 0;
+    }
 
     switch (problem.input_dtype) {
     case DType::f32: return dispatch_state<float>(a, problem.state_dtype, stream);

@@ -46,10 +46,11 @@ namespace gdr::cuda {
     X(alpha_is_g, "alpha = g instead of exp(g); hidden when g is absent")                                                  \
     X(beta_ignored_without_g, "beta taken as 1 whenever g is absent (optional inputs coupled); hidden unless beta without g") \
     X(output_before_update, "o = h^T q from the state before the delta update")                                            \
-    X(cross_warp_sum_missing_barrier, "no __syncthreads between writing the warps' partial K-sums and adding them up: a race, may survive a run (racecheck finds it)") \
-    X(v_tail_dropped, "V / 32 tiles rounded down: the last V % 32 columns are never computed; hidden when 32 divides V")   \
+    X(cross_warp_sum_missing_barrier, "no __syncthreads between the warps publishing partial sums (norms, K-sums) and adding them up, in 2-warp KV tiles: a race, may survive a run (racecheck finds it)") \
+    X(norm_counts_duplicate_lanes, "the |q|^2, |k|^2 shuffle-sum also adds the lane that holds the same rows: each square counted twice, norms off by sqrt 2") \
+    X(v_tail_dropped, "V / 8 tiles rounded down: the last V % 8 columns are never computed; hidden when 8 divides V")      \
     X(key_tail_unmasked, "q/k loaded without the k < K mask: rows past K read the next head's elements; hidden when K is 64, 128 or 256") \
-    X(reduction_over_half_warp, "the K-sums add 2 of the 4 lanes that share a column (no xor-16 shuffle); hidden when K <= 8")        \
+    X(reduction_over_half_warp, "the K-sums skip the xor-16 shuffle: half the lanes that share a column; hidden when K <= 32 (K <= 8 in 16-bit KV tiles)") \
     X(strides_read_as_contiguous, "q, k, v, o strides ignored, dense strides assumed; hidden for contiguous tensors")       \
     X(gates_read_as_f32, "g and beta read as f32 when they are in the input dtype; hidden for f32 gates")                   \
     X(varlen_end_off_by_one, "varlen: sequence i runs tokens [cu[i], cu[i+1] + 1), one token too many; hidden without varlen") \
