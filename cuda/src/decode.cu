@@ -54,12 +54,13 @@ enum class LayoutChoice { at_run_time, kv, vk };
 
 // How a block covers its K x `columns` tile: in each warp, lanes_v lanes along v by lanes_k
 // along k; the warps split K; each thread holds J sub-tile groups of kVec x kVec. The
-// shapes (dispatch_tiling):
+// shapes (Tilings, tiling_of):
 // - any problem: one warp of 2 x 16 lanes, 8 columns, the layout read at run time, and
 //   element-wise accesses where an edge or the alignment needs them;
-// - whole tiles in layout VK: the same, with each column's K elements contiguous;
-// - whole tiles in layout KV: K / 64 warps of 8 x 4 lanes, 32 columns, so that a row's piece
-//   of the tile is a 128-byte line for f32 (64 B for 16-bit). Narrower pieces of a line,
+// - whole tiles in layout VK: one warp and no barrier; each column's K elements are
+//   contiguous. 8 columns (16 for a 16-bit state and K <= 128);
+// - whole tiles in layout KV: K / 64 warps, 32 columns (64 for a 16-bit state and K <=
+//   128), so that a row's piece of the tile is a 128-byte line. Narrower pieces of a line,
 //   read by different blocks at different times, make DRAM move the line more than once
 //   (measured: 8 columns ran KV at half of VK's rate).
 template <int LanesV, int Warps, int J, LayoutChoice Layout, bool Whole>
@@ -551,36 +552,65 @@ void launch(const DecodeArgs& a, cudaStream_t stream) {
     check(cudaGetLastError(), "fused_recurrent_decode launch");
 }
 
-// The kernel for keys up to KeyCapacity (64, 128 or 256): whole tiles (K == KeyCapacity,
-// V a multiple of the tile's columns, every access aligned; the serving shapes) take a
-// layout's own tiling, anything else the general one.
-template <class In, class St, int KeyCapacity>
-void dispatch_tiling(const DecodeArgs& a, cudaStream_t stream) {
+// Lanes along v of the whole tiles. A 16-bit state takes twice the columns (KV: 128 B of a
+// row per tile again; VK: twice the elements per thread, so as many bytes in flight), up to
+// K = 128: at K = 256 that tile would need more registers than a thread has.
+constexpr int whole_lanes_v(bool kv, std::size_t state_bytes, std::int64_t capacity) {
+    const int wider = state_bytes == 2 && capacity <= 128 ? 2 : 1;
+    return (kv ? 8 : 2) * wider;
+}
+
+// The kernels for keys up to KeyCapacity (64, 128 or 256).
+template <int KeyCapacity, class St>
+struct Tilings {
+    static constexpr int kv_lanes = whole_lanes_v(true, sizeof(St), KeyCapacity);
+    static constexpr int vk_lanes = whole_lanes_v(false, sizeof(St), KeyCapacity);
+    static constexpr int kv_rows_per_warp = 32 / kv_lanes * kVec;
     using General = Tiling<2, 1, KeyCapacity / 64, LayoutChoice::at_run_time, false>;
-    using WholeVK = Tiling<2, 1, KeyCapacity / 64, LayoutChoice::vk, true>;
-    using WholeKV = Tiling<8, KeyCapacity / 64, 4, LayoutChoice::kv, true>;
+    using WholeVK = Tiling<vk_lanes, 1, KeyCapacity / (32 / vk_lanes * kVec), LayoutChoice::vk, true>;
+    using WholeKV = Tiling<kv_lanes, KeyCapacity / (4 * kv_rows_per_warp), 4, LayoutChoice::kv, true>;
     static_assert(General::key_capacity == KeyCapacity && WholeVK::key_capacity == KeyCapacity &&
                   WholeKV::key_capacity == KeyCapacity);
-    const bool aligned = a.K == KeyCapacity && a.state_vector_access && a.inputs_vector_access;
-    if (aligned && a.layout_kv && a.V % WholeKV::columns == 0) return launch<In, St, WholeKV>(a, stream);
-    if (aligned && !a.layout_kv && a.V % WholeVK::columns == 0) return launch<In, St, WholeVK>(a, stream);
-    launch<In, St, General>(a, stream);
+};
+
+std::int64_t key_capacity(std::int64_t K) { return K <= 64 ? 64 : K <= 128 ? 128 : 256; }
+
+// Whole tiles (K fills the key capacity, V a multiple of the tile's columns, every access
+// aligned: the serving shapes) take their layout's own tiling, anything else the general one.
+DecodeTiling tiling_of(const DecodeArgs& a, DType state_dtype) {
+    const bool aligned = a.K == key_capacity(a.K) && a.state_vector_access && a.inputs_vector_access;
+    const int columns = whole_lanes_v(a.layout_kv, dtype_size(state_dtype), key_capacity(a.K)) * kVec;
+    if (!aligned || a.V % columns != 0) return DecodeTiling::general;
+    return a.layout_kv ? DecodeTiling::whole_kv : DecodeTiling::whole_vk;
+}
+
+template <class In, class St, int KeyCapacity>
+void dispatch_tiling(const DecodeArgs& a, DType state_dtype, cudaStream_t stream) {
+    using Kernels = Tilings<KeyCapacity, St>;
+    switch (tiling_of(a, state_dtype)) {
+    case DecodeTiling::whole_kv: return launch<In, St, typename Kernels::WholeKV>(a, stream);
+    case DecodeTiling::whole_vk: return launch<In, St, typename Kernels::WholeVK>(a, stream);
+    case DecodeTiling::general: break;
+    }
+    launch<In, St, typename Kernels::General>(a, stream);
 }
 
 template <class In, class St>
-void dispatch_key_dim(const DecodeArgs& args, cudaStream_t stream) {
+void dispatch_key_dim(const DecodeArgs& args, DType state_dtype, cudaStream_t stream) {
     static_assert(kMaxKeyDim <= 256);
-    if (args.K <= 64) return dispatch_tiling<In, St, 64>(args, stream);
-    if (args.K <= 128) return dispatch_tiling<In, St, 128>(args, stream);
-    return dispatch_tiling<In, St, 256>(args, stream);
+    switch (key_capacity(args.K)) {
+    case 64: return dispatch_tiling<In, St, 64>(args, state_dtype, stream);
+    case 128: return dispatch_tiling<In, St, 128>(args, state_dtype, stream);
+    default: return dispatch_tiling<In, St, 256>(args, state_dtype, stream);
+    }
 }
 
 template <class In>
 void dispatch_state(const DecodeArgs& args, DType state_dtype, cudaStream_t stream) {
     switch (state_dtype) {
-    case DType::f32: return dispatch_key_dim<In, float>(args, stream);
-    case DType::f16: return dispatch_key_dim<In, __half>(args, stream);
-    case DType::bf16: return dispatch_key_dim<In, __nv_bfloat16>(args, stream);
+    case DType::f32: return dispatch_key_dim<In, float>(args, state_dtype, stream);
+    case DType::f16: return dispatch_key_dim<In, __half>(args, state_dtype, stream);
+    case DType::bf16: return dispatch_key_dim<In, __nv_bfloat16>(args, state_dtype, stream);
     case DType::f64: break;
     }
     throw NotSupported("fused_recurrent_decode: state dtype f64 is not a kernel dtype");
@@ -623,18 +653,16 @@ std::optional<std::string> unsupported_reason(const Problem& problem) {
 }
 #endif
 
-#ifdef GDR_MUTANTS
-void fused_recurrent_decode(const Problem& problem, Mutant mutant, cudaStream_t stream) {
-#else
-void fused_recurrent_decode(const Problem& problem, cudaStream_t stream) {
-#endif
-    validate(problem, ValidateOptions{/*arrays_on_host=*/false, /*allow_f64_storage=*/false});
-    if (const auto reason = unsupported_reason(problem)) throw NotSupported(*reason);
-    if (problem.rows() == 0 || problem.batch == 0 || problem.seq_len == 0) return;  // nothing to do
+namespace {
 
-    DecodeArgs a{};
+// The kernel arguments of a valid problem (in the mutant build, with `mutant` switched on).
 #ifdef GDR_MUTANTS
+DecodeArgs make_args(const Problem& problem, Mutant mutant) {
+    DecodeArgs a{};
     a.mutant = mutant;
+#else
+DecodeArgs make_args(const Problem& problem) {
+    DecodeArgs a{};
 #endif
     a.q = problem.q.data;
     a.k = problem.k.data;
@@ -683,6 +711,30 @@ void fused_recurrent_decode(const Problem& problem, cudaStream_t stream) {
         for (int d = 0; d < 3; ++d) a.inputs_vector_access = a.inputs_vector_access && tensor->stride[d] % kVec == 0;
     }
 
+    return a;
+}
+
+}  // namespace
+
+#ifndef GDR_MUTANTS
+DecodeTiling decode_tiling(const Problem& problem) {
+    validate(problem, ValidateOptions{/*arrays_on_host=*/false, /*allow_f64_storage=*/false});
+    if (const auto reason = unsupported_reason(problem)) throw NotSupported(*reason);
+    return tiling_of(make_args(problem), problem.state_dtype);
+}
+#endif
+
+#ifdef GDR_MUTANTS
+void fused_recurrent_decode(const Problem& problem, Mutant mutant, cudaStream_t stream) {
+    const auto make_kernel_args = [&] { return make_args(problem, mutant); };
+#else
+void fused_recurrent_decode(const Problem& problem, cudaStream_t stream) {
+    const auto make_kernel_args = [&] { return make_args(problem); };
+#endif
+    validate(problem, ValidateOptions{/*arrays_on_host=*/false, /*allow_f64_storage=*/false});
+    if (const auto reason = unsupported_reason(problem)) throw NotSupported(*reason);
+    if (problem.rows() == 0 || problem.batch == 0 || problem.seq_len == 0) return;  // nothing to do
+    const DecodeArgs a = make_kernel_args();
     switch (problem.input_dtype) {
     case DType::f32: return dispatch_state<float>(a, problem.state_dtype, stream);
     case DType::f16: return dispatch_state<__half>(a, problem.state_dtype, stream);

@@ -1,11 +1,14 @@
 // The decode kernel's host API and the cases a random property rarely reaches: a circular
 // call against one-token calls, a bank of more than 2^31 elements addressed near its end
 // (harness/big_bank_case.hpp),
-// B > 65535 rows, the no-op shapes, and refusals that must happen before any launch.
+// B > 65535 rows, each kernel tiling, the no-op shapes, and refusals that must happen before
+// any launch.
 #include <catch2/catch.hpp>
 
 #include <cuda_runtime_api.h>
 
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "gdr/core/errors.hpp"
@@ -167,4 +170,35 @@ TEST_CASE("cuda decode: refusals come before any launch and write nothing", "[gp
     gdr::cuda::check(cudaDeviceSynchronize(), "refused launches");
     CHECK(o.download(0, buffers.o.storage_bytes()) == buffers.o.bytes());
     CHECK(bank.download(0, buffers.bank.storage_bytes()) == buffers.bank.bytes());
+}
+
+TEST_CASE("cuda decode: each tiling (whole KV and VK tiles of K = 64, 128, 256; the general one) passes",
+          "[gpu][decode]") {
+    // The serving shapes take their layout's own kernel (gdr::cuda::decode_tiling); the launch
+    // records which one ran, so that each kernel is known to be covered, not just some kernel.
+    using gdr::cuda::DecodeTiling;
+    const auto [shape, expected] = GENERATE(table<const char*, DecodeTiling>({
+        {"K=64 V=64 layout=kv", DecodeTiling::whole_kv},
+        {"K=128 V=128 layout=kv", DecodeTiling::whole_kv},
+        {"K=256 V=32 layout=kv", DecodeTiling::whole_kv},
+        {"K=64 V=16 layout=vk", DecodeTiling::whole_vk},
+        {"K=128 V=32 layout=vk", DecodeTiling::whole_vk},
+        {"K=256 V=8 layout=vk", DecodeTiling::whole_vk},
+        {"K=128 V=48 layout=kv", DecodeTiling::general},  // V not a multiple of 32 (f32) or 64
+        {"K=96 V=64 layout=vk", DecodeTiling::general},   // K short of its capacity (128)
+    }));
+    const std::string state = GENERATE("f32", "bf16", "f16");
+    const CaseSpec spec = parse_text(std::string("B=3 T=3 H=2 HV=4 ") + shape + " in=bf16 state=" + state +
+                                     " slots=3 circular=1 seqlen_max=7 seed=77");
+    std::optional<DecodeTiling> launched;
+    auto subject = gdr::harness::make_cuda_launch_subject(
+        "cuda-decode", "the CUDA decode kernel, its tiling recorded", [&](const gdr::Problem& on_device) {
+            launched = gdr::cuda::decode_tiling(on_device);
+            gdr::cuda::fused_recurrent_decode(on_device, nullptr);
+        });
+    const auto report = gdr::harness::run_case(spec, *subject, gdr::harness::ToleranceTable::load_default());
+    INFO(shape << " state=" << state << "\n" << gdr::harness::format_failure(report));
+    CHECK(report.outcome == gdr::harness::Outcome::passed);
+    REQUIRE(launched.has_value());
+    CHECK(*launched == expected);
 }

@@ -21,6 +21,14 @@ inline constexpr std::int64_t kMaxKeyDim = 256;
 // Why this kernel cannot run `problem` although it is valid, or nullopt.
 std::optional<std::string> unsupported_reason(const Problem& problem);
 
+// The tiling fused_recurrent_decode launches for `problem` (bench/NOTES.md, v4): whole
+// tiles in their layout's own shape (K of 64, 128 or 256; V a multiple of the tile's
+// columns, 8 or 16 (VK), 32 or 64 (KV); state and q/k/v/o aligned to 4 elements), anything
+// else the general one. Validates like fused_recurrent_decode; for tests that must cover
+// each kernel, and for benchmarks.
+enum class DecodeTiling { general, whole_vk, whole_kv };
+DecodeTiling decode_tiling(const Problem& problem);
+
 // Validates `problem` against SPEC.md (shapes, dtypes, strides, the bank's declared shape;
 // arrays on the device are not read, so duplicate state_indices are the caller's to rule
 // out) and launches on `stream`. Throws gdr::InvalidArgument or gdr::NotSupported before
