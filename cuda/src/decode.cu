@@ -49,6 +49,10 @@ constexpr int kVec = 4;       // a thread's sub-tile is kVec x kVec; one access 
 
 // Registers a thread needs besides its state tile (measured: 56 slowed VK f32 by 13 %).
 constexpr int kRegisterOverhead = 72;
+// A packed tile (PackedStateTile) unpacks and packs around every use: it needs as many
+// registers as the f32 tile (measured: at 32 fewer it spilled 130-280 B and ran 10-15 %
+// slower); its gain is the loads and stores without conversions.
+constexpr int kPackedRegisterExtra = 32;
 constexpr int kElementwiseRegisterOverhead = 112;  // the general tiling: its addresses and masks
 enum class LayoutChoice { at_run_time, kv, vk };
 
@@ -63,7 +67,7 @@ enum class LayoutChoice { at_run_time, kv, vk };
 //   128), so that a row's piece of the tile is a 128-byte line. Narrower pieces of a line,
 //   read by different blocks at different times, make DRAM move the line more than once
 //   (measured: 8 columns ran KV at half of VK's rate).
-template <int LanesV, int Warps, int J, LayoutChoice Layout, bool Whole>
+template <int LanesV, int Warps, int J, LayoutChoice Layout, bool Whole, bool Packed = false>
 struct Tiling {
     static constexpr int lanes_v = LanesV, lanes_k = 32 / LanesV, warps = Warps, threads = 32 * Warps;
     static constexpr int groups = J;
@@ -72,6 +76,8 @@ struct Tiling {
     static constexpr int key_capacity = J * rows_per_group;
     static constexpr LayoutChoice layout = Layout;
     static constexpr bool whole = Whole;  // every access valid and aligned: no element-wise path
+    static constexpr bool packed = Packed;  // a 16-bit state kept packed (PackedStateTile); whole tiles only
+    static_assert(Whole || !Packed);
     // Where this thread sits: lane_v along v and lane_k along k in its warp.
     static __device__ __forceinline__ int warp() { return threadIdx.x / 32; }
     static __device__ __forceinline__ int lane_v() { return threadIdx.x % 32 % lanes_v; }
@@ -79,9 +85,10 @@ struct Tiling {
     // The first tile column, and the first k row of sub-tile group j, that this thread holds.
     static __device__ __forceinline__ int first_column() { return lane_v() * kVec; }
     static __device__ __forceinline__ int first_row(int j) { return ((j * warps + warp()) * lanes_k + lane_k()) * kVec; }
-    // Registers: the state's J kVec^2 floats and kRegisterOverhead more; element-wise
-    // accesses need more.
-    static constexpr int register_budget = J * kVec * kVec + (Whole ? kRegisterOverhead : kElementwiseRegisterOverhead);
+    // Registers: the state's J kVec^2 elements (two per register when packed) and
+    // kRegisterOverhead more; element-wise accesses need more.
+    static constexpr int register_budget =
+        J * kVec * kVec / (Packed ? 2 : 1) + (Whole ? kRegisterOverhead : kElementwiseRegisterOverhead) + (Packed ? kPackedRegisterExtra : 0);
     static constexpr int min_blocks_per_sm = 65536 / (threads * (register_budget < 255 ? register_budget : 255));
 };
 
@@ -319,6 +326,9 @@ struct StateTile {
     static constexpr int J = Tl::groups;
     float h[J][kVec][kVec];  // h[j][r][c] = S[first_row(j) + r][column0 + first_column() + c]
 
+    __device__ __forceinline__ float get(int j, int r, int c) const { return h[j][r][c]; }
+    __device__ __forceinline__ void set_pair(int j, int r, int c, float x0, float x1) { h[j][r][c] = x0, h[j][r][c + 1] = x1; }
+
     // Element e of access (j, i) in for_each_access.
     template <bool KV>
     __device__ __forceinline__ float& element(int j, int i, int e) { return KV ? h[j][i][e] : h[j][e][i]; }
@@ -352,6 +362,94 @@ struct StateTile {
 #pragma unroll
                 for (int c = 0; c < kVec; ++c) h[j][r][c] = to_float(from_float<St>(h[j][r][c]));
     }
+};
+
+// The bits of a 16-bit element, and two elements rounded once and packed (low half first).
+template <class St>
+__device__ __forceinline__ float from_bits(unsigned short bits);
+template <>
+__device__ __forceinline__ float from_bits<__half>(unsigned short bits) { return __half2float(__ushort_as_half(bits)); }
+template <>
+__device__ __forceinline__ float from_bits<__nv_bfloat16>(unsigned short bits) {
+    return __bfloat162float(__ushort_as_bfloat16(bits));
+}
+template <class St>
+__device__ __forceinline__ unsigned pack_pair(float low, float high);
+template <>
+__device__ __forceinline__ unsigned pack_pair<__half>(float low, float high) {
+    const __half2 pair = __floats2half2_rn(low, high);
+    return *reinterpret_cast<const unsigned*>(&pair);
+}
+template <>
+__device__ __forceinline__ unsigned pack_pair<__nv_bfloat16>(float low, float high) {
+    const __nv_bfloat162 pair = __floats2bfloat162_rn(low, high);
+    return *reinterpret_cast<const unsigned*>(&pair);
+}
+
+// Two 16-bit values, one from each word: both low halves (high == 0) or both high halves,
+// the first word's in the low half of the result. Applied to the 4 halves of a 2 x 2 block
+// it transposes them: VK's accesses run along k, the packed pairs along v.
+__device__ __forceinline__ unsigned same_halves(unsigned first, unsigned second, int high) {
+    return __byte_perm(first, second, high ? 0x7632 : 0x5410);
+}
+// The word of a VK access (4 rows of one column) that holds row r.
+__device__ __forceinline__ unsigned half_rows(uint2 access, int r) { return r < 2 ? access.x : access.y; }
+
+// A 16-bit state kept in registers as stored, two elements per register, for calls that
+// round h to the state dtype after every token anyway (T = 1, or circular with the state
+// written, SPEC.md): the same results as StateTile, with twice the state per register, so
+// more state bytes in flight per SM. Whole tiles only (every access a 4-element vector).
+// pairs[j][r][p] holds columns 2p (low half) and 2p + 1 (high half) of row r; layout VK
+// loads 4 rows of one column per access, so its halves are transposed (same_halves).
+template <class St, class Tl>
+struct PackedStateTile {
+    static_assert(Tl::whole && sizeof(St) == 2);
+    static constexpr int J = Tl::groups;
+    unsigned pairs[J][kVec][kVec / 2];
+
+    __device__ __forceinline__ float get(int j, int r, int c) const {
+        // Opaque to the compiler, so that it unpacks again at each use rather than keeping
+        // unpacked copies live across the K-sum (which would undo the packing). The register
+        // report is the same without it; the measured version (bench/NOTES.md) has it.
+        unsigned bits;
+        asm volatile("mov.b32 %0, %1;" : "=r"(bits) : "r"(pairs[j][r][c / 2]));
+        return from_bits<St>(static_cast<unsigned short>(c % 2 ? bits >> 16 : bits & 0xffffu));
+    }
+    __device__ __forceinline__ void set_pair(int j, int r, int c, float x0, float x1) {
+        pairs[j][r][c / 2] = pack_pair<St>(x0, x1);
+    }
+
+    __device__ void load(const DecodeArgs& a, const St* matrix, int column0) {
+        uint2 columns[J][kVec];  // layout VK: access (j, i) is column i, rows 0..3
+        for_each_access<Tl>(a, column0, [&](int j, int i, int offset, int, auto layout_kv) {
+            const uint2 raw = __ldcs(reinterpret_cast<const uint2*>(matrix + offset));
+            if constexpr (decltype(layout_kv)::value) pairs[j][i][0] = raw.x, pairs[j][i][1] = raw.y;  // row i
+            else columns[j][i] = raw;
+        });
+        if constexpr (Tl::layout == LayoutChoice::vk)
+#pragma unroll
+            for (int j = 0; j < J; ++j)
+#pragma unroll
+                for (int r = 0; r < kVec; ++r)
+#pragma unroll
+                    for (int p = 0; p < kVec / 2; ++p)
+                        pairs[j][r][p] = same_halves(half_rows(columns[j][2 * p], r), half_rows(columns[j][2 * p + 1], r), r % 2);
+    }
+
+    __device__ void store(const DecodeArgs& a, St* matrix, int column0) {
+        for_each_access<Tl>(a, column0, [&](int j, int i, int offset, int, auto layout_kv) {
+            uint2 raw;
+            if constexpr (decltype(layout_kv)::value) {
+                raw = make_uint2(pairs[j][i][0], pairs[j][i][1]);
+            } else {  // column i: its halves of rows 0 and 1, and of rows 2 and 3
+                raw = make_uint2(same_halves(pairs[j][0][i / 2], pairs[j][1][i / 2], i % 2),
+                                 same_halves(pairs[j][2][i / 2], pairs[j][3][i / 2], i % 2));
+            }
+            __stcs(reinterpret_cast<uint2*>(matrix + offset), raw);
+        });
+    }
+
+    __device__ void round_trip() {}  // h already holds state-dtype values
 };
 
 // One token's inputs, as this thread needs them: its rows of q and k, its columns of v, g
@@ -463,6 +561,7 @@ __global__ void __launch_bounds__(Tl::threads, Tl::min_blocks_per_sm) decode_ker
     const std::int64_t head = GDR_MUTATE(head_mapping_modulo, hv % (a.value_heads / a.group), hv / a.group);
     const std::int64_t value_head = GDR_MUTATE(v_read_at_key_head, head, hv);  // of v and o
     In* o = static_cast<In*>(a.o);
+    using Tile = std::conditional_t<Tl::packed, PackedStateTile<St, Tl>, StateTile<St, Tl>>;
     for (std::int64_t row = blockIdx.y; row < a.rows; row += GDR_MUTATE(grid_clamp_without_stride_loop, a.rows, gridDim.y)) {
         std::int64_t batch_row = row, begin = 0, end = a.seq_len;
         if (a.varlen) {
@@ -483,13 +582,13 @@ __global__ void __launch_bounds__(Tl::threads, Tl::min_blocks_per_sm) decode_ker
                                   store_columns<Tl>(a, o + offset3(a.o_stride, batch_row, token, value_head), v0, zeros));
             GDR_MUTANT_ONLY(inactive_row_writes_state,  // a zero state into slot 0 of a valid entry
                             if (place.n >= 0 && place.n < a.N && a.output_final_state)
-                                StateTile<St, Tl>{}.store(a, matrix_of<St>(a, place.n, 0, hv), column0));
+                                Tile{}.store(a, matrix_of<St>(a, place.n, 0, hv), column0));
             continue;
         }
 
         TokenInputs<In, Tl> in;
         in.load(a, batch_row, begin, head, value_head, hv, column0);  // first: in flight with the state's loads
-        StateTile<St, Tl> state;
+        Tile state;
         state.load(a, matrix_of<St>(a, place.n, place.read_slot, hv), column0);
 
         const bool circular = a.cache_seqlens != nullptr;
@@ -498,16 +597,16 @@ __global__ void __launch_bounds__(Tl::threads, Tl::min_blocks_per_sm) decode_ker
             if (t > 0) in.load(a, batch_row, token, head, value_head, hv, column0);
             const float alpha = in.prepare(a, sums);
 
+            // The decayed state alpha h is computed where it is used, not stored back: a
+            // packed tile could only store it rounded.
             float hk[kVec] = {};  // h^T k per column, after the decay h = alpha h
 #pragma unroll
             for (int j = 0; j < Tl::groups; ++j)
 #pragma unroll
                 for (int r = 0; r < kVec; ++r)
 #pragma unroll
-                    for (int c = 0; c < kVec; ++c) {
-                        GDR_UNLESS_MUTANT(decay_after_delta, state.h[j][r][c] *= alpha);
-                        hk[c] += state.h[j][r][c] * in.k[j][r];
-                    }
+                    for (int c = 0; c < kVec; ++c)
+                        hk[c] += GDR_MUTATE(decay_after_delta, state.get(j, r, c), alpha * state.get(j, r, c)) * in.k[j][r];
             column_sums<Tl>(a, hk, sums.hk);
             float u[kVec], out[kVec] = {};
 #pragma unroll
@@ -517,11 +616,18 @@ __global__ void __launch_bounds__(Tl::threads, Tl::min_blocks_per_sm) decode_ker
 #pragma unroll
                 for (int r = 0; r < kVec; ++r)
 #pragma unroll
-                    for (int c = 0; c < kVec; ++c) {
-                        GDR_MUTANT_ONLY(output_before_update, out[c] += state.h[j][r][c] * in.q[j][r]);
-                        state.h[j][r][c] += in.k[j][r] * u[c];  // h += k u^T
-                        GDR_MUTANT_ONLY(decay_after_delta, state.h[j][r][c] *= alpha);
-                        GDR_UNLESS_MUTANT(output_before_update, out[c] += state.h[j][r][c] * in.q[j][r]);
+                    for (int c = 0; c < kVec; c += 2) {
+                        float updated[2];
+#pragma unroll
+                        for (int e = 0; e < 2; ++e) {
+                            const float decayed = alpha * state.get(j, r, c + e);
+                            GDR_MUTANT_ONLY(output_before_update, out[c + e] += decayed * in.q[j][r]);
+                            updated[e] = decayed + in.k[j][r] * u[c + e];  // h = alpha h + k u^T
+                            GDR_MUTANT_ONLY(decay_after_delta,
+                                            updated[e] = alpha * (state.get(j, r, c + e) + in.k[j][r] * u[c + e]));
+                            GDR_UNLESS_MUTANT(output_before_update, out[c + e] += updated[e] * in.q[j][r]);
+                        }
+                        state.set_pair(j, r, c, updated[0], updated[1]);
                     }
             column_sums<Tl>(a, out, sums.out);  // o = h^T q, from the updated h
 #pragma unroll
@@ -569,6 +675,8 @@ struct Tilings {
     using General = Tiling<2, 1, KeyCapacity / 64, LayoutChoice::at_run_time, false>;
     using WholeVK = Tiling<vk_lanes, 1, KeyCapacity / (32 / vk_lanes * kVec), LayoutChoice::vk, true>;
     using WholeKV = Tiling<kv_lanes, KeyCapacity / (4 * kv_rows_per_warp), 4, LayoutChoice::kv, true>;
+    using WholeVKPacked = Tiling<vk_lanes, 1, WholeVK::groups, LayoutChoice::vk, true, true>;
+    using WholeKVPacked = Tiling<kv_lanes, WholeKV::warps, 4, LayoutChoice::kv, true, true>;
     static_assert(General::key_capacity == KeyCapacity && WholeVK::key_capacity == KeyCapacity &&
                   WholeKV::key_capacity == KeyCapacity);
 };
@@ -577,10 +685,15 @@ std::int64_t key_capacity(std::int64_t K) { return K <= 64 ? 64 : K <= 128 ? 128
 
 // Whole tiles (K fills the key capacity, V a multiple of the tile's columns, every access
 // aligned: the serving shapes) take their layout's own tiling, anything else the general one.
+// A 16-bit state stays packed where every token's h is rounded to the state dtype anyway:
+// T = 1, or circular with the state written (the round trip between tokens).
 DecodeTiling tiling_of(const DecodeArgs& a, DType state_dtype) {
     const bool aligned = a.K == key_capacity(a.K) && a.state_vector_access && a.inputs_vector_access;
     const int columns = whole_lanes_v(a.layout_kv, dtype_size(state_dtype), key_capacity(a.K)) * kVec;
     if (!aligned || a.V % columns != 0) return DecodeTiling::general;
+    const bool rounded_every_token = (a.cache_seqlens && a.output_final_state) || (!a.varlen && a.seq_len == 1);
+    if (dtype_size(state_dtype) == 2 && rounded_every_token)
+        return a.layout_kv ? DecodeTiling::whole_kv_packed : DecodeTiling::whole_vk_packed;
     return a.layout_kv ? DecodeTiling::whole_kv : DecodeTiling::whole_vk;
 }
 
@@ -590,6 +703,18 @@ void dispatch_tiling(const DecodeArgs& a, DType state_dtype, cudaStream_t stream
     switch (tiling_of(a, state_dtype)) {
     case DecodeTiling::whole_kv: return launch<In, St, typename Kernels::WholeKV>(a, stream);
     case DecodeTiling::whole_vk: return launch<In, St, typename Kernels::WholeVK>(a, stream);
+    case DecodeTiling::whole_kv_packed:  // never chosen for an f32 state
+        if constexpr (sizeof(St) == 2) {
+            static_assert(Kernels::WholeKVPacked::key_capacity == KeyCapacity);
+            return launch<In, St, typename Kernels::WholeKVPacked>(a, stream);
+        }
+        break;
+    case DecodeTiling::whole_vk_packed:
+        if constexpr (sizeof(St) == 2) {
+            static_assert(Kernels::WholeVKPacked::key_capacity == KeyCapacity);
+            return launch<In, St, typename Kernels::WholeVKPacked>(a, stream);
+        }
+        break;
     case DecodeTiling::general: break;
     }
     launch<In, St, typename Kernels::General>(a, stream);

@@ -172,12 +172,14 @@ TEST_CASE("cuda decode: refusals come before any launch and write nothing", "[gp
     CHECK(bank.download(0, buffers.bank.storage_bytes()) == buffers.bank.bytes());
 }
 
-TEST_CASE("cuda decode: each tiling (whole KV and VK tiles of K = 64, 128, 256; the general one) passes",
-          "[gpu][decode]") {
+TEST_CASE("cuda decode: each tiling (whole KV and VK tiles of K = 64, 128, 256, packed or not; the general one) "
+          "passes", "[gpu][decode]") {
     // The serving shapes take their layout's own kernel (gdr::cuda::decode_tiling); the launch
     // records which one ran, so that each kernel is known to be covered, not just some kernel.
+    // A 16-bit state stays packed where every token's state is rounded anyway (circular and
+    // written); a plain call of T = 3 keeps it in f32.
     using gdr::cuda::DecodeTiling;
-    const auto [shape, expected] = GENERATE(table<const char*, DecodeTiling>({
+    const auto [shape, whole_tiling] = GENERATE(table<const char*, DecodeTiling>({
         {"K=64 V=64 layout=kv", DecodeTiling::whole_kv},
         {"K=128 V=128 layout=kv", DecodeTiling::whole_kv},
         {"K=256 V=32 layout=kv", DecodeTiling::whole_kv},
@@ -188,8 +190,13 @@ TEST_CASE("cuda decode: each tiling (whole KV and VK tiles of K = 64, 128, 256; 
         {"K=96 V=64 layout=vk", DecodeTiling::general},   // K short of its capacity (128)
     }));
     const std::string state = GENERATE("f32", "bf16", "f16");
+    const bool circular = GENERATE(true, false);
     const CaseSpec spec = parse_text(std::string("B=3 T=3 H=2 HV=4 ") + shape + " in=bf16 state=" + state +
-                                     " slots=3 circular=1 seqlen_max=7 seed=77");
+                                     (circular ? " slots=3 circular=1 seqlen_max=7" : "") + " seed=77");
+    DecodeTiling expected = whole_tiling;
+    if (circular && state != "f32" && whole_tiling == DecodeTiling::whole_kv) expected = DecodeTiling::whole_kv_packed;
+    if (circular && state != "f32" && whole_tiling == DecodeTiling::whole_vk) expected = DecodeTiling::whole_vk_packed;
+
     std::optional<DecodeTiling> launched;
     auto subject = gdr::harness::make_cuda_launch_subject(
         "cuda-decode", "the CUDA decode kernel, its tiling recorded", [&](const gdr::Problem& on_device) {
@@ -197,7 +204,7 @@ TEST_CASE("cuda decode: each tiling (whole KV and VK tiles of K = 64, 128, 256; 
             gdr::cuda::fused_recurrent_decode(on_device, nullptr);
         });
     const auto report = gdr::harness::run_case(spec, *subject, gdr::harness::ToleranceTable::load_default());
-    INFO(shape << " state=" << state << "\n" << gdr::harness::format_failure(report));
+    INFO(gdr::harness::to_text(spec) << "\n" << gdr::harness::format_failure(report));
     CHECK(report.outcome == gdr::harness::Outcome::passed);
     REQUIRE(launched.has_value());
     CHECK(*launched == expected);

@@ -32,7 +32,7 @@ namespace gdr::cuda {
     X(circular_write_slot_unwrapped, "write slot r + 1 + t not taken mod Slots: lands in the next entry or past the bank; hidden while r + T < Slots") \
     X(read_slot_not_mod_slots, "read slot cache_seqlens[b], not cache_seqlens[b] % Slots; hidden while cache_seqlens < Slots") \
     X(circular_reads_slot_zero, "circular mode reads slot 0 instead of cache_seqlens % Slots; hidden when Slots divides cache_seqlens") \
-    X(missing_cache_round_trip, "no cache-dtype round trip between tokens; hidden for an f32 state, T == 1 or exact inputs") \
+    X(missing_cache_round_trip, "no cache-dtype round trip between tokens; hidden for an f32 state, T == 1, exact inputs or a packed 16-bit tile (whole tiles, which round by construction)") \
     X(round_trip_after_last_token, "the cache-dtype round trip also after the last token: EQUIVALENT (h is not read again); the control that must survive") \
     X(round_trip_in_non_circular_mode, "cache-dtype round trip between tokens of a non-circular call; hidden for an f32 state, T == 1 or exact inputs") \
     X(final_state_written_when_disabled, "output_final_state == false ignored: the bank is written")                        \
