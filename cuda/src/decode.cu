@@ -1,11 +1,12 @@
-// The fused recurrent decode kernel. A block is one warp and owns one (row, value head,
-// tile of 8 value columns): it keeps that K x 8 slice of the state in registers for all
-// the row's tokens, so the state is read once and written once per written slot. Each
-// thread holds 4 x 4 sub-tiles (4 consecutive k by 4 consecutive v), so that in either
-// layout one thread moves 4 contiguous elements per access (16 B for f32, 8 B for 16-bit
-// states). Lanes split the warp 2 along v by 16 along k. The two K-sums per column and
-// token are in-thread sums and 4 shuffles: no shared memory and no barrier, so an SM
-// holds many small blocks and keeps many state bytes in flight.
+// The fused recurrent decode kernel. A block owns one (row, value head, tile of value
+// columns) and keeps that K x columns slice of the state in registers for all the row's
+// tokens, so the state is read once and written once per written slot. Each thread holds
+// 4 x 4 sub-tiles (4 consecutive k by 4 consecutive v), so that in either layout one
+// thread moves 4 contiguous elements per access (16 B for f32, 8 B for 16-bit states).
+// The tile's shape depends on the layout (Tiling): in VK, and for any odd shape, one warp
+// of 8 or 16 columns whose K-sums are in-thread sums and shuffles, with no shared memory
+// and no barrier; in KV, several warps over 32 or 64 columns, so that each tile row is a
+// whole 128-byte line, with one exchange through shared memory per sum.
 //
 // Mutation hooks (cuda/include/gdr/cuda/mutants.hpp) mark the place of each deliberate bug:
 //   GDR_MUTATE(name, wrong, right)   the expression `right`, or `wrong` in mutant `name`
@@ -63,8 +64,9 @@ enum class LayoutChoice { at_run_time, kv, vk };
 //   element-wise accesses where an edge or the alignment needs them;
 // - whole tiles in layout VK: one warp and no barrier; each column's K elements are
 //   contiguous. 8 columns (16 for a 16-bit state and K <= 128);
-// - whole tiles in layout KV: K / 64 warps, 32 columns (64 for a 16-bit state and K <=
-//   128), so that a row's piece of the tile is a 128-byte line. Narrower pieces of a line,
+// - whole tiles in layout KV: K / 64 warps of 8 x 4 lanes, 32 columns (a 16-bit state with
+//   K <= 128: K / 32 warps of 16 x 2 lanes, 64 columns), so that a row's piece of the tile
+//   is a 128-byte line (64 B for a 16-bit state at K = 256). Narrower pieces of a line,
 //   read by different blocks at different times, make DRAM move the line more than once
 //   (measured: 8 columns ran KV at half of VK's rate).
 template <int LanesV, int Warps, int J, LayoutChoice Layout, bool Whole, bool Packed = false>
