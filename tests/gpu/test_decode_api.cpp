@@ -176,8 +176,8 @@ TEST_CASE("cuda decode: each tiling (whole KV and VK tiles of K = 64, 128, 256, 
           "passes", "[gpu][decode]") {
     // The serving shapes take their layout's own kernel (gdr::cuda::decode_tiling); the launch
     // records which one ran, so that each kernel is known to be covered, not just some kernel.
-    // A 16-bit state stays packed where every token's state is rounded anyway (circular and
-    // written); a plain call of T = 3 keeps it in f32.
+    // A 16-bit state stays packed where every token's state is rounded anyway (T = 1, or
+    // circular and written); a plain call of T = 3 keeps it in f32.
     using gdr::cuda::DecodeTiling;
     const auto [shape, whole_tiling] = GENERATE(table<const char*, DecodeTiling>({
         {"K=64 V=64 layout=kv", DecodeTiling::whole_kv},
@@ -190,12 +190,13 @@ TEST_CASE("cuda decode: each tiling (whole KV and VK tiles of K = 64, 128, 256, 
         {"K=96 V=64 layout=vk", DecodeTiling::general},   // K short of its capacity (128)
     }));
     const std::string state = GENERATE("f32", "bf16", "f16");
-    const bool circular = GENERATE(true, false);
-    const CaseSpec spec = parse_text(std::string("B=3 T=3 H=2 HV=4 ") + shape + " in=bf16 state=" + state +
-                                     (circular ? " slots=3 circular=1 seqlen_max=7" : "") + " seed=77");
+    const std::string mode = GENERATE("T=3 slots=3 circular=1 seqlen_max=7", "T=3", "T=1");
+    const CaseSpec spec =
+        parse_text("B=3 H=2 HV=4 " + mode + " " + shape + " in=bf16 state=" + state + " seed=77");
+    const bool packs = state != "f32" && mode != "T=3";
     DecodeTiling expected = whole_tiling;
-    if (circular && state != "f32" && whole_tiling == DecodeTiling::whole_kv) expected = DecodeTiling::whole_kv_packed;
-    if (circular && state != "f32" && whole_tiling == DecodeTiling::whole_vk) expected = DecodeTiling::whole_vk_packed;
+    if (packs && whole_tiling == DecodeTiling::whole_kv) expected = DecodeTiling::whole_kv_packed;
+    if (packs && whole_tiling == DecodeTiling::whole_vk) expected = DecodeTiling::whole_vk_packed;
 
     std::optional<DecodeTiling> launched;
     auto subject = gdr::harness::make_cuda_launch_subject(
