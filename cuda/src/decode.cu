@@ -168,6 +168,11 @@ struct Vector<float> {
 };
 template <class Pair, Pair (*Pack)(float2), float2 (*Unpack)(Pair)>
 struct PairedVector {  // f16 / bf16: two packed pairs in 8 bytes
+    // Two elements rounded once and packed in one word, the first in the low half.
+    static __device__ __forceinline__ unsigned pack(float low, float high) {
+        const Pair pair = Pack(make_float2(low, high));
+        return *reinterpret_cast<const unsigned*>(&pair);
+    }
     template <Caching C, class T>
     static __device__ __forceinline__ void load(const T* p, float (&x)[kVec]) {
         const uint2 r = load_raw<C>(reinterpret_cast<const uint2*>(p));
@@ -176,8 +181,7 @@ struct PairedVector {  // f16 / bf16: two packed pairs in 8 bytes
     }
     template <Caching C, class T>
     static __device__ __forceinline__ void store(T* p, const float (&x)[kVec]) {
-        const Pair lo = Pack(make_float2(x[0], x[1])), hi = Pack(make_float2(x[2], x[3]));
-        store_raw<C>(reinterpret_cast<uint2*>(p), make_uint2(*reinterpret_cast<const unsigned*>(&lo), *reinterpret_cast<const unsigned*>(&hi)));
+        store_raw<C>(reinterpret_cast<uint2*>(p), make_uint2(pack(x[0], x[1]), pack(x[2], x[3])));
     }
 };
 __device__ __forceinline__ __half2 pack_half2(float2 x) { return __float22half2_rn(x); }
@@ -366,28 +370,6 @@ struct StateTile {
     }
 };
 
-// The bits of a 16-bit element, and two elements rounded once and packed (low half first).
-template <class St>
-__device__ __forceinline__ float from_bits(unsigned short bits);
-template <>
-__device__ __forceinline__ float from_bits<__half>(unsigned short bits) { return __half2float(__ushort_as_half(bits)); }
-template <>
-__device__ __forceinline__ float from_bits<__nv_bfloat16>(unsigned short bits) {
-    return __bfloat162float(__ushort_as_bfloat16(bits));
-}
-template <class St>
-__device__ __forceinline__ unsigned pack_pair(float low, float high);
-template <>
-__device__ __forceinline__ unsigned pack_pair<__half>(float low, float high) {
-    const __half2 pair = __floats2half2_rn(low, high);
-    return *reinterpret_cast<const unsigned*>(&pair);
-}
-template <>
-__device__ __forceinline__ unsigned pack_pair<__nv_bfloat16>(float low, float high) {
-    const __nv_bfloat162 pair = __floats2bfloat162_rn(low, high);
-    return *reinterpret_cast<const unsigned*>(&pair);
-}
-
 // Two 16-bit values, one from each word: both low halves (high == 0) or both high halves,
 // the first word's in the low half of the result. Applied to the 4 halves of a 2 x 2 block
 // it transposes them: VK's accesses run along k, the packed pairs along v.
@@ -415,16 +397,17 @@ struct PackedStateTile {
         // report is the same without it; the measured version (bench/NOTES.md) has it.
         unsigned bits;
         asm volatile("mov.b32 %0, %1;" : "=r"(bits) : "r"(pairs[j][r][c / 2]));
-        return from_bits<St>(static_cast<unsigned short>(c % 2 ? bits >> 16 : bits & 0xffffu));
+        const unsigned short half = static_cast<unsigned short>(c % 2 ? bits >> 16 : bits & 0xffffu);
+        return to_float(*reinterpret_cast<const St*>(&half));
     }
     __device__ __forceinline__ void set_pair(int j, int r, int c, float x0, float x1) {
-        pairs[j][r][c / 2] = pack_pair<St>(x0, x1);
+        pairs[j][r][c / 2] = Vector<St>::pack(x0, x1);
     }
 
     __device__ void load(const DecodeArgs& a, const St* matrix, int column0) {
         uint2 columns[J][kVec];  // layout VK: access (j, i) is column i, rows 0..3
         for_each_access<Tl>(a, column0, [&](int j, int i, int offset, int, auto layout_kv) {
-            const uint2 raw = __ldcs(reinterpret_cast<const uint2*>(matrix + offset));
+            const uint2 raw = load_raw<Caching::streaming>(reinterpret_cast<const uint2*>(matrix + offset));
             if constexpr (decltype(layout_kv)::value) pairs[j][i][0] = raw.x, pairs[j][i][1] = raw.y;  // row i
             else columns[j][i] = raw;
         });
@@ -447,7 +430,7 @@ struct PackedStateTile {
                 raw = make_uint2(same_halves(pairs[j][0][i / 2], pairs[j][1][i / 2], i % 2),
                                  same_halves(pairs[j][2][i / 2], pairs[j][3][i / 2], i % 2));
             }
-            __stcs(reinterpret_cast<uint2*>(matrix + offset), raw);
+            store_raw<Caching::streaming>(reinterpret_cast<uint2*>(matrix + offset), raw);
         });
     }
 
