@@ -12,7 +12,7 @@ string(REPLACE ";" "," out "${out}")  # list-safe
 string(REPLACE "\n" ";" lines "${out}")
 set(names "")
 foreach(line IN LISTS lines)
-  if(NOT line MATCHES "^([a-z0-9_]+) +([^ ].*)$")
+  if(NOT line MATCHES "^(mutant:[a-z0-9_]+) +([^ ].*)$")
     message(FATAL_ERROR "not '<name> <bug class>': '${line}'")
   endif()
   if(CMAKE_MATCH_1 IN_LIST names)

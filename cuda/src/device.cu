@@ -17,7 +17,11 @@ DeviceStatus probe_device() {
     int count = 0;
     const cudaError_t error = cudaGetDeviceCount(&count);
     if (error != cudaSuccess) {
-        status.reason = std::string("cudaGetDeviceCount: ") + cudaGetErrorString(error);
+        // Without a GPU there is usually no driver either: the runtime then says the driver
+        // is "insufficient", which reads like a version problem. Say what it means first.
+        const bool no_gpu = error == cudaErrorNoDevice || error == cudaErrorInsufficientDriver;
+        status.reason = std::string(no_gpu ? "no GPU or no NVIDIA driver on this machine (" : "(") +
+                        "cudaGetDeviceCount: " + cudaGetErrorString(error) + ")";
         cudaGetLastError();  // clear the sticky error so later probes start clean
         return status;
     }

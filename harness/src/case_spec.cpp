@@ -88,6 +88,15 @@ std::int64_t CaseSpec::rows() const { return varlen ? std::int64_t(seq_lengths.s
 
 std::int64_t CaseSpec::resolved_bank_entries() const { return bank_entries != 0 ? bank_entries : rows(); }
 
+std::int64_t CaseSpec::row_tokens(std::int64_t row) const {
+    return varlen ? seq_lengths[std::size_t(row)] : seq_len;
+}
+
+std::int64_t CaseSpec::longest_row() const {
+    if (!varlen) return seq_len;
+    return seq_lengths.empty() ? 0 : *std::max_element(seq_lengths.begin(), seq_lengths.end());
+}
+
 void validate(const CaseSpec& s) {
     auto dim = [](std::int64_t value, const char* key, std::int64_t min) {
         require(value >= min && value <= kMaxDim, key,

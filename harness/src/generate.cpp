@@ -9,6 +9,7 @@
 
 #include "gdr/core/errors.hpp"
 #include "gdr/core/poison.hpp"
+#include "gdr/harness/mix64.hpp"
 #include "gdr/reference/numeric.hpp"
 
 namespace gdr::harness {
@@ -37,13 +38,6 @@ enum Stream : std::uint64_t {
 };
 
 constexpr std::int64_t kMaxPad = 4;  // case_spec.cpp bounds storage with the same number
-
-std::uint64_t mix64(std::uint64_t z) {
-    z += 0x9E3779B97F4A7C15ull;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
 
 // The counter of an element: a hash of its logical coordinates alone, so that it does not
 // depend on any extent (a shrunk case keeps the values of the elements it still has).
@@ -218,16 +212,15 @@ std::vector<std::int64_t> bank_shape(const CaseSpec& s) {
             kv ? s.value_dim : s.key_dim};
 }
 
-bool row_active(const HostCase& c, std::int64_t r) {
-    if (c.has_state_indices) {
-        const std::int64_t n = c.state_indices[std::size_t(r)];
-        if (n < 0 || n >= c.spec.resolved_bank_entries()) return false;
-    }
-    if (c.spec.circular && c.cache_seqlens[std::size_t(r)] < 0) return false;
-    return true;
-}
-
 }  // namespace
+
+bool HostCase::row_is_active(std::int64_t row) const {
+    if (has_state_indices) {
+        const std::int64_t n = state_indices[std::size_t(row)];
+        if (n < 0 || n >= spec.resolved_bank_entries()) return false;
+    }
+    return !spec.circular || cache_seqlens[std::size_t(row)] >= 0;
+}
 
 double uniform01(std::uint64_t seed, std::uint64_t stream, std::uint64_t counter) {
     const std::uint64_t x = mix64(mix64(mix64(seed) ^ (stream * 0xD1B54A32D192ED03ull)) ^ counter);
@@ -329,8 +322,8 @@ std::vector<std::pair<std::int64_t, std::int64_t>> written_bank_slices(const Hos
     std::vector<std::pair<std::int64_t, std::int64_t>> out;
     if (!s.output_final_state) return out;
     for (std::int64_t r = 0; r < s.rows(); ++r) {
-        if (!row_active(c, r)) continue;
-        const std::int64_t length = s.varlen ? s.seq_lengths[std::size_t(r)] : s.seq_len;
+        if (!c.row_is_active(r)) continue;
+        const std::int64_t length = s.row_tokens(r);
         if (length == 0) continue;
         const std::int64_t entry = c.has_state_indices ? c.state_indices[std::size_t(r)] : r;
         if (!s.circular) {
@@ -357,7 +350,7 @@ RunBuffers make_run_buffers(const HostCase& c, DType o_storage, DType bank_stora
     // reads NaN, and a skipped write leaves the pattern behind.
     std::map<std::int64_t, std::int64_t> read_slot;  // entry -> the slot its row reads
     for (std::int64_t r = 0; r < s.rows(); ++r)
-        if (row_active(c, r))
+        if (c.row_is_active(r))
             read_slot.emplace(c.has_state_indices ? c.state_indices[std::size_t(r)] : r,
                               s.circular ? std::int64_t(c.cache_seqlens[std::size_t(r)]) % s.slots : 0);
     const std::int64_t slice = s.num_value_heads * s.key_dim * s.value_dim;

@@ -1,5 +1,7 @@
 #include "gdr/harness/report.hpp"
 
+#include "gdr/harness/check_names.hpp"
+
 #include <algorithm>
 #include <cmath>
 
@@ -80,6 +82,17 @@ Outcome worst_outcome(const std::vector<CheckResult>& checks) {
     Outcome o = Outcome::passed;
     for (const auto& c : checks) o = worst(o, c.outcome);
     return o;
+}
+
+const CheckResult* first_failing_check(const CaseReport& report, bool any_outcome) {
+    for (const CheckResult& check : report.checks)
+        if (any_outcome ? check.outcome != Outcome::passed : is_failure(check.outcome)) return &check;
+    return nullptr;
+}
+
+std::string failure_class(const CaseReport& report) {
+    const CheckResult* check = first_failing_check(report);
+    return check ? check->name : check_names::setup;
 }
 
 nlohmann::json to_json(const SliceMetrics& m) {

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gdr/core/errors.hpp"
+#include "gdr/harness/check_names.hpp"
 #include "gdr/reference/fused_recurrent.hpp"
 
 namespace gdr::harness {
@@ -52,14 +53,6 @@ struct OracleRuns {
 
 std::string feature_of(const CaseSpec& spec) {
     return spec.has_g && !spec.exact && spec.g == GateDistribution::huge_negative ? "huge-decay" : "default";
-}
-
-// The longest row, in tokens: the T bucket of every comparison in the case.
-std::int64_t longest_row(const HostCase& host) {
-    if (!host.spec.varlen) return host.spec.seq_len;
-    std::int64_t longest = 0;
-    for (std::int64_t length : host.spec.seq_lengths) longest = std::max(longest, length);
-    return longest;
 }
 
 std::vector<std::uint8_t> poison_mask(const HostTensor& tensor, std::int64_t begin, std::int64_t count) {
@@ -182,8 +175,8 @@ std::vector<CheckResult> judge_steps(const PreparedCase& prepared, const Problem
     const RunBuffers emulated = run_emulated(prepared.host, subject.bank.data());
     const OracleRuns stepped{truth, emulated, magnitude, flip};
     const CaseSpec& spec = prepared.host.spec;
-    return {judge_output("o vs stepped R64", spec, stepped, problem, subject, o_row),
-            judge_state("state vs stepped R64", spec, stepped, subject, written, state_row)};
+    return {judge_output(check_names::o_vs_stepped_r64, spec, stepped, problem, subject, o_row),
+            judge_state(check_names::state_vs_stepped_r64, spec, stepped, subject, written, state_row)};
 }
 
 CheckResult judge_untouched(const PreparedCase& prepared, const RunBuffers& subject, const std::vector<Slice>& written) {
@@ -208,9 +201,9 @@ CheckResult judge_untouched(const PreparedCase& prepared, const RunBuffers& subj
         }
     }
     if (changed)
-        return {"untouched bank", Outcome::incorrect,
+        return {check_names::untouched_bank, Outcome::incorrect,
                 fmt::format("{} of {} slices the call must not touch changed; first: {}", changed, checked, first), {}, ""};
-    return {"untouched bank", Outcome::passed, fmt::format("{} untouched slices bitwise unchanged", checked), {}, ""};
+    return {check_names::untouched_bank, Outcome::passed, fmt::format("{} untouched slices bitwise unchanged", checked), {}, ""};
 }
 
 CheckResult count_poison(const RunBuffers& subject, const std::vector<Slice>& written, const CaseSpec& spec) {
@@ -221,14 +214,14 @@ CheckResult count_poison(const RunBuffers& subject, const std::vector<Slice>& wr
         for (std::int64_t i = 0; i < slice_elements; ++i)
             in_state += subject.bank.element_is_poison((entry * spec.slots + slot) * slice_elements + i) ? 1 : 0;
     const std::string detail = fmt::format("{} in o, {} in written state slots", in_o, in_state);
-    return {"poison survivors", in_o + in_state ? Outcome::incorrect : Outcome::passed, detail, {}, ""};
+    return {check_names::poison_survivors, in_o + in_state ? Outcome::incorrect : Outcome::passed, detail, {}, ""};
 }
 
 CheckResult check_determinism(const RunBuffers& first, const RunBuffers& second) {
     const BitwiseResult o = compare_bytes(first.o.bytes(), second.o.bytes(), dtype_size(first.o.dtype()));
     const BitwiseResult bank = compare_bytes(first.bank.bytes(), second.bank.bytes(), dtype_size(first.bank.dtype()));
-    if (o.identical && bank.identical) return {"determinism", Outcome::passed, "two runs gave identical bytes", {}, ""};
-    return {"determinism", Outcome::incorrect,
+    if (o.identical && bank.identical) return {check_names::determinism, Outcome::passed, "two runs gave identical bytes", {}, ""};
+    return {check_names::determinism, Outcome::incorrect,
             fmt::format("two runs differ: {} elements of o, {} of the bank", o.differing_elements,
                         bank.differing_elements),
             {}, ""};
@@ -251,13 +244,13 @@ std::string dump_tensors(const std::filesystem::path& dir, const PreparedCase& p
     return "tensors written to " + path.string();
 }
 
+}  // namespace
+
 std::string shell_quote(std::string_view text) {
     std::string out = "'";
     for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
     return out + "'";
 }
-
-}  // namespace
 
 nlohmann::json tensor_to_json(const HostTensor& tensor) {
     nlohmann::json values = nlohmann::json::array();
@@ -297,7 +290,7 @@ CaseReport run_case(const PreparedCase& prepared, Subject& subject, const Tolera
     if (const auto reason = subject.unavailable_reason()) return finish(Outcome::not_run, *reason);
 
     // Tolerance rows first: a key without a row is an error before anything runs.
-    const std::int64_t tokens = longest_row(prepared.host);
+    const std::int64_t tokens = spec.longest_row();  // the T bucket of every comparison
     const ToleranceRow* o_row = nullptr;
     const ToleranceRow* state_row = nullptr;
     try {
@@ -333,21 +326,21 @@ CaseReport run_case(const PreparedCase& prepared, Subject& subject, const Tolera
     } catch (const NotSupported& error) {
         return finish(Outcome::not_supported, error.what());
     } catch (const std::exception& error) {
-        report.checks.push_back({"error", Outcome::failed, error.what(), {}, ""});
+        report.checks.push_back({check_names::error, Outcome::failed, error.what(), {}, ""});
         return finish(Outcome::failed, error.what());
     }
 
     const std::vector<Slice> written = written_bank_slices(prepared.host);
     const OracleRuns oracle{prepared.truth, prepared.emulated, prepared.magnitude, prepared.flip};
-    report.checks.push_back(judge_output("o vs R64", spec, oracle, first_problem, first, o_row));
-    report.checks.push_back(judge_state("state vs R64", spec, oracle, first, written, state_row));
+    report.checks.push_back(judge_output(check_names::o_vs_r64, spec, oracle, first_problem, first, o_row));
+    report.checks.push_back(judge_state(check_names::state_vs_r64, spec, oracle, first, written, state_row));
     if (steps_checkable(spec, first_problem))
         for (CheckResult& check : judge_steps(prepared, first_problem, first, written, o_row, state_row))
             report.checks.push_back(std::move(check));
     report.checks.push_back(judge_untouched(prepared, first, written));
     report.checks.push_back(count_poison(first, written, spec));
     if (run_result.has_guard_bands)
-        report.checks.push_back({"guard bands", run_result.damaged_guard_bytes ? Outcome::incorrect : Outcome::passed,
+        report.checks.push_back({check_names::guard_bands, run_result.damaged_guard_bytes ? Outcome::incorrect : Outcome::passed,
                                  run_result.damaged_guard_bytes
                                      ? fmt::format("{} guard bytes changed: {}", run_result.damaged_guard_bytes,
                                                    run_result.guard_detail)
@@ -358,7 +351,7 @@ CaseReport run_case(const PreparedCase& prepared, Subject& subject, const Tolera
         if (inputs[i].second->bytes() != input_bytes[i]) modified_inputs.push_back(inputs[i].first);
     std::string modified;
     for (const std::string& input : modified_inputs) modified += (modified.empty() ? "" : ", ") + input;
-    report.checks.push_back({"inputs unchanged", modified.empty() ? Outcome::passed : Outcome::incorrect,
+    report.checks.push_back({check_names::inputs_unchanged, modified.empty() ? Outcome::passed : Outcome::incorrect,
                              modified.empty() ? "no read-only input changed" : "the subject wrote to: " + modified, {}, ""});
     if (options.check_determinism) report.checks.push_back(check_determinism(first, second));
 
@@ -381,6 +374,23 @@ CaseReport run_case(const CaseSpec& spec, Subject& subject, const ToleranceTable
         report.message = std::string("could not prepare the case: ") + error.what();
         return report;
     }
+}
+
+const PreparedCase* SharedCase::prepared() {
+    if (!tried_) {
+        tried_ = true;
+        try {
+            prepared_ = prepare_case(spec_);
+        } catch (const std::exception&) {
+            // run() reports the same error through run_case(spec, ...).
+        }
+    }
+    return prepared_ ? &*prepared_ : nullptr;
+}
+
+CaseReport SharedCase::run(Subject& subject, const ToleranceTable& tolerances, const RunOptions& options) {
+    if (const PreparedCase* ready = prepared()) return run_case(*ready, subject, tolerances, options);
+    return run_case(spec_, subject, tolerances, options);
 }
 
 }  // namespace gdr::harness

@@ -3,8 +3,7 @@
 #include <memory>
 #include <optional>
 
-#include "gdr/harness/big_bank_case.hpp"
-#include "gdr/harness/campaign.hpp"
+#include "gdr/fuzz/campaign.hpp"
 #include "gdr/mutation/kill_table.hpp"
 
 namespace gdr::mutation {
@@ -12,33 +11,14 @@ namespace gdr::mutation {
 KillStage case_list_stage(std::string name, std::vector<harness::CaseSpec> cases) {
     // Oracle runs are the slow part: each case is prepared on first use and kept for
     // every later mutant (the stage object is shared by the whole table).
-    struct Shared {
-        std::vector<harness::CaseSpec> specs;
-        std::vector<std::optional<harness::PreparedCase>> prepared;
-        std::vector<bool> unpreparable;  // run_case(spec) then reports why, as FAILED
-    };
-    auto shared = std::make_shared<Shared>();
-    shared->prepared.resize(cases.size());
-    shared->unpreparable.resize(cases.size());
-    shared->specs = std::move(cases);
-    return KillStage{
-        std::move(name), [shared](const MutantUnderTest& target, KillProgress& progress) {
-            for (std::size_t i = 0; i < shared->specs.size(); ++i) {
-                if (progress.out_of_time()) return;
-                if (!shared->prepared[i] && !shared->unpreparable[i]) {
-                    try {
-                        shared->prepared[i] = harness::prepare_case(shared->specs[i]);
-                    } catch (const std::exception&) {
-                        shared->unpreparable[i] = true;
-                    }
-                }
-                const harness::CaseReport report =
-                    shared->prepared[i]
-                        ? harness::run_case(*shared->prepared[i], target.subject, target.tolerances, target.run_options)
-                        : harness::run_case(shared->specs[i], target.subject, target.tolerances, target.run_options);
-                if (progress.record(report)) return;
-            }
-        }};
+    auto shared = std::make_shared<std::vector<harness::SharedCase>>(cases.begin(), cases.end());
+    return KillStage{std::move(name), [shared](const MutantUnderTest& target, KillProgress& progress) {
+                         for (harness::SharedCase& one : *shared) {
+                             if (progress.out_of_time()) return;
+                             if (progress.record(one.run(target.subject, target.tolerances, target.run_options)))
+                                 return;
+                         }
+                     }};
 }
 
 std::vector<harness::CaseSpec> targeted_kill_cases() {
@@ -66,17 +46,17 @@ std::vector<harness::CaseSpec> targeted_kill_cases() {
 
 KillStage big_bank_stage() {
     return KillStage{"big bank", [](const MutantUnderTest& target, KillProgress& progress) {
-                         if (!progress.out_of_time())
-                             progress.record(harness::run_big_bank_case(target.subject.name(), target.launch));
+                         if (target.entry.run_big_bank_case && !progress.out_of_time())
+                             progress.record(target.entry.run_big_bank_case());
                      }};
 }
 
 KillStage random_campaign_stage(std::uint64_t seed) {
     return KillStage{"random campaign", [seed](const MutantUnderTest& target, KillProgress& progress) {
-                         harness::CampaignConfig config;
+                         fuzz::CampaignConfig config;
                          config.seed = seed;
                          for (std::int64_t c = 0; !progress.out_of_time(); ++c)
-                             if (progress.record(harness::run_case(harness::campaign_case(config, c), target.subject,
+                             if (progress.record(harness::run_case(fuzz::campaign_case(config, c), target.subject,
                                                                    target.tolerances, target.run_options)))
                                  return;
                      }};

@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 
 #include "gdr/core/errors.hpp"
-#include "gdr/mutation/mutant_subject.hpp"
+#include "gdr/harness/check_names.hpp"
 
 namespace gdr::mutation {
 
@@ -17,7 +17,7 @@ bool KillProgress::record(const harness::CaseReport& report) {
 
 namespace {
 
-KillResult result_of(cuda::Mutant mutant, const KillProgress& progress, const std::string& stage) {
+KillResult result_of(const std::string& mutant, const KillProgress& progress, const std::string& stage) {
     KillResult result;
     result.mutant = mutant;
     result.cases = progress.cases();
@@ -26,29 +26,25 @@ KillResult result_of(cuda::Mutant mutant, const KillProgress& progress, const st
     result.outcome = report.outcome;
     result.stage = stage;
     result.case_text = report.case_text;
-    result.check = "error";
-    result.detail = report.message;
-    for (const harness::CheckResult& check : report.checks) {
-        if (check.outcome == harness::Outcome::passed) continue;
-        result.check = check.name;
-        result.detail = check.detail;
-        break;
-    }
+    const harness::CheckResult* check = harness::first_failing_check(report, /*any_outcome=*/true);
+    result.check = check ? check->name : harness::check_names::error;
+    result.detail = check ? check->detail : report.message;
     return result;
 }
 
 }  // namespace
 
-std::vector<KillResult> run_kill_table(const std::vector<cuda::Mutant>& mutants, const std::vector<KillStage>& stages,
+std::vector<KillResult> run_kill_table(const std::vector<const subjects::SubjectEntry*>& mutants, const std::vector<KillStage>& stages,
                                        const harness::ToleranceTable& tolerances, const KillOptions& options,
                                        const std::function<void(const KillResult&)>& on_result) {
     std::vector<KillResult> results;
-    for (const cuda::Mutant mutant : mutants) {
+    for (const subjects::SubjectEntry* entry : mutants) {
+        const std::string& mutant = entry->name;
         const auto started = KillProgress::Clock::now();
         const auto deadline = started + std::chrono::duration_cast<KillProgress::Clock::duration>(
                                             std::chrono::duration<double>(options.seconds_per_mutant));
-        const auto subject = options.make_subject(mutant);
-        const MutantUnderTest target{mutant, *subject, mutant_launch(mutant), tolerances, options.run_options};
+        const auto subject = entry->make(0);
+        const MutantUnderTest target{*entry, *subject, tolerances, options.run_options};
         KillProgress progress(deadline);
         std::string deciding_stage;
         if (const auto reason = subject->unavailable_reason()) {  // no device: nothing to attack
@@ -75,7 +71,7 @@ std::vector<KillResult> run_kill_table(const std::vector<cuda::Mutant>& mutants,
 }
 
 nlohmann::json to_json(const KillResult& result) {
-    return {{"mutant", std::string(cuda::mutant_name(result.mutant))},
+    return {{"mutant", result.mutant},
             {"outcome", std::string(harness::to_string(result.outcome))},
             {"killed", result.killed()},
             {"stage", result.stage},
@@ -89,7 +85,7 @@ nlohmann::json to_json(const KillResult& result) {
 
 KillResult kill_result_from_json(const nlohmann::json& json) {
     KillResult result;
-    result.mutant = parse_mutant(json.at("mutant").get<std::string>());
+    result.mutant = json.at("mutant").get<std::string>();
     const auto outcome = harness::parse_outcome(json.at("outcome").get<std::string>());
     if (!outcome) throw InvalidArgument("outcome", "not an outcome: " + json.at("outcome").get<std::string>());
     result.outcome = *outcome;
@@ -104,13 +100,13 @@ KillResult kill_result_from_json(const nlohmann::json& json) {
 }
 
 std::string format_kill_result(const KillResult& result) {
-    const std::string name(cuda::mutant_name(result.mutant));
+    const std::string& name = result.mutant;
     if (result.outcome == harness::Outcome::not_run && result.cases == 0)
-        return fmt::format("{:<36} NOT_RUN: {}", name, result.detail);
+        return fmt::format("{:<43} NOT_RUN: {}", name, result.detail);
     if (result.outcome == harness::Outcome::passed)
-        return fmt::format("{:<36} SURVIVED{} after {} cases, {:.1f} s", name, result.timed_out ? " (time cap)" : "",
+        return fmt::format("{:<43} SURVIVED{} after {} cases, {:.1f} s", name, result.timed_out ? " (time cap)" : "",
                            result.cases, result.seconds);
-    return fmt::format("{:<36} {} by '{}' in {} after {} cases, {:.1f} s: {}  [{}]", name,
+    return fmt::format("{:<43} {} by '{}' in {} after {} cases, {:.1f} s: {}  [{}]", name,
                        result.killed() ? "KILLED" : harness::to_string(result.outcome), result.check, result.stage,
                        result.cases, result.seconds, result.detail, result.case_text);
 }
@@ -119,7 +115,7 @@ std::string format_kill_summary(const std::vector<KillResult>& results) {
     std::int64_t killed = 0, undecided = 0;
     std::string survivors, undecided_names;
     for (const KillResult& result : results) {
-        const std::string name(cuda::mutant_name(result.mutant));
+        const std::string& name = result.mutant;
         if (result.killed()) {
             ++killed;
         } else if (result.outcome == harness::Outcome::passed) {

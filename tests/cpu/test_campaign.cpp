@@ -1,4 +1,4 @@
-// Fuzz campaigns (gdr/harness/campaign.hpp): the same seed gives the same cases, shards
+// Fuzz campaigns (gdr/fuzz/campaign.hpp): the same seed gives the same cases, shards
 // partition the case numbers, a broken subject's failure shrinks to the smallest case that
 // shows it and becomes a replay file, and the outcomes that are not failures are counted
 // apart.
@@ -12,14 +12,16 @@
 #include <set>
 
 #include "gdr/core/errors.hpp"
-#include "gdr/harness/campaign.hpp"
-#include "gdr/harness/replay.hpp"
+#include "gdr/fuzz/campaign.hpp"
+#include "gdr/fuzz/replay.hpp"
 #include "gdr/harness/runner.hpp"
 #include "gdr/reference/numeric.hpp"
 #include "support/damaged_subject.hpp"
+#include "support/builtin_subjects.hpp"
 
 using namespace gdr;
 using namespace gdr::harness;
+using namespace gdr::fuzz;
 using gdr::testing::DamagedSubject;
 
 namespace {
@@ -46,7 +48,7 @@ CampaignSummary run_cpu_campaign(const CampaignConfig& config, CampaignProgress*
     std::vector<int> devices(static_cast<std::size_t>(workers));
     for (int i = 0; i < workers; ++i) devices[std::size_t(i)] = i;
     return run_campaign(
-        config, [](int) { return make_cpu_emulated_subject(); }, devices, ToleranceTable::load_default(), progress);
+        config, [](int) { return gdr::testing::cpu_stand_in(); }, devices, ToleranceTable::load_default(), progress);
 }
 
 // Wrong by 1 in the first output element whenever K > 2: a bug that needs K >= 3 to show.
@@ -141,7 +143,7 @@ TEST_CASE("campaign: a bad config names the option", "[campaign]") {
     CHECK(argument_of(config) == "--cases");
     config.max_seconds = -1;
     CHECK(argument_of(config) == "--seconds");
-    CHECK_THROWS_AS(run_campaign(config, [](int) { return make_cpu_emulated_subject(); }, {0},
+    CHECK_THROWS_AS(run_campaign(config, [](int) { return gdr::testing::cpu_stand_in(); }, {0},
                                  ToleranceTable::load_default(), nullptr),
                     InvalidArgument);
 }

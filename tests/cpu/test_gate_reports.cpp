@@ -10,6 +10,7 @@
 #include "gdr/harness/runner.hpp"
 #include "gdr/reference/numeric.hpp"
 #include "support/damaged_subject.hpp"
+#include "support/builtin_subjects.hpp"
 
 using namespace gdr;
 using namespace gdr::harness;
@@ -45,7 +46,7 @@ std::string xml_problem(const std::string& xml) {
 
 std::vector<CaseReport> passed_and_incorrect() {
     const CaseSpec spec = parse_text("B=2 T=2 H=1 HV=2 K=8 V=6 layout=vk in=f32 state=f32 N=5 indices=permutation seed=3");
-    auto good = make_cpu_emulated_subject();
+    auto good = gdr::testing::cpu_stand_in();
     gdr::testing::DamagedSubject bad([](const Problem& p, int, SubjectRunResult&) {
         reference::store_double(p.o.data, p.o.dtype, 1, reference::load_double(p.o.data, p.o.dtype, 1) + 0.5);
     });

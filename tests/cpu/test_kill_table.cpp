@@ -1,13 +1,12 @@
 // The kill table's bookkeeping, on the CPU: a CPU subject stands in for the mutant, so the
 // stage order, the stop at the first case that does not pass, the deciding check and the
 // time cap are tested without a GPU. (The mutants themselves are tests/gpu/test_mutants.cpp.)
-#ifdef GDR_HAVE_MUTANTS
-
 #include <catch2/catch.hpp>
 #include <cstring>
 
 #include "gdr/harness/case_spec.hpp"
 #include "gdr/mutation/kill_table.hpp"
+#include "support/builtin_subjects.hpp"
 
 using gdr::harness::Outcome;
 using gdr::mutation::KillOptions;
@@ -18,7 +17,7 @@ namespace {
 // The CPU stand-in kernel, with every output zeroed afterwards when `broken`.
 class CpuSubject final : public gdr::harness::Subject {
 public:
-    explicit CpuSubject(bool broken) : inner_(gdr::harness::make_cpu_emulated_subject()), broken_(broken) {}
+    explicit CpuSubject(bool broken) : inner_(gdr::testing::cpu_stand_in()), broken_(broken) {}
     std::string name() const override { return broken_ ? "cpu-zero-output" : inner_->name(); }
     std::string description() const override { return "test subject"; }
     std::optional<std::string> unavailable_reason() const override { return std::nullopt; }
@@ -37,11 +36,29 @@ private:
     bool broken_;
 };
 
-KillOptions options_with(bool broken) {
+KillOptions options_with() {
     KillOptions options;
     options.run_options.check_determinism = false;
-    options.make_subject = [broken](gdr::cuda::Mutant) { return std::make_unique<CpuSubject>(broken); };
     return options;
+}
+
+// A registry of stand-in mutants, each the CPU subject (zeroing its output when `broken`).
+const gdr::subjects::Registry& stand_ins(bool broken) {
+    static const auto make = [](bool zeroes) {
+        gdr::subjects::Registry registry;
+        for (const char* name : {"mutant:none", "mutant:head_mapping_modulo", "mutant:alpha_is_g"})
+            registry.add({name, "a CPU stand-in", gdr::subjects::Needs::cpu, gdr::subjects::Kind::mutant, {},
+                          [zeroes](int) { return std::make_unique<CpuSubject>(zeroes); }, {}});
+        return registry;
+    };
+    static const gdr::subjects::Registry good = make(false), bad = make(true);
+    return broken ? bad : good;
+}
+
+std::vector<const gdr::subjects::SubjectEntry*> mutants(bool broken, std::initializer_list<const char*> names) {
+    std::vector<const gdr::subjects::SubjectEntry*> entries;
+    for (const char* name : names) entries.push_back(&stand_ins(broken).at(name));
+    return entries;
 }
 
 std::vector<KillStage> two_stages() {
@@ -54,7 +71,7 @@ std::vector<KillStage> two_stages() {
 
 TEST_CASE("kill table: a correct subject survives every stage and every case is counted", "[mutation]") {
     const auto results = gdr::mutation::run_kill_table(
-        {gdr::cuda::Mutant::none}, two_stages(), gdr::harness::ToleranceTable::load_default(), options_with(false));
+        mutants(false, {"mutant:none"}), two_stages(), gdr::harness::ToleranceTable::load_default(), options_with());
     REQUIRE(results.size() == 1);
     CHECK(results[0].outcome == Outcome::passed);
     CHECK_FALSE(results[0].killed());
@@ -65,8 +82,8 @@ TEST_CASE("kill table: a correct subject survives every stage and every case is 
 
 TEST_CASE("kill table: a wrong subject is killed by the first case, which names the check", "[mutation]") {
     const auto results =
-        gdr::mutation::run_kill_table({gdr::cuda::Mutant::head_mapping_modulo, gdr::cuda::Mutant::alpha_is_g},
-                                      two_stages(), gdr::harness::ToleranceTable::load_default(), options_with(true));
+        gdr::mutation::run_kill_table(mutants(true, {"mutant:head_mapping_modulo", "mutant:alpha_is_g"}), two_stages(),
+                                      gdr::harness::ToleranceTable::load_default(), options_with());
     REQUIRE(results.size() == 2);
     for (const auto& result : results) {
         CHECK(result.killed());
@@ -76,7 +93,7 @@ TEST_CASE("kill table: a wrong subject is killed by the first case, which names 
         CHECK(result.cases == 1);
         CHECK(result.case_text.find("seed=1") != std::string::npos);
     }
-    CHECK(results[1].mutant == gdr::cuda::Mutant::alpha_is_g);
+    CHECK(results[1].mutant == "mutant:alpha_is_g");
     CHECK(gdr::mutation::format_kill_summary(results) == "2 mutants: 2 killed");
     // What a child process prints is what its parent reads back.
     const auto round_trip = gdr::mutation::kill_result_from_json(gdr::mutation::to_json(results[0]));
@@ -87,15 +104,13 @@ TEST_CASE("kill table: a wrong subject is killed by the first case, which names 
 }
 
 TEST_CASE("kill table: the time cap stops the stages and says so", "[mutation]") {
-    KillOptions options = options_with(true);
+    KillOptions options = options_with();
     options.seconds_per_mutant = 0;
-    const auto results = gdr::mutation::run_kill_table({gdr::cuda::Mutant::none}, two_stages(),
+    const auto results = gdr::mutation::run_kill_table(mutants(true, {"mutant:none"}), two_stages(),
                                                        gdr::harness::ToleranceTable::load_default(), options);
     REQUIRE(results.size() == 1);
     CHECK(results[0].outcome == Outcome::passed);  // nothing ran, so nothing killed it
     CHECK(results[0].cases == 0);
     CHECK(results[0].timed_out);
-    CHECK(gdr::mutation::format_kill_summary(results) == "1 mutants: 0 killed; survived: none");
+    CHECK(gdr::mutation::format_kill_summary(results) == "1 mutants: 0 killed; survived: mutant:none");
 }
-
-#endif  // GDR_HAVE_MUTANTS

@@ -1,4 +1,4 @@
-// Replay files (gdr/harness/replay.hpp) round-trip, and every malformed one is an
+// Replay files (gdr/fuzz/replay.hpp) round-trip, and every malformed one is an
 // InvalidArgument naming the file and the field, never a crash or a silent default.
 #include <catch2/catch.hpp>
 
@@ -10,10 +10,11 @@
 #include <nlohmann/json.hpp>
 
 #include "gdr/core/errors.hpp"
-#include "gdr/harness/replay.hpp"
+#include "gdr/fuzz/replay.hpp"
 
 using namespace gdr;
 using namespace gdr::harness;
+using namespace gdr::fuzz;
 
 namespace {
 

@@ -7,10 +7,11 @@
 #include "gdr/harness/runner.hpp"
 #include "gdr/harness/decode_cases.hpp"
 #include "support/rc_property.hpp"
+#include "support/builtin_subjects.hpp"
 
 TEST_CASE("cpu subject property: a legal reordering passes every check", "[property][runner]") {
     const auto tolerances = gdr::harness::ToleranceTable::load_default();
-    auto subject = gdr::harness::make_cpu_emulated_subject();
+    auto subject = gdr::testing::cpu_stand_in();
     const gdr::harness::CaseGenConfig config = gdr::harness::decode_case_config();
     gdr::testing::check_property("cpu-emulated-reversed vs oracle", [&] {
         gdr::harness::CaseSpec spec = *gdr::harness::gen_case(config);

@@ -15,11 +15,12 @@
 #include "gdr/cuda/decode.hpp"
 #include "gdr/cuda/device.hpp"
 #include "gdr/cuda/device_bytes.hpp"
-#include "gdr/harness/big_bank_case.hpp"
+#include "gdr/subjects/big_bank_case.hpp"
 #include "gdr/harness/runner.hpp"
 #include "gdr/harness/case_gen.hpp"
 #include "support/host_case_tools.hpp"
 #include "support/rc_property.hpp"
+#include "support/builtin_subjects.hpp"
 
 using gdr::harness::CaseSpec;
 using gdr::harness::HostCase;
@@ -43,7 +44,7 @@ bool same_bytes(const HostTensor& a, const HostTensor& b) { return a.bytes() == 
 
 TEST_CASE("cuda decode property: one circular call of T tokens equals T one-token calls bitwise",
           "[gpu][property][decode]") {
-    auto subject = gdr::harness::make_cuda_decode_subject();
+    auto subject = gdr::testing::cuda_decode();
     gdr::harness::CaseGenConfig config;
     config.varlen = false;
     config.skip_final_state = false;
@@ -90,16 +91,15 @@ TEST_CASE("cuda decode property: one circular call of T tokens equals T one-toke
 }
 
 TEST_CASE("cuda decode: a bank of more than 2^31 elements is addressed near its end", "[gpu][decode]") {
-    // harness::run_big_bank_case: rows at entries N-1 and N-3 of a 2^31 + 2^20 element bf16
+    // subjects::run_big_bank_case: rows at entries N-1 and N-3 of a 2^31 + 2^20 element bf16
     // bank (4.3 GB), where a 32-bit element offset would wrap, against the same call on a
     // two-entry bank; the kill table runs it on the bank_offset_32bit mutant too.
-    const auto report = gdr::harness::run_big_bank_case(
-        "cuda-decode", [](const gdr::Problem& problem) { gdr::cuda::fused_recurrent_decode(problem); });
+    const auto report = gdr::subjects::builtin_registry().at("cuda-decode").run_big_bank_case();
     INFO(gdr::harness::format_failure(report));
     CHECK(report.outcome == gdr::harness::Outcome::passed);
     // The small call itself is right: the same case through the guarded subject and the oracle.
-    auto subject = gdr::harness::make_cuda_decode_subject();
-    const auto small = gdr::harness::run_case(gdr::harness::big_bank_small_case(), *subject,
+    auto subject = gdr::testing::cuda_decode();
+    const auto small = gdr::harness::run_case(gdr::subjects::big_bank_small_case(), *subject,
                                               gdr::harness::ToleranceTable::load_default());
     INFO(gdr::harness::format_failure(small));
     CHECK(small.outcome == gdr::harness::Outcome::passed);
@@ -109,7 +109,7 @@ TEST_CASE("cuda decode: more rows than one grid launches (B > 65535) pass agains
     // Rows are gridDim.y, at most 65535: the rest run in the kernel's grid-stride loop.
     const CaseSpec spec = parse_text("B=66000 T=1 H=1 HV=2 K=16 V=8 layout=kv in=bf16 state=f32 seed=65536");
     REQUIRE(spec.batch > 65535);
-    auto subject = gdr::harness::make_cuda_decode_subject();
+    auto subject = gdr::testing::cuda_decode();
     const auto report = gdr::harness::run_case(spec, *subject, gdr::harness::ToleranceTable::load_default());
     INFO(gdr::harness::format_failure(report));
     CHECK(report.outcome == gdr::harness::Outcome::passed);
@@ -199,7 +199,7 @@ TEST_CASE("cuda decode: each tiling (whole KV and VK tiles of K = 64, 128, 256, 
     if (packs && whole_tiling == DecodeTiling::whole_vk) expected = DecodeTiling::whole_vk_packed;
 
     std::optional<DecodeTiling> launched;
-    auto subject = gdr::harness::make_cuda_launch_subject(
+    auto subject = gdr::subjects::make_cuda_launch_subject(
         "cuda-decode", "the CUDA decode kernel, its tiling recorded", [&](const gdr::Problem& on_device) {
             launched = gdr::cuda::decode_tiling(on_device);
             gdr::cuda::fused_recurrent_decode(on_device, nullptr);

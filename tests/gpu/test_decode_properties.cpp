@@ -7,6 +7,7 @@
 #include "gdr/harness/runner.hpp"
 #include "gdr/harness/decode_cases.hpp"
 #include "support/rc_property.hpp"
+#include "support/builtin_subjects.hpp"
 
 using gdr::harness::CaseReport;
 using gdr::harness::CaseSpec;
@@ -14,7 +15,7 @@ using gdr::harness::Outcome;
 
 TEST_CASE("cuda decode property: random cases pass against the oracle", "[gpu][property][decode]") {
     const gdr::harness::ToleranceTable tolerances = gdr::harness::ToleranceTable::load_default();
-    auto subject = gdr::harness::make_cuda_decode_subject();
+    auto subject = gdr::testing::cuda_decode();
     const gdr::harness::CaseGenConfig config = gdr::harness::decode_case_config();
     gdr::testing::check_property("cuda-decode vs oracle", [&] {
         CaseSpec spec = *gdr::harness::gen_case(config);

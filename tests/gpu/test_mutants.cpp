@@ -4,21 +4,20 @@
 // kill table (every mutant, targeted cases, a time cap) is `gdr mutate`.
 #include <catch2/catch.hpp>
 
-#include "gdr/harness/campaign.hpp"
+#include "gdr/fuzz/campaign.hpp"
 #include "gdr/harness/runner.hpp"
 #include "gdr/mutation/kill_table.hpp"
-#include "gdr/mutation/mutant_subject.hpp"
+#include "gdr/subjects/builtin.hpp"
 
-using gdr::cuda::Mutant;
 using gdr::mutation::KillResult;
 
 namespace {
 
-KillResult kill(Mutant mutant, const std::vector<gdr::mutation::KillStage>& stages) {
+KillResult kill(const std::string& mutant, const std::vector<gdr::mutation::KillStage>& stages) {
     gdr::mutation::KillOptions options;
     options.seconds_per_mutant = 600;  // never the reason for a verdict here
-    const auto results =
-        gdr::mutation::run_kill_table({mutant}, stages, gdr::harness::ToleranceTable::load_default(), options);
+    const auto results = gdr::mutation::run_kill_table({&gdr::subjects::builtin_registry().at(mutant)}, stages,
+                                                       gdr::harness::ToleranceTable::load_default(), options);
     REQUIRE(results.size() == 1);
     return results.front();
 }
@@ -29,10 +28,10 @@ TEST_CASE("mutant none (the mutant build, every hook off) passes the default, ta
           "[gpu][mutation]") {
     // The standard stages, with the random campaign (which runs until the time cap) cut to
     // its first 20 cases.
-    gdr::harness::CampaignConfig campaign;
+    gdr::fuzz::CampaignConfig campaign;
     std::vector<gdr::harness::CaseSpec> random_cases;
-    for (std::int64_t c = 0; c < 20; ++c) random_cases.push_back(gdr::harness::campaign_case(campaign, c));
-    const KillResult result = kill(Mutant::none, {gdr::mutation::case_list_stage("default cases", gdr::harness::default_verify_cases()),
+    for (std::int64_t c = 0; c < 20; ++c) random_cases.push_back(gdr::fuzz::campaign_case(campaign, c));
+    const KillResult result = kill("mutant:none", {gdr::mutation::case_list_stage("default cases", gdr::harness::default_verify_cases()),
                                                   gdr::mutation::case_list_stage("targeted cases", gdr::mutation::targeted_kill_cases()),
                                                   gdr::mutation::big_bank_stage(),
                                                   gdr::mutation::case_list_stage("random cases", random_cases)});
@@ -45,11 +44,11 @@ TEST_CASE("mutant none (the mutant build, every hook off) passes the default, ta
 TEST_CASE("representative mutants are killed by a default case", "[gpu][mutation]") {
     // Mutants whose wrong accesses stay near their buffers: a faulting mutant would end
     // the CUDA context for the rest of this process.
-    const Mutant mutant =
-        GENERATE(Mutant::kv_row_pitch_uses_key_dim, Mutant::head_mapping_modulo, Mutant::state_indices_ignored,
-                 Mutant::circular_write_slot_off_by_one, Mutant::inactive_row_output_unwritten,
-                 Mutant::final_state_written_when_disabled, Mutant::output_before_update, Mutant::v_tail_dropped,
-                 Mutant::strides_read_as_contiguous, Mutant::scale_applied_to_k);
+    const std::string mutant = GENERATE(
+        "mutant:kv_row_pitch_uses_key_dim", "mutant:head_mapping_modulo", "mutant:state_indices_ignored",
+        "mutant:circular_write_slot_off_by_one", "mutant:inactive_row_output_unwritten",
+        "mutant:final_state_written_when_disabled", "mutant:output_before_update", "mutant:v_tail_dropped",
+        "mutant:strides_read_as_contiguous", "mutant:scale_applied_to_k");
     const KillResult result =
         kill(mutant, {gdr::mutation::case_list_stage("default cases", gdr::harness::default_verify_cases())});
     INFO(gdr::mutation::format_kill_result(result));
@@ -57,7 +56,7 @@ TEST_CASE("representative mutants are killed by a default case", "[gpu][mutation
 }
 
 TEST_CASE("mutants of a reported subject carry a reproduce line that names them", "[gpu][mutation]") {
-    auto subject = gdr::mutation::make_cuda_mutant_subject(Mutant::head_mapping_modulo);
+    auto subject = gdr::subjects::builtin_registry().make("mutant:head_mapping_modulo");
     CHECK(subject->name() == "mutant:head_mapping_modulo");
     const auto report = gdr::harness::run_case(gdr::harness::parse_text("B=2 T=1 H=2 HV=4 K=16 V=16 seed=3"), *subject,
                                                gdr::harness::ToleranceTable::load_default());

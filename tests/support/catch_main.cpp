@@ -8,9 +8,9 @@
 #include <catch2/catch.hpp>
 
 #include <cstdio>
-#include <cstdlib>
 #include <string_view>
 
+#include "gdr/harness/require_gpu.hpp"
 #ifdef GDR_TESTS_NEED_GPU
 #include "gdr/cuda/device.hpp"
 #endif
@@ -30,8 +30,7 @@ int main(int argc, char** argv) {
     if (!is_listing(argc, argv)) {
         const gdr::cuda::DeviceStatus device = gdr::cuda::probe_device();
         if (!device.available) {
-            const char* require = std::getenv("GDR_REQUIRE_GPU");
-            const bool required = require && std::string_view(require) == "1";
+            const bool required = gdr::harness::gpu_required_by_environment();
             std::fprintf(stderr, "%s: no usable CUDA device (%s)\n", required ? "FAILED" : "SKIPPED",
                          device.reason.c_str());
             return required ? 1 : 77;

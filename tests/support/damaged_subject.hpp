@@ -6,6 +6,7 @@
 #include <string>
 
 #include "gdr/harness/subject.hpp"
+#include "support/builtin_subjects.hpp"
 
 namespace gdr::testing {
 
@@ -15,7 +16,7 @@ namespace gdr::testing {
 class DamagedSubject final : public harness::Subject {
 public:
     using Damage = std::function<void(const Problem&, int run, harness::SubjectRunResult&)>;
-    explicit DamagedSubject(Damage damage) : inner_(harness::make_cpu_emulated_subject()), damage_(std::move(damage)) {}
+    explicit DamagedSubject(Damage damage) : inner_(testing::cpu_stand_in()), damage_(std::move(damage)) {}
     std::string name() const override { return "cpu-emulated-reversed"; }
     std::string description() const override { return "a deliberately wrong subject"; }
     std::optional<std::string> unavailable_reason() const override { return std::nullopt; }

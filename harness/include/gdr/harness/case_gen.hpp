@@ -154,9 +154,7 @@ inline CaseSpec spec_from_choices(const CaseChoices& c) {
         s.use_qk_l2norm = false;
         s.g = GateDistribution::zero;
         if (s.beta == BetaDistribution::uniform) s.beta = BetaDistribution::one;
-        std::int64_t longest = s.seq_len;
-        if (s.varlen) longest = s.seq_lengths.empty() ? 0 : *std::max_element(s.seq_lengths.begin(), s.seq_lengths.end());
-        if (s.beta == BetaDistribution::half && longest > exact_halving_budget(s.state_dtype, s.key_dim))
+        if (s.beta == BetaDistribution::half && s.longest_row() > exact_halving_budget(s.state_dtype, s.key_dim))
             s.beta = BetaDistribution::one;
         if (!s.scale) s.scale = 1.0;
     }

@@ -132,6 +132,8 @@ struct CaseSpec {
 
     std::int64_t rows() const;                // batch, or the number of sequences
     std::int64_t resolved_bank_entries() const;  // bank_entries, or rows() when 0
+    std::int64_t row_tokens(std::int64_t row) const;  // seq_len, or the row's varlen length
+    std::int64_t longest_row() const;                 // the most tokens of any row
 
     bool operator==(const CaseSpec&) const = default;
 };

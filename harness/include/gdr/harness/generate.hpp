@@ -65,6 +65,10 @@ struct HostCase {
     std::vector<std::int32_t> cache_seqlens;  // [rows] when spec.circular
     std::vector<std::int32_t> cu_seqlens_i32;  // [rows + 1] when varlen and i32
     std::vector<std::int64_t> cu_seqlens_i64;  // [rows + 1] when varlen and i64
+
+    // SPEC.md "Active rows" on the materialized arrays (core's row_is_active reads a
+    // Problem; this is the same rule before any Problem exists).
+    bool row_is_active(std::int64_t row) const;
 };
 
 // Counter-based uniform in [0, 1): a pure function of its arguments (splitmix64-style).

@@ -16,9 +16,7 @@
 namespace gdr::harness {
 
 struct CheckResult {
-    // "o vs R64", "state vs R64", "untouched bank", "poison survivors", "guard bands",
-    // "determinism", "error", ...
-    std::string name;
+    std::string name;  // one of check_names.hpp
     Outcome outcome = Outcome::passed;
     std::string detail;
     std::optional<SliceMetrics> worst_slice;  // the slice that decided the outcome
@@ -38,6 +36,13 @@ struct CaseReport {
 
 // The worst outcome of `checks`, passed when empty.
 Outcome worst_outcome(const std::vector<CheckResult>& checks);
+// The first check of `report` that did not pass (INCORRECT or FAILED, or any other outcome
+// than PASSED with `any_outcome`); nullptr when there is none, e.g. a report that failed
+// before any check ran.
+const CheckResult* first_failing_check(const CaseReport& report, bool any_outcome = false);
+// The failure class of a report: the name of its first failing check, or
+// check_names::setup when it failed before any check ran (no tolerance row, say).
+std::string failure_class(const CaseReport& report);
 
 // One JSON object per case (write with .dump() and a newline for JSON lines). Non-finite
 // numbers are written as the strings "nan", "inf", "-inf" (JSON has no such numbers).

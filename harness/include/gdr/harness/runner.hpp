@@ -5,6 +5,7 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,8 +45,27 @@ CaseReport run_case(const PreparedCase& prepared, Subject& subject, const Tolera
 CaseReport run_case(const CaseSpec& spec, Subject& subject, const ToleranceTable& tolerances,
                     const RunOptions& options = {});
 
+// A case spec whose oracle runs happen once, on first use, for every subject that runs it
+// (`gdr verify` runs each case on several subjects, the kill table on every mutant).
+class SharedCase {
+public:
+    explicit SharedCase(CaseSpec spec) : spec_(std::move(spec)) {}
+    const CaseSpec& spec() const { return spec_; }
+    // The prepared case; nullptr when the spec cannot be prepared (run() then reports why,
+    // as FAILED). Prepares on the first call.
+    const PreparedCase* prepared();
+    CaseReport run(Subject& subject, const ToleranceTable& tolerances, const RunOptions& options = {});
+
+private:
+    CaseSpec spec_;
+    std::optional<PreparedCase> prepared_;
+    bool tried_ = false;
+};
+
 // `gdr check --subject NAME --case '<spec text>'`, quoted for a POSIX shell.
 std::string reproduce_command(const CaseSpec& spec, std::string_view subject, std::string_view gdr_command = "gdr");
+// `text` as one word of a POSIX shell command line (single-quoted).
+std::string shell_quote(std::string_view text);
 
 // A tensor's logical values as JSON {dtype, shape, values}; NaN and Inf as strings.
 nlohmann::json tensor_to_json(const HostTensor& tensor);

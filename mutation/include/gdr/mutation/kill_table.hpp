@@ -1,6 +1,8 @@
 // The kill table: every mutant of the decode kernel against the verification, stage by
-// stage (the default `gdr verify` cases, then cases aimed at mutants that random cases
-// rarely reach, later a random campaign), stopping at the first case that does not pass.
+// stage (the default `gdr verify` cases, cases aimed at mutants that random cases rarely
+// reach, the big bank, then a random campaign), stopping at the first case that does not
+// pass. The mutants are registry entries (subjects/registry.hpp, kind mutant), so this
+// library needs no CUDA: the CUDA build registers them.
 // A mutant that survives every stage marks a blind spot of the verification, unless its
 // catalog entry calls it equivalent on the inputs it was given.
 #pragma once
@@ -12,17 +14,15 @@
 #include <string>
 #include <vector>
 
-#include "gdr/cuda/mutants.hpp"
 #include "gdr/harness/runner.hpp"
-#include "gdr/mutation/mutant_subject.hpp"
+#include "gdr/subjects/registry.hpp"
 
 namespace gdr::mutation {
 
 // The mutant a stage attacks, with what run_case needs.
 struct MutantUnderTest {
-    cuda::Mutant mutant;
-    harness::Subject& subject;     // make_cuda_mutant_subject(mutant)
-    harness::DeviceLaunch launch;  // mutant_launch(mutant), for cases the harness cannot hold
+    const subjects::SubjectEntry& entry;
+    harness::Subject& subject;  // entry.make(0)
     const harness::ToleranceTable& tolerances;
     const harness::RunOptions& run_options;
 };
@@ -61,8 +61,9 @@ KillStage case_list_stage(std::string name, std::vector<harness::CaseSpec> cases
 // Cases aimed at mutants that the default cases and random cases rarely reach (an index
 // equal to N, beta without g, B x HV > 65535, K = 1 with l2norm, ...), each saying which.
 std::vector<harness::CaseSpec> targeted_kill_cases();
-// harness::run_big_bank_case: a bank of more than 2^31 elements (bank_offset_32bit). A
-// mutant that faults here ends the CUDA context of its process (gdr mutate isolates them).
+// The entry's big-bank case (a bank of more than 2^31 elements: bank_offset_32bit); nothing
+// for an entry without one. A mutant that faults here ends the CUDA context of its process
+// (gdr mutate isolates them).
 KillStage big_bank_stage();
 // Cases 0, 1, 2, ... of the fuzz campaign `seed` (the property tests' distribution), the
 // same for every mutant, until the mutant is killed or its time is up.
@@ -74,12 +75,10 @@ std::vector<KillStage> standard_kill_stages(std::uint64_t seed);
 struct KillOptions {
     double seconds_per_mutant = 60;  // a cap across all stages
     harness::RunOptions run_options;
-    // The subject that stands for a mutant (tests put a CPU subject here).
-    std::function<std::unique_ptr<harness::Subject>(cuda::Mutant)> make_subject = make_cuda_mutant_subject;
 };
 
 struct KillResult {
-    cuda::Mutant mutant = cuda::Mutant::none;
+    std::string mutant;  // the registry name, "mutant:<name>"
     // The first case that did not pass: INCORRECT or FAILED (killed), NOT_RUN (no device),
     // NOT_SUPPORTED; PASSED when every case passed (survived).
     harness::Outcome outcome = harness::Outcome::passed;
@@ -96,7 +95,7 @@ struct KillResult {
 
 // Runs `stages` in order against each mutant; on_result (optional) sees each result as it
 // is decided. Subject errors never throw: they are FAILED outcomes, i.e. kills.
-std::vector<KillResult> run_kill_table(const std::vector<cuda::Mutant>& mutants, const std::vector<KillStage>& stages,
+std::vector<KillResult> run_kill_table(const std::vector<const subjects::SubjectEntry*>& mutants, const std::vector<KillStage>& stages,
                                        const harness::ToleranceTable& tolerances, const KillOptions& options = {},
                                        const std::function<void(const KillResult&)>& on_result = {});
 

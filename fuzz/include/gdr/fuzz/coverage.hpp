@@ -1,0 +1,44 @@
+// Coverage classes of a case: which of SPEC.md's risky features a case exercises, counted
+// by fuzz campaigns so that a campaign's summary shows what it actually tested (a campaign
+// that never wrapped a circular buffer proves nothing about wraparound).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "gdr/harness/generate.hpp"
+
+namespace gdr::fuzz {
+
+// The class names, spelled once (summaries, progress lines and tests compare them).
+namespace coverage_class {
+// circular, and some active row's cache_seqlen + its token count crosses a multiple of
+// Slots (it writes past the last slot)
+inline constexpr char wraparound[] = "wraparound";
+inline constexpr char slots_equal_t[] = "slots == T";  // circular, Slots == tokens per row (production)
+inline constexpr char single_slot[] = "slots == 1";
+inline constexpr char inactive_rows[] = "inactive rows";  // an index out of [0, N) or a negative cache_seqlen
+inline constexpr char negative_seqlens[] = "negative cache_seqlens";
+inline constexpr char grouped_heads[] = "grouped heads";  // HV > H
+inline constexpr char varlen[] = "varlen";
+inline constexpr char strided[] = "strided";
+inline constexpr char exact[] = "exact";
+inline constexpr char l2norm[] = "l2norm";
+inline constexpr char no_g[] = "no g";
+inline constexpr char no_beta[] = "no beta";
+inline constexpr char layout_kv[] = "layout=kv";
+inline constexpr char layout_vk[] = "layout=vk";
+}  // namespace coverage_class
+
+// "in=<dtype> state=<dtype>": the (input, state) dtype pair class.
+std::string dtype_pair_class(DType input, DType state);
+
+// The classes `host` belongs to, from its materialized arrays (so wraparound is judged on
+// the cache_seqlens actually drawn, not on seqlen_max): the names above and its dtype pair.
+std::vector<std::string> coverage_classes(const harness::HostCase& host);
+
+// Every class coverage_classes() can name (all nine dtype pairs), so that a summary can
+// show the classes a campaign never reached as 0.
+std::vector<std::string> all_coverage_classes();
+
+}  // namespace gdr::fuzz

@@ -1,0 +1,319 @@
+#include "gdr/fuzz/campaign.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <exception>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "gdr/core/errors.hpp"
+#include "gdr/fuzz/coverage.hpp"
+#include "gdr/fuzz/replay.hpp"
+#include "gdr/harness/mix64.hpp"
+#include "gdr/harness/runner.hpp"
+#include "gdr/harness/version.hpp"
+
+namespace gdr::fuzz {
+
+using namespace gdr::harness;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+// The RapidCheck random state of case `case_number`: distinct keys for distinct
+// (seed, case number) pairs, independent of how many cases ran before.
+rc::Random case_random(std::uint64_t seed, std::int64_t case_number) {
+    const std::uint64_t a = mix64(seed), b = mix64(a ^ std::uint64_t(case_number));
+    return rc::Random(rc::Random::Key{a, b, mix64(b), mix64(b + 1)});
+}
+
+// The size RapidCheck would give the property test's case `case_number` (0..100, cycling).
+int case_size(std::int64_t case_number) { return int(case_number % 101); }
+
+// prepare + run, with the case's coverage classes. An invalid spec (a generator bug) is a
+// FAILED report from run_case(spec, ...), with no coverage.
+CaseReport run_one(const CaseSpec& spec, Subject& subject, const ToleranceTable& tolerances,
+                   const RunOptions& options, std::vector<std::string>* coverage) {
+    SharedCase shared(spec);
+    if (coverage && shared.prepared()) *coverage = coverage_classes(shared.prepared()->host);
+    return shared.run(subject, tolerances, options);
+}
+
+struct ShrinkResult {
+    CaseSpec spec;
+    CaseReport report;
+    std::int64_t steps = 0;
+};
+
+// Greedy descent through the shrink tree: the first shrink that still fails with the same
+// failure class replaces the current case, until none does or a bound is reached.
+ShrinkResult shrink_failure(const CampaignConfig& config, rc::Shrinkable<CaseSpec> tree, CaseReport report,
+                            Subject& subject, const ToleranceTable& tolerances, const RunOptions& options) {
+    ShrinkResult result{tree.value(), std::move(report), 0};
+    if (!config.shrink) return result;
+    const std::string wanted = failure_class(result.report);
+    const Clock::time_point start = Clock::now();
+    const auto out_of_budget = [&] {
+        return result.steps >= config.max_shrink_steps || seconds_since(start) >= config.max_shrink_seconds;
+    };
+    bool improved = true;
+    while (improved && !out_of_budget()) {
+        improved = false;
+        rc::Seq<rc::Shrinkable<CaseSpec>> shrinks = tree.shrinks();
+        while (auto candidate = shrinks.next()) {
+            CaseSpec spec = candidate->value();
+            CaseReport candidate_report = run_one(spec, subject, tolerances, options, nullptr);
+            if (is_failure(candidate_report.outcome) && failure_class(candidate_report) == wanted) {
+                tree = std::move(*candidate);
+                result = {std::move(spec), std::move(candidate_report), result.steps + 1};
+                improved = true;
+                break;
+            }
+            if (out_of_budget()) break;
+        }
+    }
+    return result;
+}
+
+std::vector<std::string> failing_checks(const CaseReport& report) {
+    std::vector<std::string> names;
+    for (const CheckResult& check : report.checks)
+        if (is_failure(check.outcome)) names.push_back(check.name);
+    return names;
+}
+
+std::filesystem::path replay_path(const CampaignConfig& config, const std::string& subject, std::int64_t case_number) {
+    return config.out_dir / fmt::format("{}-seed{}-case{}.json", subject, config.seed, case_number);
+}
+
+std::filesystem::path jsonl_path(const CampaignConfig& config) {
+    if (!config.jsonl_file.empty()) return config.jsonl_file;
+    return config.out_dir.empty() ? std::filesystem::path() : config.out_dir / "campaign.jsonl";
+}
+
+// What the workers share; every member after `lock` is guarded by it.
+struct SharedState {
+    SharedState(const CampaignConfig& config_, const ToleranceTable& tolerances_, CampaignProgress* progress_)
+        : config(config_), tolerances(tolerances_), progress(progress_) {}
+
+    const CampaignConfig& config;
+    const ToleranceTable& tolerances;
+    CampaignProgress* progress;
+    Clock::time_point start = Clock::now();
+    std::atomic<std::int64_t> next_index{0};  // the shard's k-th case is case shard_index + k * shard_count
+    std::atomic<bool> stop{false};
+
+    std::mutex lock;
+    CampaignSummary summary;
+    std::ofstream jsonl;
+    std::exception_ptr error;
+
+    void write_record(const nlohmann::json& record) {
+        if (jsonl.is_open()) jsonl << record.dump() << '\n' << std::flush;
+    }
+};
+
+void run_worker(SharedState& shared, const std::function<std::unique_ptr<Subject>(int)>& make_subject, int device) {
+    const CampaignConfig& config = shared.config;
+    std::unique_ptr<Subject> subject = make_subject(device);
+    {
+        std::lock_guard guard(shared.lock);
+        if (shared.summary.subject.empty()) shared.summary.subject = subject->name();
+        if (const auto reason = subject->unavailable_reason()) {
+            shared.summary.not_run_reason = *reason;
+            shared.stop = true;
+        }
+    }
+    RunOptions options;
+    options.gdr_command = config.gdr_command;
+    options.check_determinism = config.check_determinism;
+
+    while (!shared.stop) {
+        const std::int64_t case_number = config.shard_index + shared.next_index++ * config.shard_count;
+        if (config.max_cases && case_number >= *config.max_cases) break;
+        if (config.max_seconds && seconds_since(shared.start) >= *config.max_seconds) break;
+
+        const rc::Shrinkable<CaseSpec> tree = campaign_case_tree(config, case_number);
+        const CaseSpec spec = tree.value();
+        std::vector<std::string> coverage;
+        CaseReport report = run_one(spec, *subject, shared.tolerances, options, &coverage);
+        {
+            std::lock_guard guard(shared.lock);
+            CampaignSummary& summary = shared.summary;
+            if (report.outcome == Outcome::not_run) {
+                summary.not_run_reason = report.message;
+                shared.stop = true;
+                break;
+            }
+            ++summary.cases;
+            if (report.outcome == Outcome::not_supported) ++summary.not_supported;
+            for (const std::string& name : coverage) ++summary.coverage[name];
+            if (shared.progress) shared.progress->on_case({case_number, &spec, report.outcome}, summary);
+        }
+        if (!is_failure(report.outcome)) continue;
+
+        CampaignFailure failure;
+        failure.case_number = case_number;
+        failure.seconds_into_campaign = seconds_since(shared.start);
+        failure.original = spec;
+        ShrinkResult shrunk = shrink_failure(config, tree, std::move(report), *subject, shared.tolerances, options);
+        failure.shrunk = std::move(shrunk.spec);
+        failure.report = std::move(shrunk.report);
+        if (!config.dump_dir.empty()) {
+            RunOptions dump_options = options;
+            dump_options.dump_dir = config.dump_dir;
+            failure.report = run_one(failure.shrunk, *subject, shared.tolerances, dump_options, nullptr);
+        }
+        failure.shrink_steps = shrunk.steps;
+        failure.failure_class = failure_class(failure.report);
+        if (!config.out_dir.empty()) {
+            failure.replay_file = replay_path(config, subject->name(), case_number);
+            ReplayFile replay;
+            replay.spec = failure.shrunk;
+            replay.subject = subject->name();
+            replay.outcome = std::string(to_string(failure.report.outcome));
+            replay.failure_class = failure.failure_class;
+            replay.failing_checks = failing_checks(failure.report);
+            replay.campaign_seed = config.seed;
+            replay.case_number = case_number;
+            replay.original_case = to_text(failure.original);
+            replay.gdr_version = std::string(gdr_version());
+            write_replay_file(failure.replay_file, replay);
+        }
+        std::lock_guard guard(shared.lock);
+        ++shared.summary.failures_by_class[failure.failure_class];
+        shared.write_record(to_json(failure));
+        if (shared.progress) shared.progress->on_failure(failure);
+        shared.summary.failures.push_back(std::move(failure));
+        if (config.stop_at_first_failure) shared.stop = true;
+    }
+}
+
+}  // namespace
+
+void validate(const CampaignConfig& config) {
+    if (config.shard_count < 1) throw InvalidArgument("--shard", fmt::format("shard count {} must be >= 1", config.shard_count));
+    if (config.shard_index < 0 || config.shard_index >= config.shard_count)
+        throw InvalidArgument("--shard", fmt::format("shard index {} must be in [0, {})", config.shard_index,
+                                                     config.shard_count));
+    if (!config.max_cases && !config.max_seconds)
+        throw InvalidArgument("--cases", "give a bound: --cases N and/or --seconds X");
+    if (config.max_cases && *config.max_cases < 0)
+        throw InvalidArgument("--cases", fmt::format("{} must be >= 0", *config.max_cases));
+    if (config.max_seconds && !(*config.max_seconds >= 0))
+        throw InvalidArgument("--seconds", fmt::format("{} must be >= 0", *config.max_seconds));
+    if (config.work_budget < 1) throw InvalidArgument("--work-budget", "must be >= 1");
+    if (config.max_shrink_steps < 0) throw InvalidArgument("--max-shrink-steps", "must be >= 0");
+    if (!(config.max_shrink_seconds >= 0)) throw InvalidArgument("--max-shrink-seconds", "must be >= 0");
+}
+
+rc::Shrinkable<CaseSpec> campaign_case_tree(const CampaignConfig& config, std::int64_t case_number) {
+    const std::int64_t budget = config.work_budget;
+    // bound_work inside the generator, so every shrink is bounded too.
+    const rc::Gen<CaseSpec> gen = rc::gen::map(gen_case(config.generator), [budget](CaseSpec spec) {
+        bound_work(spec, budget);
+        return spec;
+    });
+    return gen(case_random(config.seed, case_number), case_size(case_number));
+}
+
+CaseSpec campaign_case(const CampaignConfig& config, std::int64_t case_number) {
+    return campaign_case_tree(config, case_number).value();
+}
+
+CampaignSummary run_campaign(const CampaignConfig& config,
+                             const std::function<std::unique_ptr<Subject>(int device)>& make_subject,
+                             const std::vector<int>& devices, const ToleranceTable& tolerances,
+                             CampaignProgress* progress) {
+    validate(config);
+    if (devices.empty()) throw InvalidArgument("--devices", "at least one device (worker) is needed");
+    SharedState shared(config, tolerances, progress);
+    for (const std::string& name : all_coverage_classes()) shared.summary.coverage[name] = 0;
+    if (const std::filesystem::path path = jsonl_path(config); !path.empty()) {
+        if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
+        shared.jsonl.open(path);
+        if (!shared.jsonl) throw std::runtime_error("cannot write " + path.string());
+    }
+
+    std::vector<std::thread> workers;
+    for (int device : devices) {
+        workers.emplace_back([&shared, &make_subject, device] {
+            try {
+                run_worker(shared, make_subject, device);
+            } catch (...) {
+                std::lock_guard guard(shared.lock);
+                if (!shared.error) shared.error = std::current_exception();
+                shared.stop = true;
+            }
+        });
+    }
+    for (std::thread& worker : workers) worker.join();
+    if (shared.error) std::rethrow_exception(shared.error);
+
+    CampaignSummary summary = std::move(shared.summary);
+    summary.seconds = seconds_since(shared.start);
+    std::sort(summary.failures.begin(), summary.failures.end(),
+              [](const CampaignFailure& a, const CampaignFailure& b) { return a.case_number < b.case_number; });
+    shared.write_record(to_json(summary, config));
+    return summary;
+}
+
+nlohmann::json to_json(const CampaignFailure& failure) {
+    return {{"record", "failure"},
+            {"case_number", failure.case_number},
+            {"seconds_into_campaign", failure.seconds_into_campaign},
+            {"failure_class", failure.failure_class},
+            {"original", to_text(failure.original)},
+            {"shrunk", to_text(failure.shrunk)},
+            {"shrink_steps", failure.shrink_steps},
+            {"replay_file", failure.replay_file.string()},
+            {"report", to_json(failure.report)}};
+}
+
+nlohmann::json to_json(const CampaignSummary& summary, const CampaignConfig& config) {
+    nlohmann::json failures = nlohmann::json::array();
+    for (const CampaignFailure& failure : summary.failures)
+        failures.push_back({{"case_number", failure.case_number},
+                            {"failure_class", failure.failure_class},
+                            {"shrunk", to_text(failure.shrunk)},
+                            {"replay_file", failure.replay_file.string()}});
+    return {{"record", "summary"},
+            {"gdr_version", gdr_version()},
+            {"subject", summary.subject},
+            {"seed", config.seed},
+            {"shard", fmt::format("{}/{}", config.shard_index, config.shard_count)},
+            {"cases", summary.cases},
+            {"not_supported", summary.not_supported},
+            {"not_run_reason", summary.not_run_reason ? nlohmann::json(*summary.not_run_reason) : nlohmann::json()},
+            {"seconds", summary.seconds},
+            {"cases_per_second", summary.cases_per_second()},
+            {"failure_count", summary.failures.size()},
+            {"failures_by_class", summary.failures_by_class},
+            {"coverage", summary.coverage},
+            {"failures", std::move(failures)}};
+}
+
+std::string format_summary(const CampaignSummary& summary) {
+    std::string text = fmt::format("subject {}: {} cases in {:.1f} s ({:.1f} cases/s), {} failures, {} not supported\n",
+                                   summary.subject, summary.cases, summary.seconds, summary.cases_per_second(),
+                                   summary.failures.size(), summary.not_supported);
+    if (summary.not_run_reason) text += fmt::format("NOT_RUN: {}\n", *summary.not_run_reason);
+    if (!summary.failures_by_class.empty()) {
+        text += "failures by class:\n";
+        for (const auto& [name, count] : summary.failures_by_class) text += fmt::format("  {:<26} {}\n", name, count);
+    }
+    if (summary.cases == 0) return text;
+    text += "coverage (cases per class):\n";
+    for (const auto& [name, count] : summary.coverage) text += fmt::format("  {:<26} {}\n", name, count);
+    return text;
+}
+
+}  // namespace gdr::fuzz

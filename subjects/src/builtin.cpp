@@ -1,0 +1,15 @@
+#include "gdr/subjects/builtin.hpp"
+
+namespace gdr::subjects {
+
+const Registry& builtin_registry() {
+    static const Registry registry = [] {
+        Registry r;
+        register_cpu_subjects(r);
+        register_cuda_subjects(r);
+        return r;
+    }();
+    return registry;
+}
+
+}  // namespace gdr::subjects

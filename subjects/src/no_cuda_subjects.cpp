@@ -1,0 +1,32 @@
+// A build without nvcc has no kernel to run: the decode subject is registered all the same,
+// so that `gdr verify` says why it did not run and GDR_REQUIRE_GPU=1 fails the gate.
+#include <stdexcept>
+
+#include "gdr/subjects/builtin.hpp"
+
+namespace gdr::subjects {
+
+namespace {
+
+constexpr char kWhy[] = "this build has no CUDA (nvcc was not found when CMake configured)";
+
+class UnbuiltSubject final : public harness::Subject {
+public:
+    std::string name() const override { return "cuda-decode"; }
+    std::string description() const override { return "the CUDA fused recurrent decode kernel (not built)"; }
+    std::optional<std::string> unavailable_reason() const override { return std::string(kWhy); }
+    harness::SubjectRunResult run(const Problem&) override { throw std::runtime_error(kWhy); }
+};
+
+}  // namespace
+
+void register_cuda_subjects(Registry& registry) {
+    registry.add({"cuda-decode", "the CUDA fused recurrent decode kernel (not built)", Needs::cuda_device, Kind::kernel,
+                  {}, [](int) { return std::make_unique<UnbuiltSubject>(); }, {}});
+}
+
+int cuda_device_count() { return 0; }
+
+std::string cuda_unavailable_reason() { return kWhy; }
+
+}  // namespace gdr::subjects

@@ -1,0 +1,44 @@
+// `gdr fuzz`: a campaign of random cases against one subject (gdr/fuzz/campaign.hpp
+// does the work; this file is the command line, the progress display and the outputs).
+//
+//   gdr fuzz [--subject NAME] [--seed S] [--cases N] [--seconds X] [--shard i/n]
+//            [--out DIR] [--jsonl FILE] [--junit FILE] [--json FILE] [--devices all|0,1]
+//            [--stop-at-first-failure] [--no-shrink] [--no-determinism] [--work-budget N]
+//
+// Without --cases or --seconds it runs for 60 s. Exit codes: gate.hpp (1 when it found a
+// failure).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "report_options.hpp"
+
+namespace gdr::cli {
+
+class FuzzCommand {
+public:
+    explicit FuzzCommand(CLI::App& app);
+    bool parsed() const { return command_->parsed(); }
+    int run() const;
+
+private:
+    CLI::App* command_;
+    std::string subject_;  // empty: cuda-decode when a device is present, else cpu-emulated-reversed
+    std::uint64_t seed_ = 1;
+    std::optional<std::int64_t> cases_;
+    std::optional<double> seconds_;
+    std::string shard_ = "0/1";
+    std::string out_dir_;
+    std::string devices_ = "0";
+    std::int64_t work_budget_ = 0;  // 0: the library's default
+    double max_shrink_seconds_ = -1;  // < 0: the library's default
+    bool stop_at_first_failure_ = false;
+    bool no_shrink_ = false;
+    ReportOptions report_;
+};
+
+}  // namespace gdr::cli

@@ -1,0 +1,279 @@
+// gdr: the command-line tool of gdr-verify.
+//   gdr verify      the default cases against every subject on this machine (the main job)
+//   gdr check       one case spec against one subject, with the full report
+//   gdr spec        validate a case spec and print it as text and JSON
+//   gdr oracle      run the oracle on a case and write its outputs
+//   gdr subjects    which subjects exist and whether they can run here
+//   gdr tolerances  the tolerance table with its reasons
+//   gdr mutate      the decode kernel's mutants: the catalog, one case against one
+//                   mutant, or the kill table (CUDA builds)
+//   gdr fuzz        a random-case campaign against one subject (fuzz_command.cpp)
+//   gdr replay      rerun replay files written by fuzz campaigns (replay_command.cpp)
+// Exit codes: gate.hpp.
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "fuzz_command.hpp"
+#include "gate.hpp"
+#include "gdr/core/errors.hpp"
+#include "gdr/harness/case_spec.hpp"
+#include "gdr/harness/runner.hpp"
+#include "gdr/reference/fused_recurrent.hpp"
+#include "gdr/subjects/builtin.hpp"
+#include "mutate_command.hpp"
+#include "replay_command.hpp"
+#include "report_options.hpp"
+
+namespace {
+
+using namespace gdr::harness;
+using namespace gdr::cli;
+using gdr::subjects::builtin_registry;
+using gdr::subjects::SubjectEntry;
+
+struct CaseSource {
+    std::string text;
+    std::string json_file;
+
+    CaseSpec load() const {
+        if (!text.empty() && !json_file.empty()) throw gdr::InvalidArgument("--case", "give --case or --json, not both");
+        if (!json_file.empty()) {
+            std::ifstream in(json_file);
+            if (!in) throw gdr::InvalidArgument("--json", "cannot read '" + json_file + "'");
+            nlohmann::json json;
+            try {
+                json = nlohmann::json::parse(in);
+            } catch (const nlohmann::json::exception& error) {
+                throw gdr::InvalidArgument("--json", std::string("not valid JSON: ") + error.what());
+            }
+            return from_json(json);
+        }
+        if (text.empty()) throw gdr::InvalidArgument("--case", "a case spec is required (--case TEXT or --json FILE)");
+        return parse_text(text);
+    }
+};
+
+void add_case_options(CLI::App& command, CaseSource& source) {
+    command.add_option("--case", source.text, "case spec in text form, e.g. 'B=2 T=1 H=1 HV=2 K=16 V=8'");
+    command.add_option("--json", source.json_file, "case spec as a JSON file");
+}
+
+int run_verify(const std::vector<std::string>& subject_names, const ReportOptions& options) {
+    const ToleranceTable tolerances = load_tolerances(options);
+    std::vector<const SubjectEntry*> entries = builtin_registry().defaults();
+    if (!subject_names.empty()) {
+        entries.clear();
+        for (const std::string& name : subject_names) entries.push_back(&builtin_registry().at(name));
+    }
+    std::vector<std::unique_ptr<Subject>> subjects;
+    std::vector<std::string> not_run_required;
+    for (const SubjectEntry* entry : entries) {
+        subjects.push_back(entry->make(0));
+        if (const auto reason = subjects.back()->unavailable_reason()) {
+            fmt::print("{}: NOT_RUN: {}\n", entry->name, *reason);
+            if (not_run_fails(*entry)) not_run_required.push_back(entry->name);
+        }
+    }
+    const RunOptions run = run_options(options);
+    std::vector<CaseReport> reports;
+    for (const CaseSpec& spec : default_verify_cases()) {
+        SharedCase shared(spec);  // the oracle runs once per case, whatever the number of subjects
+        for (auto& subject : subjects) reports.push_back(shared.run(*subject, tolerances, run));
+    }
+    fmt::print("\n{}\n", format_table(reports));
+    for (const CaseReport& report : reports)
+        if (is_failure(report.outcome)) fmt::print("\n{}\n", format_failure(report));
+    fmt::print("{}\n", format_summary(count_outcomes(reports)));
+    for (const std::string& name : not_run_required)
+        fmt::print("GDR_REQUIRE_GPU=1 and subject {} did not run: failing\n", name);
+    write_reports(reports, options, "gdr verify");
+    return gate_exit_code(reports, not_run_required);
+}
+
+int run_check(const CaseSource& source, const SubjectEntry& entry, const ReportOptions& options) {
+    const CaseSpec spec = source.load();
+    const ToleranceTable tolerances = load_tolerances(options);
+    const auto subject = entry.make(0);
+    const CaseReport report = run_case(spec, *subject, tolerances, run_options(options));
+    const std::vector<CaseReport> reports{report};
+    fmt::print("{}\n", format_table(reports));
+    if (report.outcome != Outcome::passed) fmt::print("\n{}\n", format_failure(report));
+    for (const CheckResult& check : report.checks)
+        fmt::print("  {:<18} {:<13} {}{}\n", check.name, to_string(check.outcome), check.detail,
+                   check.tolerance_row_id.empty() ? "" : " [row " + check.tolerance_row_id + "]");
+    if (!report.message.empty()) fmt::print("{}\n", report.message);
+    write_reports(reports, options, "gdr check");
+    std::vector<std::string> not_run_required;
+    if (report.outcome == Outcome::not_run && not_run_fails(entry)) not_run_required.push_back(entry.name);
+    return gate_exit_code(reports, not_run_required);
+}
+
+int run_spec(const CaseSource& source) {
+    const CaseSpec spec = source.load();
+    fmt::print("text: {}\njson: {}\n", to_text(spec), to_json(spec).dump());
+    return exit_ok;
+}
+
+int run_oracle(const CaseSource& source, const std::string& precision, const std::string& out_file) {
+    const CaseSpec spec = source.load();
+    const bool truth = precision == "truth";
+    const HostCase host = materialize(spec);
+    RunBuffers buffers = make_run_buffers(host, truth ? gdr::DType::f64 : spec.input_dtype,
+                                          truth ? gdr::DType::f64 : spec.state_dtype);
+    gdr::reference::run_fused_recurrent(
+        make_problem(host, buffers),
+        {truth ? gdr::reference::Precision::truth_fp64 : gdr::reference::Precision::emulated_fp32,
+         gdr::reference::ReductionOrder::forward});
+    const nlohmann::json result = {{"case", to_text(spec)},
+                                   {"precision", precision},
+                                   {"o", tensor_to_json(buffers.o)},
+                                   {"bank", tensor_to_json(buffers.bank)}};
+    if (out_file.empty() || out_file == "-") {
+        std::cout << result.dump() << '\n';
+    } else {
+        std::ofstream out(out_file);
+        if (!out) throw std::runtime_error("cannot write " + out_file);
+        out << result.dump() << '\n';
+        fmt::print("oracle ({}) wrote o {} and bank {} to {}\n", precision, buffers.o.numel(), buffers.bank.numel(),
+                   out_file);
+    }
+    return exit_ok;
+}
+
+int run_subjects() {
+    const gdr::subjects::Registry& registry = builtin_registry();
+    if (const std::string why = gdr::subjects::cuda_unavailable_reason(); !why.empty())
+        fmt::print("No CUDA device can be used here, so GPU subjects report NOT_RUN: {}\n\n", why);
+    for (const SubjectEntry* entry : registry.defaults()) {
+        const auto reason = entry->make(0)->unavailable_reason();
+        fmt::print("{:<24} {:<10} {} ({})\n", entry->name, reason ? "NOT_RUN" : "available",
+                   reason ? *reason : entry->description, entry->needs_gpu() ? "needs a CUDA device" : "CPU");
+        for (const std::string& limitation : entry->limitations) fmt::print("{:<35} declines: {}\n", "", limitation);
+    }
+    const std::size_t mutants = registry.of_kind(gdr::subjects::Kind::mutant).size();
+    if (mutants) fmt::print("and {} mutants of the decode kernel, mutant:<name> (gdr mutate --list)\n", mutants);
+    return exit_ok;
+}
+
+int run_tolerances(const std::string& file) {
+    const ToleranceTable table = file.empty() ? ToleranceTable::load_default() : ToleranceTable::load_file(file);
+    fmt::print("tolerance table: {} ({} rows)\n", table.source(), table.rows().size());
+    const auto field = [](const auto& value) -> std::string {
+        if (!value) return "*";
+        if constexpr (std::is_same_v<std::decay_t<decltype(*value)>, std::string>) return *value;
+        else return std::string(to_string(*value));
+    };
+    for (const ToleranceRow& row : table.rows()) {
+        fmt::print("{}: subject={} input={} state={} kind={} T={} feature={} rho={} floor_ulps={} frobenius_units={}\n"
+                   "    reason: {}\n    calibrated on: {}\n",
+                   row.id, field(row.subject), field(row.input_dtype), field(row.state_dtype), field(row.kind),
+                   field(row.t_bucket), field(row.feature), row.rho, row.floor_ulps, row.frobenius_units, row.reason,
+                   row.calibrated_on);
+    }
+    return exit_ok;
+}
+
+int run_mutate(const MutateOptions& mutate, const CaseSource& source, const ReportOptions& options) {
+    if (mutate.list) return run_mutate_list();
+    if (source.text.empty() && source.json_file.empty()) return run_mutate_table(mutate, options);
+    if (mutate.mutants.size() != 1) throw gdr::InvalidArgument("--mutant", "a case runs against exactly one --mutant");
+    return run_check(source, mutant_entry(mutate.mutants.front()), options);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"gdr: verify gated delta rule kernels against an Eigen oracle"};
+    app.require_subcommand(1);
+
+    ReportOptions verify_options;
+    std::vector<std::string> verify_subjects;
+    auto* verify = app.add_subcommand("verify", "run the default cases against every subject available here");
+    verify->add_option("--subject", verify_subjects, "only these subjects (repeatable)");
+    add_report_options(*verify, verify_options, /*with_json_summary=*/true);
+
+    CaseSource check_source;
+    ReportOptions check_options;
+    std::string check_subject = "cuda-decode";
+    auto* check = app.add_subcommand("check", "check one case spec against one subject and print the report");
+    add_case_options(*check, check_source);
+    check->add_option("--subject", check_subject, "the subject (see `gdr subjects`)")->capture_default_str();
+    add_report_options(*check, check_options, /*with_json_summary=*/false);
+
+    CaseSource spec_source;
+    auto* spec = app.add_subcommand("spec", "validate a case spec and print it as text and JSON");
+    add_case_options(*spec, spec_source);
+
+    CaseSource oracle_source;
+    std::string precision = "truth";
+    std::string oracle_out;
+    auto* oracle = app.add_subcommand("oracle", "run the oracle on a case and write o and the bank as JSON");
+    add_case_options(*oracle, oracle_source);
+    oracle->add_option("--precision", precision, "truth (R64, fp64) or emulated (Rlp, fp32 with kernel roundings)")
+        ->check(CLI::IsMember({"truth", "emulated"}))
+        ->capture_default_str();
+    oracle->add_option("--out", oracle_out, "output file (default: standard output)");
+
+    auto* subjects = app.add_subcommand("subjects", "list the subjects and whether each can run here");
+    std::string tolerance_file;
+    auto* tolerances = app.add_subcommand("tolerances", "print the tolerance table with its reasons");
+    tolerances->add_option("--file", tolerance_file, "a table other than the compiled-in one");
+
+    MutateOptions mutate_options;
+    CaseSource mutate_source;
+    ReportOptions mutate_report;
+    auto* mutate = app.add_subcommand(
+        "mutate", "the decode kernel's mutants: --list the catalog; --mutant NAME --case SPEC runs one case; "
+                  "otherwise the kill table (which check kills each mutant)");
+    mutate->add_flag("--list", mutate_options.list, "print the catalog: each mutant and the bug class it models");
+    mutate->add_option("--mutant", mutate_options.mutants, "only this mutant (repeatable; see --list)");
+    mutate->add_option("--seconds", mutate_options.seconds_per_mutant, "time cap per mutant in the kill table")
+        ->capture_default_str();
+    mutate->add_flag("--in-process", mutate_options.in_process, "run the kill table in this process, not one per mutant");
+    mutate->add_option("--seed", mutate_options.seed, "seed of the random-campaign stage")->capture_default_str();
+    mutate->add_option("--jobs", mutate_options.jobs, "mutants' processes at a time (seconds then count shared time)")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 64));
+    mutate->add_flag("--result-line", mutate_options.result_line, "print each kill result as a JSON line")->group("");
+    add_case_options(*mutate, mutate_source);
+    add_report_options(*mutate, mutate_report, /*with_json_summary=*/false);
+
+    FuzzCommand fuzz_command(app);
+    ReplayCommand replay_command(app);
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& error) {
+        // --help exits 0; every other parse error is a usage error (2), not CLI11's own codes.
+        return app.exit(error) == 0 ? exit_ok : exit_usage;
+    }
+    try {
+        if (verify->parsed()) return run_verify(verify_subjects, verify_options);
+        if (check->parsed()) return run_check(check_source, builtin_registry().at(check_subject), check_options);
+        if (spec->parsed()) return run_spec(spec_source);
+        if (oracle->parsed()) return run_oracle(oracle_source, precision, oracle_out);
+        if (subjects->parsed()) return run_subjects();
+        if (tolerances->parsed()) return run_tolerances(tolerance_file);
+        if (mutate->parsed()) return run_mutate(mutate_options, mutate_source, mutate_report);
+        if (fuzz_command.parsed()) return fuzz_command.run();
+        if (replay_command.parsed()) return replay_command.run();
+    } catch (const gdr::InvalidArgument& error) {
+        fmt::print(stderr, "gdr: invalid input: {}\n", error.what());
+        return exit_usage;
+    } catch (const std::exception& error) {
+        fmt::print(stderr, "gdr: error: {}\n", error.what());
+        return exit_failed;
+    }
+    return exit_usage;
+}

@@ -1,0 +1,29 @@
+// `gdr replay FILE...`: reruns replay files (gdr/fuzz/replay.hpp) and prints the reports.
+// Every file is read and checked before anything runs, so a malformed one is exit 2 naming
+// the file and the field. Then: 0 all PASSED (or NOT_SUPPORTED), 1 any INCORRECT/FAILED,
+// 77 when a GPU subject could not run here (ctest: skipped), 1 instead with GDR_REQUIRE_GPU=1.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "report_options.hpp"
+
+namespace gdr::cli {
+
+class ReplayCommand {
+public:
+    explicit ReplayCommand(CLI::App& app);
+    bool parsed() const { return command_->parsed(); }
+    int run() const;
+
+private:
+    CLI::App* command_;
+    std::vector<std::string> files_;
+    std::string subject_;  // empty: each file's own
+    ReportOptions report_;
+};
+
+}  // namespace gdr::cli
