@@ -1,5 +1,6 @@
 // Small tools the tests use to take cases apart and put them back together: logical
-// indexing of HostTensors, oracle runs into fresh buffers, token and row surgery.
+// indexing of HostTensors, which rows are active and which tokens they own, oracle runs
+// into fresh buffers, token and row surgery.
 #pragma once
 
 #include <cstdint>
@@ -43,6 +44,28 @@ inline std::uint64_t element_bits(const harness::HostTensor& tensor, std::int64_
     const std::size_t size = dtype_size(tensor.dtype());
     std::memcpy(&bits, static_cast<const std::byte*>(tensor.data()) + tensor.offset_of(logical_index) * size, size);
     return bits;
+}
+
+// Whether row r of the case is active: a state index inside [0, N) if the case has
+// indices, and a non-negative cache_seqlen if it is circular (SPEC.md).
+inline bool row_active(const harness::HostCase& c, std::int64_t r) {
+    if (c.has_state_indices) {
+        const auto n = c.state_indices[std::size_t(r)];
+        if (n < 0 || n >= c.spec.resolved_bank_entries()) return false;
+    }
+    return !(c.spec.circular && c.cache_seqlens[std::size_t(r)] < 0);
+}
+
+// Row r's batch row and its tokens [begin, end), from the spec's lengths (varlen rows are
+// consecutive token ranges of batch row 0).
+struct RowInfo {
+    std::int64_t batch_row, begin, end;
+};
+inline RowInfo row_info(const harness::HostCase& c, std::int64_t r) {
+    if (!c.spec.varlen) return {r, 0, c.spec.seq_len};
+    std::int64_t begin = 0;
+    for (std::int64_t i = 0; i < r; ++i) begin += c.spec.seq_lengths[std::size_t(i)];
+    return {0, begin, begin + c.spec.seq_lengths[std::size_t(r)]};
 }
 
 // The oracle on `host_case` into fresh buffers: f64 outputs for the truth run, the case's

@@ -1,0 +1,307 @@
+// Input generation, the values materialize gives: pure counter-based draws, determinism,
+// shrink stability, layout-free logical values and exact mode with its halving budget.
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "gdr/core/problem.hpp"
+#include "gdr/harness/case_gen.hpp"
+#include "gdr/harness/generate.hpp"
+#include "gdr/reference/numeric.hpp"
+#include "support/host_case_tools.hpp"
+#include "support/rc_property.hpp"
+
+using gdr::DType;
+using gdr::harness::CaseSpec;
+using gdr::harness::HostCase;
+using gdr::harness::HostTensor;
+using gdr::harness::materialize;
+using gdr::testing::flat;
+using gdr::testing::for_each_index;
+using gdr::testing::row_active;
+using gdr::testing::row_info;
+using gdr::testing::RowInfo;
+
+namespace {
+
+// Every element of `small` equals the element of `big` at the same logical coordinates.
+bool same_where_both_exist(const HostTensor& small, const HostTensor& big) {
+    bool ok = true;
+    for_each_index(small.shape(), [&](const std::vector<std::int64_t>& index) {
+        const double a = small.get(flat(small.shape(), index));
+        const double b = big.get(flat(big.shape(), index));
+        if (std::memcmp(&a, &b, sizeof a) != 0) ok = false;
+    });
+    return ok;
+}
+
+bool same_bytes(const HostTensor& a, const HostTensor& b) {
+    return a.shape() == b.shape() && a.strides() == b.strides() && a.dtype() == b.dtype() && a.bytes() == b.bytes();
+}
+
+bool on_half_grid(double x) { return x >= -1 && x <= 1 && std::floor(2 * x) == 2 * x; }
+
+// The recurrence of SPEC.md over logical values in Scalar arithmetic, recording every
+// state value it stores and every output. Exact-mode inputs must give identical records
+// in float and in double.
+template <class Scalar>
+std::vector<double> recurrence_trace(const HostCase& c) {
+    const CaseSpec& s = c.spec;
+    const auto q = c.q.to_doubles(), k = c.k.to_doubles(), v = c.v.to_doubles(), bank = c.initial_bank.to_doubles();
+    const auto g = c.g.to_doubles(), beta = c.beta.to_doubles();
+    const std::int64_t H = s.num_heads, HV = s.num_value_heads, K = s.key_dim, V = s.value_dim, T = s.seq_len;
+    const Scalar scale = Scalar(*s.scale);
+    std::vector<double> trace;
+    for (std::int64_t r = 0; r < s.rows(); ++r) {
+        if (!row_active(c, r)) continue;
+        const RowInfo row = row_info(c, r);
+        const std::int64_t n = c.has_state_indices ? c.state_indices[std::size_t(r)] : r;
+        const std::int64_t slot = s.circular ? c.cache_seqlens[std::size_t(r)] % s.slots : 0;
+        for (std::int64_t hv = 0; hv < HV; ++hv) {
+            const std::int64_t h = hv / (HV / H);
+            std::vector<Scalar> state(std::size_t(K * V));
+            for (std::int64_t x = 0; x < K; ++x)
+                for (std::int64_t y = 0; y < V; ++y) {
+                    const std::int64_t a = s.layout == gdr::Layout::KV ? x : y, b = s.layout == gdr::Layout::KV ? y : x;
+                    const std::int64_t d3 = s.layout == gdr::Layout::KV ? K : V,
+                                       d4 = s.layout == gdr::Layout::KV ? V : K;
+                    state[std::size_t(x * V + y)] =
+                        Scalar(bank[std::size_t((((n * s.slots + slot) * HV + hv) * d3 + a) * d4 + b)]);
+                }
+            for (std::int64_t t = row.begin; t < row.end; ++t) {
+                const std::int64_t tok = row.batch_row * T + t;
+                const Scalar alpha = s.has_g ? Scalar(std::exp(Scalar(g[std::size_t(tok * HV + hv)]))) : Scalar(1);
+                const Scalar bt = s.has_beta ? Scalar(beta[std::size_t(tok * HV + hv)]) : Scalar(1);
+                for (auto& e : state) e *= alpha;
+                for (std::int64_t y = 0; y < V; ++y) {
+                    Scalar dot = 0;
+                    for (std::int64_t x = 0; x < K; ++x)
+                        dot += state[std::size_t(x * V + y)] * Scalar(k[std::size_t((tok * H + h) * K + x)]);
+                    const Scalar u = bt * (Scalar(v[std::size_t((tok * HV + hv) * V + y)]) - dot);
+                    for (std::int64_t x = 0; x < K; ++x)
+                        state[std::size_t(x * V + y)] += Scalar(k[std::size_t((tok * H + h) * K + x)]) * u;
+                    Scalar o = 0;
+                    for (std::int64_t x = 0; x < K; ++x)
+                        o += state[std::size_t(x * V + y)] * (Scalar(q[std::size_t((tok * H + h) * K + x)]) * scale);
+                    trace.push_back(double(o));
+                }
+                for (const auto e : state) trace.push_back(double(e));
+            }
+        }
+    }
+    return trace;
+}
+
+gdr::harness::CaseGenConfig fixed_length_config() {
+    gdr::harness::CaseGenConfig config;
+    config.varlen = false;
+    config.indices = false;
+    config.circular = false;
+    return config;
+}
+
+}  // namespace
+
+TEST_CASE("generate: counter-based draws are pure and well distributed", "[generate]") {
+    using gdr::harness::standard_normal;
+    using gdr::harness::uniform01;
+    CHECK(uniform01(1, 2, 3) == uniform01(1, 2, 3));
+    CHECK(uniform01(1, 2, 3) != uniform01(1, 2, 4));
+    CHECK(uniform01(1, 2, 3) != uniform01(1, 3, 3));
+    CHECK(uniform01(1, 2, 3) != uniform01(2, 2, 3));
+    double sum = 0, sum2 = 0, usum = 0, umin = 1, umax = 0;
+    const int n = 20000;
+    for (int i = 0; i < n; ++i) {
+        const double z = standard_normal(7, 1, std::uint64_t(i));
+        REQUIRE(std::isfinite(z));
+        sum += z;
+        sum2 += z * z;
+        const double u = uniform01(7, 1, std::uint64_t(i));
+        REQUIRE(u >= 0);
+        REQUIRE(u < 1);
+        usum += u;
+        umin = std::min(umin, u);
+        umax = std::max(umax, u);
+    }
+    CHECK(std::abs(sum / n) < 0.05);
+    CHECK(std::abs(sum2 / n - 1) < 0.05);
+    CHECK(std::abs(usum / n - 0.5) < 0.02);
+    CHECK(umin < 0.001);
+    CHECK(umax > 0.999);
+}
+
+TEST_CASE("generate: materialize is deterministic", "[generate][property]") {
+    gdr::testing::check_property("same spec, same bytes", [](const CaseSpec& spec) {
+        const HostCase a = materialize(spec), b = materialize(spec);
+        RC_ASSERT(same_bytes(a.q, b.q));
+        RC_ASSERT(same_bytes(a.k, b.k));
+        RC_ASSERT(same_bytes(a.v, b.v));
+        RC_ASSERT(same_bytes(a.g, b.g));
+        RC_ASSERT(same_bytes(a.beta, b.beta));
+        RC_ASSERT(same_bytes(a.initial_bank, b.initial_bank));
+        RC_ASSERT(a.state_indices == b.state_indices);
+        RC_ASSERT(a.cache_seqlens == b.cache_seqlens);
+        RC_ASSERT(a.cu_seqlens_i32 == b.cu_seqlens_i32);
+        RC_ASSERT(a.cu_seqlens_i64 == b.cu_seqlens_i64);
+        // A different seed gives different data (catches a generator ignoring the seed).
+        CaseSpec other = spec;
+        other.seed = spec.seed + 1;
+        RC_ASSERT(!same_bytes(materialize(other).v, a.v) || a.v.numel() <= 2);
+    });
+}
+
+TEST_CASE("generate: a shrunk case keeps the values of the elements it still has", "[generate][property]") {
+    gdr::testing::check_property("shrink stability", [] {
+        const CaseSpec big = *gdr::harness::gen_case(fixed_length_config());
+        CaseSpec small = big;
+        small.batch = *rc::gen::inRange<std::int64_t>(1, big.batch + 1);
+        small.seq_len = *rc::gen::inRange<std::int64_t>(1, big.seq_len + 1);
+        small.num_heads = *rc::gen::inRange<std::int64_t>(1, big.num_heads + 1);
+        const std::int64_t group = *rc::gen::inRange<std::int64_t>(1, big.num_value_heads / big.num_heads + 1);
+        small.num_value_heads = small.num_heads * group;
+        // One-hot positions (exact) and the l2-normalisation depend on K by design.
+        if (!big.exact && big.qk != gdr::harness::QKDistribution::l2normalized)
+            small.key_dim = *rc::gen::inRange<std::int64_t>(1, big.key_dim + 1);
+        small.value_dim = *rc::gen::inRange<std::int64_t>(1, big.value_dim + 1);
+        small.slots = *rc::gen::inRange<std::int64_t>(1, big.slots + 1);
+        RC_LOG() << "big:   " << gdr::harness::to_text(big) << "\nsmall: " << gdr::harness::to_text(small) << "\n";
+        const HostCase a = materialize(big), b = materialize(small);
+        RC_ASSERT(same_where_both_exist(b.q, a.q));
+        RC_ASSERT(same_where_both_exist(b.k, a.k));
+        RC_ASSERT(same_where_both_exist(b.v, a.v));
+        RC_ASSERT(same_where_both_exist(b.g, a.g));
+        RC_ASSERT(same_where_both_exist(b.beta, a.beta));
+        RC_ASSERT(same_where_both_exist(b.initial_bank, a.initial_bank));
+    });
+}
+
+TEST_CASE("generate: strides, layout and varlen do not change logical values", "[generate][property]") {
+    gdr::testing::check_property("logical values are layout-free", [] {
+        CaseSpec base = *gdr::harness::gen_case(fixed_length_config());
+        base.strides = gdr::harness::StrideRule::contiguous;
+        base.layout = gdr::Layout::KV;
+        const HostCase ref = materialize(base);
+        for (const auto rule : {gdr::harness::StrideRule::padded, gdr::harness::StrideRule::fused}) {
+            CaseSpec s = base;
+            s.strides = rule;
+            const HostCase c = materialize(s);
+            RC_ASSERT(c.q.to_doubles() == ref.q.to_doubles());
+            RC_ASSERT(c.k.to_doubles() == ref.k.to_doubles());
+            RC_ASSERT(c.v.to_doubles() == ref.v.to_doubles());
+            RC_ASSERT(c.q.strides() != ref.q.strides() ||
+                      (base.batch == 1 && base.seq_len == 1 && base.num_heads == 1 &&
+                       rule == gdr::harness::StrideRule::fused));
+        }
+        CaseSpec vk = base;
+        vk.layout = gdr::Layout::VK;
+        const HostCase t = materialize(vk);
+        const auto& shape = ref.initial_bank.shape();
+        for_each_index(shape, [&](const std::vector<std::int64_t>& i) {
+            const double a = ref.initial_bank.get(flat(shape, i));
+            const double b = t.initial_bank.get(flat(t.initial_bank.shape(), {i[0], i[1], i[2], i[4], i[3]}));
+            RC_ASSERT(a == b);
+        });
+        // B equal-length rows = one varlen batch of B sequences of T tokens, same values.
+        CaseSpec var = base;
+        var.varlen = true;
+        var.batch = 1;
+        var.seq_lengths.assign(std::size_t(base.batch), base.seq_len);
+        var.seq_len = base.batch * base.seq_len;
+        const HostCase w = materialize(var);
+        RC_ASSERT(w.q.to_doubles() == ref.q.to_doubles());
+        RC_ASSERT(w.k.to_doubles() == ref.k.to_doubles());
+        RC_ASSERT(w.v.to_doubles() == ref.v.to_doubles());
+        RC_ASSERT(w.g.to_doubles() == ref.g.to_doubles());
+        RC_ASSERT(w.beta.to_doubles() == ref.beta.to_doubles());
+        RC_ASSERT(w.initial_bank.to_doubles() == ref.initial_bank.to_doubles());
+    });
+}
+
+TEST_CASE("generate: exact mode is dyadic and its recurrence is exact in fp32", "[generate][property]") {
+    gdr::harness::CaseGenConfig config;
+    config.exact = gdr::harness::ExactMode::always;
+    config.max_seq_len = 16;
+    config.max_key_dim = 64;
+    config.max_value_dim = 6;
+    gdr::testing::check_property("exact inputs", [&] {
+        const CaseSpec s = *gdr::harness::gen_case(config);
+        RC_CLASSIFY(s.has_beta && s.beta == gdr::harness::BetaDistribution::half, "beta=1/2");
+        const HostCase c = materialize(s);
+        for (const double x : c.q.to_doubles()) RC_ASSERT(on_half_grid(x));
+        for (const double x : c.v.to_doubles()) RC_ASSERT(on_half_grid(x));
+        for (const double x : c.initial_bank.to_doubles()) RC_ASSERT(on_half_grid(x));
+        for (const double x : c.g.to_doubles()) RC_ASSERT(x == 0.0);
+        for (const double x : c.beta.to_doubles()) RC_ASSERT((x == 1.0 || x == 0.5));
+        const auto k = c.k.to_doubles();
+        for (std::size_t i = 0; i < k.size(); i += std::size_t(s.key_dim)) {
+            int nonzero = 0;
+            for (std::int64_t x = 0; x < s.key_dim; ++x) {
+                const double e = k[i + std::size_t(x)];
+                RC_ASSERT((e == 0.0 || e == 1.0 || e == -1.0));
+                nonzero += e != 0.0;
+            }
+            RC_ASSERT(nonzero == 1);
+        }
+        const std::vector<double> in_float = recurrence_trace<float>(c);
+        const std::vector<double> in_double = recurrence_trace<double>(c);
+        RC_ASSERT(in_float == in_double);
+        // Every state value stays representable in the state dtype (the round trip is exact).
+        const std::int64_t per_token = s.value_dim + s.key_dim * s.value_dim;
+        for (std::size_t i = 0; i < in_double.size(); ++i)
+            if (std::int64_t(i) % per_token >= s.value_dim)
+                RC_ASSERT(gdr::reference::round_to(s.state_dtype, in_double[i]) == in_double[i]);
+    });
+}
+
+TEST_CASE("generate: the exact halving budget is tight for the worst case", "[generate]") {
+    // The two limits of exact_halving_budget, each driven to its worst case; one step past
+    // the budget must round, or the budget would be needlessly small (and the check could
+    // not fail).
+    SECTION("the K-sum for o in fp32") {
+        // One state row halved toward +1/2 every token (h <- (h + 1/2) / 2 grows a bit each
+        // time), every other row 1, q = 1/2 everywhere: o needs log2(K) + t + 2 bits.
+        for (const std::int64_t K : {16, 64, 128}) {
+            const std::int64_t budget = gdr::harness::exact_halving_budget(DType::f32, K);
+            INFO("K = " << K << ", budget = " << budget);
+            bool exact_within = true, exact_after = true;
+            double hd = 0;
+            float hf = 0;
+            for (std::int64_t t = 1; t <= budget + 2; ++t) {
+                hd = (hd + 0.5) * 0.5;
+                hf = (hf + 0.5f) * 0.5f;
+                double od = 0;
+                float of = 0;
+                for (std::int64_t x = 0; x < K - 1; ++x) {
+                    od += 0.5;
+                    of += 0.5f;
+                }
+                od += hd * 0.5;
+                of += hf * 0.5f;
+                (t <= budget ? exact_within : exact_after) &= double(of) == od;
+            }
+            CHECK(exact_within);
+            CHECK_FALSE(exact_after);
+        }
+    }
+    SECTION("the state in its own dtype") {
+        // h0 = 1/2, v = 1, beta = 1/2: h_t = 1 - 2^-(t+1) has t + 1 significant bits.
+        for (const DType state : {DType::bf16, DType::f16}) {
+            const std::int64_t budget = gdr::harness::exact_halving_budget(state, 1);
+            INFO("state " << gdr::to_string(state) << ", budget = " << budget);
+            double h = 0.5;
+            for (std::int64_t t = 1; t <= budget; ++t) {
+                h = h + 0.5 * (1.0 - h);
+                CHECK(gdr::reference::round_to(state, h) == h);
+            }
+            h = h + 0.5 * (1.0 - h);
+            CHECK(gdr::reference::round_to(state, h) != h);
+        }
+    }
+    CHECK(gdr::harness::exact_halving_budget(DType::bf16, 16) == 7);
+    CHECK(gdr::harness::exact_halving_budget(DType::f16, 16) == 10);
+    CHECK(gdr::harness::exact_halving_budget(DType::f32, 64) == 16);
+    CHECK(gdr::harness::exact_halving_budget(DType::f32, 128) == 15);
+}
