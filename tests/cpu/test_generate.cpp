@@ -1,5 +1,5 @@
 // Input generation: determinism, shrink stability, exact mode, index rules, strides,
-// poison in the run buffers and the written-slice list of SPEC.md.
+// poison in the run buffers and the written-slice list of docs/SPEC.md.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -64,7 +64,7 @@ RowInfo row_info(const HostCase& c, std::int64_t r) {
 
 bool on_half_grid(double x) { return x >= -1 && x <= 1 && std::floor(2 * x) == 2 * x; }
 
-// The recurrence of SPEC.md over logical values in Scalar arithmetic, recording every
+// The recurrence of docs/SPEC.md over logical values in Scalar arithmetic, recording every
 // state value it stores and every output. Exact-mode inputs must give identical records
 // in float and in double.
 template <class Scalar>
@@ -459,7 +459,7 @@ TEST_CASE("generate: padded and fused inputs hold garbage in their gaps", "[gene
     }
 }
 
-TEST_CASE("generate: written_bank_slices follows SPEC.md", "[generate]") {
+TEST_CASE("generate: written_bank_slices follows docs/SPEC.md", "[generate]") {
     using Slices = std::vector<std::pair<std::int64_t, std::int64_t>>;
     auto slices = [](const char* text) { return gdr::harness::written_bank_slices(materialize(parse_text(text))); };
     CHECK(slices("B=2 T=1 K=1 V=1") == Slices{{0, 0}, {1, 0}});

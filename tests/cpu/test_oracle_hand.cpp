@@ -1,5 +1,5 @@
 // The oracle on cases small enough to do on paper (K, V in {1, 2}), plus a plain
-// long-double loop implementation, written here from SPEC.md without sharing any code
+// long-double loop implementation, written here from docs/SPEC.md without sharing any code
 // with the oracle, compared with R64 on small random shapes.
 #include <Eigen/Core>
 #include <algorithm>
@@ -514,7 +514,7 @@ TEST_CASE("oracle: the same case twice gives identical bytes", "[oracle]") {
 }
 
 // ---------------------------------------------------------------------------------------
-// An independent implementation: SPEC.md's recurrence as plain long-double loops over
+// An independent implementation: docs/SPEC.md's recurrence as plain long-double loops over
 // flat arrays, with its own indexing and its own rounding to the state dtype.
 
 namespace {
@@ -539,7 +539,7 @@ struct Random {
 };
 
 // One random case: sizes, features and the logical data as doubles (each exact in its
-// dtype), flat in SPEC.md's index order.
+// dtype), flat in docs/SPEC.md's index order.
 struct RandomCase {
     i64 B = 1, T = 1, H = 1, HV = 1, K = 1, V = 1, N = 1, slots = 1, rows = 1;
     bool varlen = false, circular = false, has_g = false, has_beta = false, l2norm = false, final_state = true;
@@ -614,7 +614,7 @@ struct Expected {
     std::vector<long double> state;  // logical order, unrounded (the f64 bank's values)
 };
 
-// SPEC.md's recurrence, plainly, in long double.
+// docs/SPEC.md's recurrence, plainly, in long double.
 Expected recurrence_long_double(const RandomCase& c) {
     Expected e;
     e.o.assign(c.B * c.T * c.HV * c.V, std::numeric_limits<long double>::quiet_NaN());
