@@ -1,6 +1,5 @@
 // bench_decode: the CUDA decode kernel (cuda/src/decode.cu) against the memory copy
-// ceiling, measured side by side in one run (DESIGN.md, "Performance: measure against
-// the limit, side by side"; bench/NOTES.md).
+// ceiling, measured side by side in one run (bench/NOTES.md).
 //
 // The kernel is memory-bound, so each case is reported as bytes moved over time and as a
 // fraction of a large device-to-device copy's bandwidth measured first in the same run.

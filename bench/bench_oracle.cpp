@@ -1,5 +1,5 @@
-// Throughput of the Eigen oracle (reference/fused_recurrent.hpp) on the decode shape of
-// DESIGN.md: B = 64, H = 16, HV = 32, K = V = 128, bf16 q/k/v/o, f32 g and beta, f32
+// Throughput of the Eigen oracle (reference/fused_recurrent.hpp) on a serving decode
+// shape: B = 64, H = 16, HV = 32, K = V = 128, bf16 q/k/v/o, f32 g and beta, f32
 // state, with g, beta and l2norm; T = 1 (both layouts) and a T = 4 circular call with
 // Slots = 4. R64 runs as the harness runs the truth (o and the bank stored as f64); Rlp
 // stores the kernel dtypes.

@@ -381,7 +381,7 @@ __device__ __forceinline__ unsigned half_rows(uint2 access, int r) { return r < 
 
 // A 16-bit state kept in registers as stored, two elements per register, for calls that
 // round h to the state dtype after every token anyway (T = 1, or circular with the state
-// written, SPEC.md): the same results as StateTile, with twice the state per register, so
+// written, docs/SPEC.md): the same results as StateTile, with twice the state per register, so
 // more state bytes in flight per SM. Whole tiles only (every access a 4-element vector).
 // pairs[j][r][p] holds columns 2p (low half) and 2p + 1 (high half) of row r; layout VK
 // loads 4 rows of one column per access, so its halves are transposed (same_halves).

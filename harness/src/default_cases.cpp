@@ -1,4 +1,4 @@
-// The cases `gdr verify` runs: each SPEC.md feature at least once, at sizes a CPU oracle
+// The cases `gdr verify` runs: each docs/SPEC.md feature at least once, at sizes a CPU oracle
 // finishes in seconds. Each case says what it is there to catch.
 #include "gdr/harness/runner.hpp"
 

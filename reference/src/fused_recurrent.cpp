@@ -1,6 +1,6 @@
-// The fused recurrent gated delta rule on the CPU, exactly as SPEC.md "The recurrence"
+// The fused recurrent gated delta rule on the CPU, exactly as docs/SPEC.md "The recurrence"
 // writes it. One instantiation per compute scalar: double (R64, the truth) and float
-// (Rlp, the emulated kernel precision). Rounding happens only where SPEC.md stores.
+// (Rlp, the emulated kernel precision). Rounding happens only where docs/SPEC.md stores.
 #include "gdr/reference/fused_recurrent.hpp"
 
 #include <algorithm>

@@ -1,4 +1,4 @@
-// Invalid input (SPEC.md "Invalid input", core validate()): the oracle throws
+// Invalid input (docs/SPEC.md "Invalid input", core validate()): the oracle throws
 // gdr::InvalidArgument naming the argument, before anything is written.
 #include <catch2/catch.hpp>
 #include <cmath>

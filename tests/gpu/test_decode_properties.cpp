@@ -1,5 +1,5 @@
 // The CUDA decode kernel against the oracle over random specs spanning every feature of
-// SPEC.md, judged by the harness (tolerance rule, exact rows bitwise, poison, guard bands,
+// docs/SPEC.md, judged by the harness (tolerance rule, exact rows bitwise, poison, guard bands,
 // untouched bank, inputs unchanged, determinism). A failure shrinks to a minimal case and
 // prints `gdr check` and RC_PARAMS reproduce commands.
 #include <catch2/catch.hpp>

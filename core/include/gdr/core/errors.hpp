@@ -6,7 +6,7 @@
 
 namespace gdr {
 
-// Input that SPEC.md calls invalid. argument() names the offending argument
+// Input that docs/SPEC.md calls invalid. argument() names the offending argument
 // (e.g. "state_indices", "cu_seqlens", "v"), and what() starts with it.
 class InvalidArgument : public std::invalid_argument {
 public:

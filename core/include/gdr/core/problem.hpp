@@ -1,6 +1,6 @@
 // One call of the fused recurrent gated delta rule, described by pointers, sizes and
-// strides (SPEC.md). The Eigen oracle and the CUDA kernels take exactly this struct;
-// validate() checks it against SPEC.md before either touches memory.
+// strides (docs/SPEC.md). The Eigen oracle and the CUDA kernels take exactly this struct;
+// validate() checks it against docs/SPEC.md before either touches memory.
 #pragma once
 
 #include <array>
@@ -34,7 +34,7 @@ struct Problem {
     std::int64_t value_dim = 1;        // V
     Layout layout = Layout::KV;
 
-    // Semantic dtypes (SPEC.md): q, k, v, o share input_dtype; g and beta are gate_dtype
+    // Semantic dtypes (docs/SPEC.md): q, k, v, o share input_dtype; g and beta are gate_dtype
     // (f32 or input_dtype); the bank is state_dtype. Buffers must carry these dtypes,
     // except that the oracle's fp64 truth run may store o and the bank as f64.
     DType input_dtype = DType::f32;
@@ -92,7 +92,7 @@ struct RowTokens {
 };
 RowTokens row_tokens(const Problem& problem, std::int64_t row);
 
-// Whether row `row` is active (SPEC.md "Active rows"); reads host-visible arrays.
+// Whether row `row` is active (docs/SPEC.md "Active rows"); reads host-visible arrays.
 bool row_is_active(const Problem& problem, std::int64_t row);
 // The bank entry of an active row: state_indices[row], or row itself without indices.
 std::int64_t row_bank_entry(const Problem& problem, std::int64_t row);
@@ -108,7 +108,7 @@ struct ValidateOptions {
     bool allow_f64_storage = false;
 };
 
-// Throws InvalidArgument naming the argument for anything SPEC.md calls invalid.
+// Throws InvalidArgument naming the argument for anything docs/SPEC.md calls invalid.
 // Reads nothing but the arrays named above and writes nothing.
 void validate(const Problem& problem, const ValidateOptions& options = {});
 

@@ -1,4 +1,4 @@
-// The CUDA fused recurrent gated delta rule for decode (SPEC.md, "The recurrence"): one
+// The CUDA fused recurrent gated delta rule for decode (docs/SPEC.md, "The recurrence"): one
 // or a few tokens per row, the state read and written in place in a state bank, both
 // layouts, state_indices, circular slots, grouped heads, in-kernel q/k l2norm, fp32 /
 // fp16 / bf16 inputs and states, strided q/k/v/o. The params struct is gdr::Problem,
@@ -31,7 +31,7 @@ std::optional<std::string> unsupported_reason(const Problem& problem);
 enum class DecodeTiling { general, whole_vk, whole_kv, whole_vk_packed, whole_kv_packed };
 DecodeTiling decode_tiling(const Problem& problem);
 
-// Validates `problem` against SPEC.md (shapes, dtypes, strides, the bank's declared shape;
+// Validates `problem` against docs/SPEC.md (shapes, dtypes, strides, the bank's declared shape;
 // arrays on the device are not read, so duplicate state_indices are the caller's to rule
 // out) and launches on `stream`. Throws gdr::InvalidArgument or gdr::NotSupported before
 // anything runs, and std::runtime_error naming the CUDA error if the launch fails. B = 0,

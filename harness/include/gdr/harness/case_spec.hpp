@@ -139,7 +139,7 @@ struct CaseSpec {
 };
 
 // Throws gdr::InvalidArgument naming the spec key (e.g. "K", "slots", "indices") for
-// anything inconsistent: sizes < 0 (or < 1 where SPEC.md needs it), HV % H != 0,
+// anything inconsistent: sizes < 0 (or < 1 where docs/SPEC.md needs it), HV % H != 0,
 // inactive_rows > rows, a permutation that needs more distinct entries than N, explicit
 // arrays of the wrong length, varlen with batch != 1, gate dtype not f32/input, ...
 void validate(const CaseSpec& spec);

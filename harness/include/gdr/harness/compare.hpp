@@ -95,7 +95,7 @@ struct SliceMetrics {
 SliceMetrics judge_slice(const SliceInput& input, const ToleranceRow& row, std::size_t keep = 5);
 
 // For exact cases (every operation exact): the subject must equal round_to(value_dtype,
-// truth) exactly; +0 and -0 are equal (SPEC.md leaves the sign of a zero result to the
+// truth) exactly; +0 and -0 are equal (docs/SPEC.md leaves the sign of a zero result to the
 // order of operations, e.g. -0 + 0 vs 0 + -0, and no consumer can tell them apart), NaN
 // equals NaN; anything else, poison included, is a mismatch.
 SliceMetrics judge_slice_exact(const SliceInput& input, std::size_t keep = 5);

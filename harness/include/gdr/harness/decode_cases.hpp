@@ -1,5 +1,5 @@
 // The random-case distribution that subjects are judged on (CPU stand-in and GPU kernel
-// alike): every feature of SPEC.md, with the work per case bounded for the CPU oracle.
+// alike): every feature of docs/SPEC.md, with the work per case bounded for the CPU oracle.
 #pragma once
 
 #include <algorithm>

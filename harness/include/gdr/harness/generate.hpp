@@ -92,7 +92,7 @@ RunBuffers make_run_buffers(const HostCase& host_case, DType o_storage, DType ba
 // The Problem that points at host_case's inputs and buffers' outputs.
 Problem make_problem(const HostCase& host_case, RunBuffers& buffers);
 
-// (entry, slot) pairs of the bank that the call writes, in SPEC.md order; every other
+// (entry, slot) pairs of the bank that the call writes, in docs/SPEC.md order; every other
 // (entry, slot) must stay bitwise unchanged. Rows with zero tokens write nothing.
 std::vector<std::pair<std::int64_t, std::int64_t>> written_bank_slices(const HostCase& host_case);
 

@@ -70,7 +70,7 @@ std::string shell_quote(std::string_view text);
 // A tensor's logical values as JSON {dtype, shape, values}; NaN and Inf as strings.
 nlohmann::json tensor_to_json(const HostTensor& tensor);
 
-// The cases `gdr verify` runs by default: every feature of SPEC.md at least once, small
+// The cases `gdr verify` runs by default: every feature of docs/SPEC.md at least once, small
 // enough to finish in seconds on a CPU.
 std::vector<CaseSpec> default_verify_cases();
 

@@ -1,4 +1,4 @@
-// The Eigen oracle of the fused recurrent gated delta rule (SPEC.md, "The recurrence").
+// The Eigen oracle of the fused recurrent gated delta rule (docs/SPEC.md, "The recurrence").
 #pragma once
 
 #include "gdr/core/problem.hpp"
@@ -8,7 +8,7 @@ namespace gdr::reference {
 enum class Precision {
     // R64, the truth: fp64 arithmetic on the stored inputs. With f64 buffers for o and
     // the bank (ValidateOptions::allow_f64_storage) nothing is rounded but the
-    // cache-dtype round trip that SPEC.md writes into the recurrence.
+    // cache-dtype round trip that docs/SPEC.md writes into the recurrence.
     truth_fp64,
     // Rlp, emulated precision: fp32 arithmetic and accumulation, rounding wherever a
     // kernel stores (o, every state write, the cache-dtype round trip).
@@ -56,7 +56,7 @@ struct OracleOptions {
 
 // Validates `problem` (host arrays, f64 storage allowed for the truth run) and throws
 // gdr::InvalidArgument before writing anything; then writes o for every row (exact
-// zeros for inactive rows) and the bank entries and slots SPEC.md says are written.
+// zeros for inactive rows) and the bank entries and slots docs/SPEC.md says are written.
 // Nothing else is read or written.
 void run_fused_recurrent(const Problem& problem, const OracleOptions& options);
 

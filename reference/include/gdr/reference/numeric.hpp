@@ -1,5 +1,5 @@
 // Reading and writing stored elements of any DType as double or float, with exactly one
-// round-to-nearest-even rounding on every store (SPEC.md "Rounding"). Built on
+// round-to-nearest-even rounding on every store (docs/SPEC.md "Rounding"). Built on
 // Eigen::half and Eigen::bfloat16; a double is first rounded to float with
 // round-to-odd so that double -> fp16/bf16 is one correct rounding, not two.
 #pragma once
