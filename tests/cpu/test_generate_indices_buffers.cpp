@@ -1,5 +1,5 @@
 // Input generation, the arrays and buffers: state_indices, cache_seqlens and cu_seqlens
-// rules, garbage in stride gaps, the written-slice list of SPEC.md, poison in the run
+// rules, garbage in stride gaps, the written-slice list of docs/SPEC.md, poison in the run
 // buffers, make_problem, and invalid specs.
 #include <algorithm>
 #include <catch2/catch.hpp>

@@ -44,7 +44,7 @@ bool same_bytes(const HostTensor& a, const HostTensor& b) {
 
 bool on_half_grid(double x) { return x >= -1 && x <= 1 && std::floor(2 * x) == 2 * x; }
 
-// The recurrence of SPEC.md over logical values in Scalar arithmetic, recording every
+// The recurrence of docs/SPEC.md over logical values in Scalar arithmetic, recording every
 // state value it stores and every output. Exact-mode inputs must give identical records
 // in float and in double.
 template <class Scalar>

@@ -47,7 +47,7 @@ inline std::uint64_t element_bits(const harness::HostTensor& tensor, std::int64_
 }
 
 // Whether row r of the case is active: a state index inside [0, N) if the case has
-// indices, and a non-negative cache_seqlen if it is circular (SPEC.md).
+// indices, and a non-negative cache_seqlen if it is circular (docs/SPEC.md).
 inline bool row_active(const harness::HostCase& c, std::int64_t r) {
     if (c.has_state_indices) {
         const auto n = c.state_indices[std::size_t(r)];

@@ -1,7 +1,7 @@
-// An independent implementation of the oracle for tests: SPEC.md's recurrence as plain
+// An independent implementation of the oracle for tests: docs/SPEC.md's recurrence as plain
 // long-double loops over flat arrays, with its own indexing, its own random cases and its
 // own rounding to the state dtype. It shares no code with reference/, so the two agreeing
-// (test_oracle_against_loop.cpp) is evidence that both follow SPEC.md.
+// (test_oracle_against_loop.cpp) is evidence that both follow docs/SPEC.md.
 #pragma once
 
 #include <cmath>
@@ -29,7 +29,7 @@ struct Random {
 };
 
 // One random case: sizes, features and the logical data as doubles (each exact in its
-// dtype), flat in SPEC.md's index order.
+// dtype), flat in docs/SPEC.md's index order.
 struct RandomCase {
     i64 B = 1, T = 1, H = 1, HV = 1, K = 1, V = 1, N = 1, slots = 1, rows = 1;
     bool varlen = false, circular = false, has_g = false, has_beta = false, l2norm = false, final_state = true;
@@ -61,7 +61,7 @@ struct Expected {
     std::vector<long double> state;  // logical order, unrounded (the f64 bank's values)
 };
 
-// SPEC.md's recurrence, plainly, in long double.
+// docs/SPEC.md's recurrence, plainly, in long double.
 Expected recurrence_long_double(const RandomCase& c);
 
 // The case in one line, for failure messages.

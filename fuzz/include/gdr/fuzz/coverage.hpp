@@ -1,4 +1,4 @@
-// Coverage classes of a case: which of SPEC.md's risky features a case exercises, counted
+// Coverage classes of a case: which of docs/SPEC.md's risky features a case exercises, counted
 // by fuzz campaigns so that a campaign's summary shows what it actually tested (a campaign
 // that never wrapped a circular buffer proves nothing about wraparound).
 #pragma once

@@ -66,7 +66,7 @@ struct HostCase {
     std::vector<std::int32_t> cu_seqlens_i32;  // [rows + 1] when varlen and i32
     std::vector<std::int64_t> cu_seqlens_i64;  // [rows + 1] when varlen and i64
 
-    // SPEC.md "Active rows" on the materialized arrays (core's row_is_active reads a
+    // docs/SPEC.md "Active rows" on the materialized arrays (core's row_is_active reads a
     // Problem; this is the same rule before any Problem exists).
     bool row_is_active(std::int64_t row) const;
 };
