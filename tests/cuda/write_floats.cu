@@ -1,4 +1,4 @@
-#include "gpu/write_floats.hpp"
+#include "cuda/write_floats.hpp"
 
 #include <cuda_runtime.h>
 

@@ -1,6 +1,6 @@
 // The kill table's bookkeeping, on the CPU: a CPU subject stands in for the mutant, so the
 // stage order, the stop at the first case that does not pass, the deciding check and the
-// time cap are tested without a GPU. (The mutants themselves are tests/gpu/test_mutants.cpp.)
+// time cap are tested without a GPU. (The mutants themselves are tests/cuda/test_mutants.cpp.)
 #include <catch2/catch.hpp>
 #include <cstring>
 

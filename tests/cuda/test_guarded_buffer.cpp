@@ -8,7 +8,7 @@
 #include "gdr/core/poison.hpp"
 #include "gdr/cuda/device.hpp"
 #include "gdr/cuda/guarded_buffer.hpp"
-#include "gpu/write_floats.hpp"
+#include "cuda/write_floats.hpp"
 
 namespace {
 
