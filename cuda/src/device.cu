@@ -20,7 +20,7 @@ DeviceStatus probe_device() {
         // Without a GPU there is usually no driver either: the runtime then says the driver
         // is "insufficient", which reads like a version problem. Say what it means first.
         const bool no_gpu = error == cudaErrorNoDevice || error == cudaErrorInsufficientDriver;
-        status.reason = std::string(no_gpu ? "no GPU or no NVIDIA driver on this machine (" : "(") +
+        status.reason = std::string(no_gpu ? "no GPU or no NVIDIA driver on this machine (" : "CUDA cannot be used here (") +
                         "cudaGetDeviceCount: " + cudaGetErrorString(error) + ")";
         cudaGetLastError();  // clear the sticky error so later probes start clean
         return status;

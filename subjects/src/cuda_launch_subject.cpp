@@ -34,7 +34,7 @@ public:
     std::string description() const override { return fmt::format("{} on device {}", description_, device_); }
     std::optional<std::string> unavailable_reason() const override {
         const cuda::DeviceStatus device = cuda::probe_device();
-        if (!device.available) return "no CUDA device on this machine (" + device.reason + ")";
+        if (!device.available) return device.reason;
         if (device_ < 0 || device_ >= device.device_count)
             return fmt::format("CUDA device {} does not exist here ({} devices)", device_, device.device_count);
         return std::nullopt;

@@ -1,0 +1,22 @@
+# cmake -DBUILD_DIR=... -DWORK_DIR=... -DCONSUMER_DIR=... -DGENERATOR=... -P build_consumer.cmake
+# Installs BUILD_DIR into WORK_DIR/prefix, builds the consumer against it and runs it.
+cmake_minimum_required(VERSION 3.25)
+file(REMOVE_RECURSE ${WORK_DIR})
+function(run)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE code OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT code EQUAL 0)
+    message(FATAL_ERROR "failed (${code}): ${ARGN}\n${out}\n${err}")
+  endif()
+  message("${out}")
+endfunction()
+run(${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${WORK_DIR}/prefix)
+foreach(expected bin/gdr include/gdr/core/problem.hpp include/gdr/reference/fused_recurrent.hpp
+                 lib/cmake/gdr/gdrConfig.cmake lib/cmake/gdr/gdrTargets.cmake)
+  if(NOT EXISTS ${WORK_DIR}/prefix/${expected})
+    message(FATAL_ERROR "the install tree lacks ${expected}")
+  endif()
+endforeach()
+run(${CMAKE_COMMAND} -S ${CONSUMER_DIR} -B ${WORK_DIR}/build -G ${GENERATOR} -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix)
+run(${CMAKE_COMMAND} --build ${WORK_DIR}/build)
+run(${WORK_DIR}/build/consumer)
+run(${WORK_DIR}/prefix/bin/gdr subjects)
