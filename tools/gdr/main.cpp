@@ -6,7 +6,7 @@
 //   gdr subjects    which subjects exist and whether they can run here
 //   gdr tolerances  the tolerance table with its reasons
 //   gdr mutate      the decode kernel's mutants: the catalog, one case against one
-//                   mutant, or the kill table (CUDA builds)
+//                   mutant, or the kill table (mutate_command.cpp)
 //   gdr fuzz        a random-case campaign against one subject (fuzz_command.cpp)
 //   gdr replay      rerun replay files written by fuzz campaigns (replay_command.cpp)
 // Exit codes: gate.hpp.
