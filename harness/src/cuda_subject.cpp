@@ -124,7 +124,7 @@ std::unique_ptr<Subject> make_cuda_launch_subject(std::string name, std::string 
 }
 
 std::unique_ptr<Subject> make_cuda_decode_subject(int device) {
-    return make_cuda_launch_subject("cuda-decode", "the CUDA fused recurrent decode kernel (cuda/decode.cu)",
+    return make_cuda_launch_subject("cuda-decode", "the CUDA fused recurrent decode kernel (cuda/src/decode/)",
                                     [](const Problem& on_device) { cuda::fused_recurrent_decode(on_device, nullptr); },
                                     device);
 }

@@ -29,7 +29,7 @@ public:
 class CudaDecodeSubject final : public Subject {
 public:
     std::string name() const override { return "cuda-decode"; }
-    std::string description() const override { return "the CUDA fused recurrent decode kernel (cuda/decode.cu)"; }
+    std::string description() const override { return "the CUDA fused recurrent decode kernel (cuda/src/decode/)"; }
     std::optional<std::string> unavailable_reason() const override {
         return std::string("this build has no CUDA (nvcc was not found when CMake configured)");
     }
