@@ -1,4 +1,4 @@
-// bench_decode: the CUDA decode kernel (cuda/src/decode.cu) against the memory copy
+// bench_decode: the CUDA decode kernel (cuda/src/decode/) against the memory copy
 // ceiling, measured side by side in one run (bench/NOTES.md).
 //
 // The kernel is memory-bound, so each case is reported as bytes moved over time and as a

@@ -1,8 +1,10 @@
 // Mutation testing of the verification: deliberately wrong variants of the decode kernel.
-// cuda/src/decode.cu carries one-line hooks, GDR_MUTANT(name), at the place of each bug.
-// The production library (gdr_cuda) compiles them to the constant `false`; a second
-// compilation of the same source (gdr_cuda_mutants, -DGDR_MUTANTS) tests a mutant id
-// passed in the kernel arguments and exposes gdr::cuda::mutants::fused_recurrent_decode.
+// The kernel's sources (cuda/src/decode/) carry one-line hooks at the place of each bug:
+// GDR_MUTATE(name, wrong, right), GDR_MUTANT_ONLY(name, stmt), GDR_UNLESS_MUTANT(name, stmt)
+// (cuda/src/decode/mutation_hooks.cuh). The production library (gdr_cuda) compiles them to
+// the unhooked code; a second compilation of the same source (gdr_cuda_mutants,
+// -DGDR_MUTANTS) tests a mutant id passed in the kernel arguments and exposes
+// gdr::cuda::mutants::fused_recurrent_decode.
 // A verification that cannot kill a mutant has a blind spot, unless the mutant is
 // equivalent on every input it was given; each entry says where it hides.
 #pragma once
