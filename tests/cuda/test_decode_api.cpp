@@ -172,7 +172,7 @@ TEST_CASE("cuda decode: refusals come before any launch and write nothing", "[gp
     CHECK(bank.download(0, buffers.bank.storage_bytes()) == buffers.bank.bytes());
 }
 
-TEST_CASE("cuda decode: each tiling (whole KV and VK tiles of K = 64, 128, 256, packed or not; the general one) "
+TEST_CASE("cuda decode: each tiling (whole KV and VK tiles of K = 64, 128, 256, packed or not, and the general one) "
           "passes", "[gpu][decode]") {
     // The serving shapes take their layout's own kernel (gdr::cuda::decode_tiling); the launch
     // records which one ran, so that each kernel is known to be covered, not just some kernel.

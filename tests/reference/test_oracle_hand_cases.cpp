@@ -160,7 +160,7 @@ TEST_CASE("oracle hand: circular, Slots = 2, f16 state: the cache-dtype round tr
     }
 }
 
-TEST_CASE("oracle hand: circular with Slots < T overwrites the read slot; the state of L tokens is in slot L mod Slots",
+TEST_CASE("oracle hand: circular with Slots < T overwrites the read slot, and the state of L tokens is in slot L mod Slots",
           "[oracle]") {
     // K = V = 1, beta = 1, k = 1: each token sets h = v. cache_seqlens = [4], Slots = 2, T = 3:
     // read slot 0; tokens write slots 1, 0, 1 with v = 10, 20, 30.
@@ -177,7 +177,7 @@ TEST_CASE("oracle hand: circular with Slots < T overwrites the read slot; the st
     CHECK(c.h_at(0, 1, 0, 0, 0) == 30);  // 4 + 3 = 7 tokens: slot 7 mod 2 = 1
 }
 
-TEST_CASE("oracle hand: non-circular reads and writes slot 0 only; output_final_state = false writes no state",
+TEST_CASE("oracle hand: non-circular reads and writes slot 0 only, and output_final_state = false writes no state",
           "[oracle]") {
     // K = V = 1, h0 = 2 in slot 0, 9 in slot 1, k = q = 1, v = 5, beta = 1: h = 5, o = 5.
     for (bool final_state : {true, false}) {
