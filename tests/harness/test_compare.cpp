@@ -259,6 +259,28 @@ TEST_CASE("judge_slice: overflow of the stored dtype is judged on rounded truth"
     CHECK_FALSE(judge_slice(s.input(), rule()).passed);
 }
 
+TEST_CASE("judge_slice: Inf is legal where R64 within the threshold would round to it", "[compare]") {
+    // Found by the CPU subject property (f16 state, K = 96): R64 = 65519.88 stores as 65504,
+    // a legal fp32 order gave 65536, which stores as +Inf. The threshold here is about 1000.
+    Slice s;
+    s.dtype = DType::f16;
+    s.shape = {3};
+    s.truth = {65519.884, 1, 2};
+    s.emulated = {65504, 1, 2};
+    s.subject = {kInf, 1, 2};
+    s.magnitude = {894235, 1, 2};
+    CHECK(judge_slice(s.input(), rule()).passed);
+    s.subject[0] = -kInf;  // the wrong sign is never a rounding of a value near +65520
+    CHECK_FALSE(judge_slice(s.input(), rule()).passed);
+    s.subject[0] = kNaN;
+    CHECK_FALSE(judge_slice(s.input(), rule()).passed);
+    s.truth[0] = 60000;  // far below the overflow: no value within the threshold rounds to Inf
+    s.emulated[0] = 60000;
+    s.magnitude[0] = 60000;
+    s.subject[0] = kInf;
+    CHECK_FALSE(judge_slice(s.input(), rule()).passed);
+}
+
 TEST_CASE("judge_slice: a non-finite Rlp where truth is finite fails instead of an infinite threshold", "[compare]") {
     Slice s = known();
     s.emulated[1] = kNaN;
