@@ -97,7 +97,7 @@ CaseReport run_big_bank_case(const std::string& subject_name, const DeviceLaunch
     };
 
     const cuda::DeviceStatus device = cuda::probe_device();
-    if (!device.available) return finish(Outcome::not_run, "no CUDA device (" + device.reason + ")");
+    if (!device.available) return finish(Outcome::not_run, device.reason);  // the reason says plainly what is missing
     std::size_t free_bytes = 0, total_bytes = 0;
     if (cudaMemGetInfo(&free_bytes, &total_bytes) != cudaSuccess ||
         free_bytes < std::size_t(entries * matrix) * 2 + (64 << 20))

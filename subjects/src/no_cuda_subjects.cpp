@@ -8,12 +8,14 @@ namespace gdr::subjects {
 
 namespace {
 
+constexpr char kName[] = "cuda-decode";
+constexpr char kDescription[] = "the CUDA fused recurrent decode kernel (not built)";
 constexpr char kWhy[] = "this build has no CUDA (nvcc was not found when CMake configured)";
 
 class UnbuiltSubject final : public harness::Subject {
 public:
-    std::string name() const override { return "cuda-decode"; }
-    std::string description() const override { return "the CUDA fused recurrent decode kernel (not built)"; }
+    std::string name() const override { return kName; }
+    std::string description() const override { return kDescription; }
     std::optional<std::string> unavailable_reason() const override { return std::string(kWhy); }
     harness::SubjectRunResult run(const Problem&) override { throw std::runtime_error(kWhy); }
 };
@@ -21,8 +23,8 @@ public:
 }  // namespace
 
 void register_cuda_subjects(Registry& registry) {
-    registry.add({"cuda-decode", "the CUDA fused recurrent decode kernel (not built)", Needs::cuda_device, Kind::kernel,
-                  {}, [](int) { return std::make_unique<UnbuiltSubject>(); }, {}});
+    registry.add({kName, kDescription, Needs::cuda_device, Kind::kernel, {},
+                  [](int) { return std::make_unique<UnbuiltSubject>(); }, {}});
 }
 
 int cuda_device_count() { return 0; }
