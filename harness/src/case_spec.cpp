@@ -6,6 +6,7 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <map>
 #include <set>
 #include <string_view>
 #include <system_error>
@@ -153,8 +154,8 @@ void validate(const CaseSpec& s) {
         require(std::int64_t(s.explicit_indices.size()) == rows, "explicit_indices",
                 "has " + std::to_string(s.explicit_indices.size()) + " entries for " + std::to_string(rows) +
                     " rows");
-        // Values are taken as given (out-of-range ones make rows inactive; duplicates stay
-        // so that tests of input validation can build them).
+        // Values are taken as given apart from duplicates among active rows (checked below,
+        // with circular mode's negative cache_seqlens): out-of-range ones make rows inactive.
     } else {
         switch (s.indices) {
         case IndicesRule::none:
@@ -195,6 +196,25 @@ void validate(const CaseSpec& s) {
         require(s.seqlen_max == 0, "seqlen_max", "needs circular=1");
         require(s.negative_seqlens == 0, "neg_seqlens", "needs circular=1");
         require(s.explicit_cache_seqlens.empty(), "cache_seqlens", "needs circular=1");
+    }
+
+    // Two active rows with the same explicit index would update one bank entry twice: the
+    // contract (docs/SPEC.md) makes that invalid input, so the spec is rejected here, before
+    // any oracle or subject runs. A row is active when its index is in [0, N) and, in
+    // circular mode, its cache_seqlen is not negative; drawn cache_seqlens (neg_seqlens > 0)
+    // could make a duplicate inactive only by chance, so they do not excuse one.
+    if (!s.explicit_indices.empty()) {
+        std::map<std::int64_t, std::int64_t> active_row_of_entry;
+        for (std::int64_t row = 0; row < rows; ++row) {
+            const std::int64_t entry = s.explicit_indices[std::size_t(row)];
+            const bool negative_seqlen = s.circular && !s.explicit_cache_seqlens.empty() &&
+                                         s.explicit_cache_seqlens[std::size_t(row)] < 0;
+            if (entry < 0 || entry >= n || negative_seqlen) continue;
+            const auto [it, fresh] = active_row_of_entry.emplace(entry, row);
+            require(fresh, "explicit_indices",
+                    "rows " + std::to_string(it->second) + " and " + std::to_string(row) + " are both active on bank entry " +
+                        std::to_string(entry) + " (duplicate active state_indices are invalid input)");
+        }
     }
 
     // Memory bounds, so that no spec allocates more than a few GiB per tensor.

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,9 @@ rc::Gen<CaseSpec> gen_any_spec() {
             const std::int64_t n = s.resolved_bank_entries();
             s.explicit_indices = *rc::gen::container<std::vector<std::int64_t>>(
                 std::size_t(rows), rc::gen::inRange<std::int64_t>(-n - 8, n + 8));
+            std::set<std::int64_t> active;  // a repeated active entry is invalid: make the repeat inactive
+            for (std::int64_t& index : s.explicit_indices)
+                if (index >= 0 && index < n && !active.insert(index).second) index = -1;
         }
         if (s.circular && *rc::gen::arbitrary<bool>()) {
             s.seqlen_max = 0;
@@ -166,6 +170,10 @@ TEST_CASE("case spec: each invalid key or value names the key", "[case_spec]") {
         {"explicit_indices=1,x", "explicit_indices"},
         {"explicit_indices=0,1", "explicit_indices"},
         {"explicit_indices=0 indices=identity", "indices"},
+        // Two active rows on one bank entry (issue 11: was FAILED at run time, not invalid input).
+        {"B=3 N=4 explicit_indices=1,1,3", "explicit_indices"},
+        {"B=2 N=2 circular=1 cache_seqlens=0,4 explicit_indices=1,1", "explicit_indices"},
+        {"B=2 N=2 circular=1 seqlen_max=3 neg_seqlens=1 explicit_indices=0,0", "explicit_indices"},
         {"circular=2", "circular"},
         {"seqlen_max=3", "seqlen_max"},
         {"circular=1 seqlen_max=-1", "seqlen_max"},
@@ -216,6 +224,9 @@ TEST_CASE("case spec: each invalid key or value names the key", "[case_spec]") {
     CHECK(rejected_key("indices=permutation B=4 inactive=2 N=2") == "<accepted>");
     CHECK(rejected_key("circular=1 seqlen_max=2147483647 neg_seqlens=1") == "<accepted>");
     CHECK(rejected_key("B=0 N=1") == "<accepted>");
+    // Duplicates are fine where at most one of the rows is active.
+    CHECK(rejected_key("B=4 N=2 explicit_indices=-1,-1,2,2") == "<accepted>");
+    CHECK(rejected_key("B=3 N=2 explicit_indices=1,-1,1 circular=1 cache_seqlens=-1,0,2") == "<accepted>");
     CHECK(rejected_key("g=0 gdist=huge_negative") == "<accepted>");  // a distribution of an absent tensor is ignored
 }
 

@@ -40,8 +40,9 @@
 //   seqlen_max / neg_seqlens / cache_seqlens without circular=1, seq_lengths without
 //   varlen=1), since they would silently test nothing.
 // - Explicit arrays replace the rule (indices must stay none, inactive/seqlen_max/
-//   neg_seqlens 0) and are taken as given apart from their length: duplicate active
-//   indices are allowed here so that tests of input validation can build them.
+//   neg_seqlens 0) and are taken as given apart from their length and duplicates: two
+//   active rows (index in [0, N), and not given a negative cache_seqlen) on one entry are
+//   invalid input (key explicit_indices), as docs/SPEC.md says.
 // - varlen=1 needs B=1 and T = sum(seq_lengths).
 // - Exact mode is rejected, not silently repaired: it needs l2norm=0, g=0 or gdist=zero,
 //   beta=0 or bdist one|half, an explicit power-of-two scale, and with bdist=half at most
