@@ -24,6 +24,14 @@ using namespace gdr::harness;
 
 namespace {
 
+// The campaign's verdict options as it ran them (determinism as check_determinism says).
+harness::VerdictOptions verdict_of(const CampaignConfig& config) {
+    harness::VerdictOptions verdict = config.verdict;
+    verdict.check_determinism = config.check_determinism;
+    return verdict;
+}
+
+
 using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
@@ -135,6 +143,8 @@ void run_worker(SharedState& shared, const std::function<std::unique_ptr<Subject
     RunOptions options;
     options.gdr_command = config.gdr_command;
     options.check_determinism = config.check_determinism;
+    options.verdict = config.verdict;
+    options.declared_limitation = config.declared_limitation;
 
     while (!shared.stop) {
         const std::int64_t case_number = config.shard_index + shared.next_index++ * config.shard_count;
@@ -155,6 +165,8 @@ void run_worker(SharedState& shared, const std::function<std::unique_ptr<Subject
             }
             ++summary.cases;
             if (report.outcome == Outcome::not_supported) ++summary.not_supported;
+            if (is_unexpected_not_supported(report) && !summary.unexpected_not_supported++)
+                summary.first_unexpected_not_supported = report.reproduce;
             for (const std::string& name : coverage) ++summary.coverage[name];
             if (shared.progress) shared.progress->on_case({case_number, &spec, report.outcome}, summary);
         }
@@ -179,6 +191,7 @@ void run_worker(SharedState& shared, const std::function<std::unique_ptr<Subject
             ReplayFile replay;
             replay.spec = failure.shrunk;
             replay.subject = subject->name();
+            replay.options = verdict_of(config);
             replay.outcome = std::string(to_string(failure.report.outcome));
             replay.failure_class = failure.failure_class;
             replay.failing_checks = failing_checks(failure.report);
@@ -292,6 +305,8 @@ nlohmann::json to_json(const CampaignSummary& summary, const CampaignConfig& con
             {"shard", fmt::format("{}/{}", config.shard_index, config.shard_count)},
             {"cases", summary.cases},
             {"not_supported", summary.not_supported},
+            {"not_supported_unexpected", summary.unexpected_not_supported},
+            {"options", to_json(verdict_of(config))},
             {"not_run_reason", summary.not_run_reason ? nlohmann::json(*summary.not_run_reason) : nlohmann::json()},
             {"seconds", summary.seconds},
             {"cases_per_second", summary.cases_per_second()},
@@ -306,6 +321,9 @@ std::string format_summary(const CampaignSummary& summary) {
                                    summary.subject, summary.cases, summary.seconds, summary.cases_per_second(),
                                    summary.failures.size(), summary.not_supported);
     if (summary.not_run_reason) text += fmt::format("NOT_RUN: {}\n", *summary.not_run_reason);
+    if (summary.unexpected_not_supported)
+        text += fmt::format("{} not supported unexpectedly (no declared limitation covers them), the first: {}\n",
+                            summary.unexpected_not_supported, summary.first_unexpected_not_supported);
     if (!summary.failures_by_class.empty()) {
         text += "failures by class:\n";
         for (const auto& [name, count] : summary.failures_by_class) text += fmt::format("  {:<26} {}\n", name, count);

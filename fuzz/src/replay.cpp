@@ -13,7 +13,7 @@ using namespace gdr::harness;
 
 namespace {
 
-const std::set<std::string> kKnownKeys = {"format",        "case",           "subject",      "outcome",
+const std::set<std::string> kKnownKeys = {"format",        "case",           "subject",      "options",       "outcome",
                                           "failure_class", "failing_checks", "campaign_seed", "case_number",
                                           "original_case", "gdr_version",    "note"};
 
@@ -36,6 +36,7 @@ void read_field(const nlohmann::json& json, const std::string& origin, const cha
 
 nlohmann::json to_json(const ReplayFile& replay) {
     nlohmann::json json = {{"format", kReplayFormat}, {"case", to_text(replay.spec)}, {"subject", replay.subject}};
+    if (replay.options != VerdictOptions{}) json["options"] = to_json(replay.options);
     if (!replay.outcome.empty()) json["outcome"] = replay.outcome;
     if (!replay.failure_class.empty()) json["failure_class"] = replay.failure_class;
     if (!replay.failing_checks.empty()) json["failing_checks"] = replay.failing_checks;
@@ -65,6 +66,7 @@ ReplayFile replay_from_json(const nlohmann::json& json, const std::string& origi
     }
     read_field(json, origin, "subject", replay.subject, true);
     if (replay.subject.empty()) throw InvalidArgument(origin + ": subject", "empty");
+    if (json.contains("options")) replay.options = verdict_options_from_json(json["options"], origin + ": options");
     read_field(json, origin, "outcome", replay.outcome, false);
     read_field(json, origin, "failure_class", replay.failure_class, false);
     read_field(json, origin, "failing_checks", replay.failing_checks, false);

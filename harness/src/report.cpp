@@ -142,7 +142,12 @@ nlohmann::json to_json(const CaseReport& r) {
     for (const auto& c : r.checks) checks.push_back(to_json(c));
     return {{"case", r.case_text}, {"seed", r.seed},       {"subject", r.subject},
             {"outcome", std::string(to_string(r.outcome))}, {"message", r.message}, {"seconds", number(r.seconds)},
-            {"reproduce", r.reproduce}, {"checks", checks}};
+            {"reproduce", r.reproduce}, {"checks", checks},
+            // NOT_SUPPORTED: whether a declared limitation covers it (null otherwise).
+            {"declared_limitation", r.outcome == Outcome::not_supported && !r.declared_limitation.empty()
+                                        ? nlohmann::json(r.declared_limitation)
+                                        : nlohmann::json(nullptr)},
+            {"unexpected_not_supported", is_unexpected_not_supported(r)}};
 }
 
 std::string format_table(const std::vector<CaseReport>& reports) {
@@ -152,6 +157,8 @@ std::string format_table(const std::vector<CaseReport>& reports) {
     std::vector<Line> lines{{"SUBJECT", "CASE", "OUTCOME", "ERROR / THRESHOLD", "ROW"}};
     for (const auto& r : reports) {
         Line l{r.subject, shorten(r.case_text, 60), std::string(to_string(r.outcome)), "-", "-"};
+        if (r.outcome == Outcome::not_supported)
+            l.outcome += is_unexpected_not_supported(r) ? " (unexpected)" : " (expected: " + r.declared_limitation + ")";
         if (const CheckResult* c = worst_judged(r)) {
             l.error = error_vs_threshold(*c);
             if (!c->tolerance_row_id.empty()) l.row = c->tolerance_row_id;
@@ -209,21 +216,31 @@ std::string xml_escape(std::string_view text) {
     return out;
 }
 
-void write_junit(std::ostream& out, const std::vector<CaseReport>& reports, const std::string& suite_name) {
+void write_junit(std::ostream& out, const std::vector<CaseReport>& reports, const std::string& suite_name,
+                 bool strict) {
     const OutcomeCounts n = count_outcomes(reports);
+    const std::int64_t strict_failures = strict ? n.unexpected_not_supported : 0;
     double seconds = 0;
     for (const auto& r : reports) seconds += r.seconds;
     const std::string suite = xml_escape(suite_name);
     const std::string head = fmt::format("name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"{}\" time=\"{:.6f}\"",
-                                         suite, n.total(), n.incorrect + n.failed, n.not_run + n.not_supported, seconds);
+                                         suite, n.total(), n.incorrect + n.failed + strict_failures,
+                                         n.not_run + n.not_supported - strict_failures, seconds);
     out << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
     out << "<testsuites " << head << ">\n";
     out << "  <testsuite " << head << ">\n";
     for (const auto& r : reports) {
         out << fmt::format("    <testcase classname=\"{}\" name=\"{}\" time=\"{:.6f}\">\n", xml_escape(r.subject),
                            xml_escape(r.case_text), r.seconds);
-        const std::string message = fmt::format("{}{}{}", to_string(r.outcome), r.message.empty() ? "" : ": ", r.message);
-        if (is_failure(r.outcome))
+        std::string message = fmt::format("{}{}{}", to_string(r.outcome), r.message.empty() ? "" : ": ", r.message);
+        if (r.outcome == Outcome::not_supported)
+            message = (is_unexpected_not_supported(r) ? "unexpected (no declared limitation covers it) "
+                                                      : "expected (declared limitation " + r.declared_limitation + ") ") +
+                      message;
+        if (strict && is_unexpected_not_supported(r))
+            out << fmt::format("      <failure type=\"{}\" message=\"{}\">{}</failure>\n", to_string(r.outcome),
+                               xml_escape(message), xml_escape(format_failure(r)));
+        else if (is_failure(r.outcome))
             out << fmt::format("      <failure type=\"{}\" message=\"{}\">{}</failure>\n", to_string(r.outcome),
                                xml_escape(message), xml_escape(format_failure(r)));
         else if (r.outcome == Outcome::not_run || r.outcome == Outcome::not_supported)
@@ -258,7 +275,10 @@ OutcomeCounts count_outcomes(const std::vector<CaseReport>& reports) {
     for (const auto& r : reports) {
         switch (r.outcome) {
         case Outcome::passed: ++n.passed; break;
-        case Outcome::not_supported: ++n.not_supported; break;
+        case Outcome::not_supported:
+            ++n.not_supported;
+            if (is_unexpected_not_supported(r)) ++n.unexpected_not_supported;
+            break;
         case Outcome::not_run: ++n.not_run; break;
         case Outcome::incorrect: ++n.incorrect; break;
         case Outcome::failed: ++n.failed; break;
@@ -273,6 +293,8 @@ std::string format_summary(const OutcomeCounts& n) {
     for (Outcome x : {Outcome::passed, Outcome::not_supported, Outcome::not_run, Outcome::incorrect, Outcome::failed}) {
         if (n.of(x) == 0) continue;
         out += fmt::format("{}{} {}", first ? ": " : ", ", n.of(x), to_string(x));
+        if (x == Outcome::not_supported && n.unexpected_not_supported)
+            out += fmt::format(" ({} unexpected)", n.unexpected_not_supported);
         first = false;
     }
     return out;
@@ -285,8 +307,10 @@ nlohmann::json summary_to_json(const std::vector<CaseReport>& reports) {
         counts[std::string(to_string(x))] = n.of(x);
     nlohmann::json cases = nlohmann::json::array();
     for (const CaseReport& report : reports) cases.push_back(to_json(report));
+    const nlohmann::json not_supported = {{"expected", n.not_supported - n.unexpected_not_supported},
+                                          {"unexpected", n.unexpected_not_supported}};
     return {{"outcome", std::string(to_string(n.worst()))}, {"total", n.total()}, {"counts", std::move(counts)},
-            {"cases", std::move(cases)}};
+            {"not_supported", not_supported}, {"cases", std::move(cases)}};
 }
 
 }  // namespace gdr::harness

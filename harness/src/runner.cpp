@@ -1,6 +1,7 @@
 #include "gdr/harness/runner.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <fstream>
 #include <set>
@@ -267,8 +268,16 @@ PreparedCase prepare_case(const CaseSpec& spec) {
     return prepared;
 }
 
-std::string reproduce_command(const CaseSpec& spec, std::string_view subject, std::string_view gdr_command) {
-    return fmt::format("{} check --subject {} --case {}", gdr_command, subject, shell_quote(to_text(spec)));
+std::string reproduce_command(const CaseSpec& spec, std::string_view subject, std::string_view gdr_command,
+                              const VerdictOptions& verdict) {
+    std::string command = fmt::format("{} check --subject {} --case {}", gdr_command, subject, shell_quote(to_text(spec)));
+    const auto plain = [](const std::string& word) {  // needs no quotes in a POSIX shell
+        return !word.empty() && std::all_of(word.begin(), word.end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("-_./:=+,").find(c) != std::string_view::npos;
+        });
+    };
+    for (const std::string& arg : verdict.cli_args()) command += " " + (plain(arg) ? arg : shell_quote(arg));
+    return command;
 }
 
 CaseReport run_case(const PreparedCase& prepared, Subject& subject, const ToleranceTable& tolerances,
@@ -279,7 +288,9 @@ CaseReport run_case(const PreparedCase& prepared, Subject& subject, const Tolera
     report.case_text = to_text(spec);
     report.seed = spec.seed;
     report.subject = subject.name();
-    report.reproduce = reproduce_command(spec, subject.name(), options.gdr_command);
+    VerdictOptions verdict = options.verdict;
+    verdict.check_determinism = options.check_determinism;
+    report.reproduce = reproduce_command(spec, subject.name(), options.gdr_command, verdict);
     const auto finish = [&](Outcome outcome, std::string message) {
         report.outcome = worst(outcome, worst_outcome(report.checks));
         report.message = std::move(message);
@@ -324,6 +335,8 @@ CaseReport run_case(const PreparedCase& prepared, Subject& subject, const Tolera
             subject.run(make_problem(prepared.host, second));
         }
     } catch (const NotSupported& error) {
+        if (options.declared_limitation)
+            report.declared_limitation = options.declared_limitation(spec, error.what()).value_or("");
         return finish(Outcome::not_supported, error.what());
     } catch (const std::exception& error) {
         report.checks.push_back({check_names::error, Outcome::failed, error.what(), {}, ""});

@@ -26,9 +26,10 @@ public:
 }  // namespace
 
 void register_cpu_subjects(Registry& registry) {
+    // No limitations: the oracle takes every valid case, so any NOT_SUPPORTED is unexpected.
     registry.add({kName, kDescription, Needs::cpu, Kind::stand_in, {}, [](int) {
                       return std::make_unique<CpuEmulatedSubject>();
-                  }, {}});
+                  }, {}, ""});
 }
 
 }  // namespace gdr::subjects

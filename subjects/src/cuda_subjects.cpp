@@ -15,9 +15,10 @@ namespace gdr::subjects {
 namespace {
 
 // A CUDA launch as a registry entry: the subject and its big-bank case share the launch.
-SubjectEntry cuda_entry(std::string name, std::string description, Kind kind, std::vector<std::string> limitations,
+SubjectEntry cuda_entry(std::string name, std::string description, Kind kind, std::string bug_class,
                         DeviceLaunch launch) {
-    SubjectEntry entry{name, description, Needs::cuda_device, kind, std::move(limitations), {}, {}};
+    // The mutants share the kernel's host checks (cuda::unsupported_reason), so its limitations.
+    SubjectEntry entry{name, description, Needs::cuda_device, kind, decode_kernel_limitations(), {}, {}, std::move(bug_class)};
     entry.make = [=](int device) { return make_cuda_launch_subject(name, description, launch, device); };
     entry.run_big_bank_case = [=] { return run_big_bank_case(name, launch); };
     return entry;
@@ -31,10 +32,9 @@ DeviceLaunch mutant_launch(cuda::Mutant mutant) {
 
 void register_cuda_subjects(Registry& registry) {
     registry.add(cuda_entry("cuda-decode", "the CUDA fused recurrent decode kernel (cuda/src/decode/)", Kind::kernel,
-                            {"K > 256 (a thread's tile would not fit its registers)"},
-                            [](const Problem& on_device) { cuda::fused_recurrent_decode(on_device, nullptr); }));
+                            {}, [](const Problem& on_device) { cuda::fused_recurrent_decode(on_device, nullptr); }));
     registry.add(cuda_entry("mutant:none", "the decode kernel built with the mutant hooks, every hook off",
-                            Kind::mutant_control, {"as cuda-decode"}, mutant_launch(cuda::Mutant::none)));
+                            Kind::mutant_control, {}, mutant_launch(cuda::Mutant::none)));
     for (const cuda::MutantInfo& info : cuda::mutant_catalog())
         registry.add(cuda_entry(fmt::format("mutant:{}", info.name), fmt::format("decode kernel mutant: {}", info.bug_class),
                                 Kind::mutant, {std::string(info.bug_class)}, mutant_launch(info.id)));

@@ -23,8 +23,8 @@ public:
 }  // namespace
 
 void register_cuda_subjects(Registry& registry) {
-    registry.add({kName, kDescription, Needs::cuda_device, Kind::kernel, {},
-                  [](int) { return std::make_unique<UnbuiltSubject>(); }, {}});
+    registry.add({kName, kDescription, Needs::cuda_device, Kind::kernel, decode_kernel_limitations(),
+                  [](int) { return std::make_unique<UnbuiltSubject>(); }, {}, ""});
 }
 
 int cuda_device_count() { return 0; }

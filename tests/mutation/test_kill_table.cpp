@@ -48,7 +48,7 @@ const gdr::subjects::Registry& stand_ins(bool broken) {
         gdr::subjects::Registry registry;
         for (const char* name : {"mutant:none", "mutant:head_mapping_modulo", "mutant:alpha_is_g"})
             registry.add({name, "a CPU stand-in", gdr::subjects::Needs::cpu, gdr::subjects::Kind::mutant, {},
-                          [zeroes](int) { return std::make_unique<CpuSubject>(zeroes); }, {}});
+                          [zeroes](int) { return std::make_unique<CpuSubject>(zeroes); }, {}, ""});
         return registry;
     };
     static const gdr::subjects::Registry good = make(false), bad = make(true);

@@ -140,7 +140,8 @@ std::vector<CaseReport> junit_reports(const CampaignSummary& summary, const Camp
 FuzzCommand::FuzzCommand(CLI::App& app) {
     command_ = app.add_subcommand("fuzz", "run a campaign of random cases against one subject, shrinking failures");
     command_->add_option("--subject", subject_,
-                         "the subject (default: cuda-decode when a CUDA device is present, else cpu-emulated-reversed)");
+                         "the subject (default: cuda-decode when a CUDA device is present or GDR_REQUIRE_GPU=1, "
+                         "else cpu-emulated-reversed)");
     command_->add_option("--seed", seed_, "campaign seed: case c is a pure function of (seed, c)")->capture_default_str();
     command_->add_option("--cases", cases_, "run the campaign's cases 0..N-1 (a shard runs its share)");
     command_->add_option("--seconds", seconds_, "stop starting new cases after X seconds (default 60 without --cases)");
@@ -153,13 +154,12 @@ FuzzCommand::FuzzCommand(CLI::App& app) {
     command_->add_option("--max-shrink-seconds", max_shrink_seconds_, "time limit for shrinking one failure (default 120)");
     command_->add_flag("--stop-at-first-failure", stop_at_first_failure_, "stop the campaign at its first failure");
     command_->add_flag("--no-shrink", no_shrink_, "report failures as generated");
-    add_report_options(*command_, report_, /*with_json_summary=*/true);
+    add_report_options(*command_, report_);
     command_->get_option("--jsonl")->description("JSON-lines records (one per failure, then a summary); default DIR/campaign.jsonl with --out");
 }
 
 int FuzzCommand::run() const {
-    const std::string subject_name =
-        subject_.empty() ? (subjects::cuda_device_count() > 0 ? "cuda-decode" : "cpu-emulated-reversed") : subject_;
+    const std::string subject_name = subject_.empty() ? default_subject("cpu-emulated-reversed") : subject_;
     const subjects::SubjectEntry& entry = subjects::builtin_registry().at(subject_name);  // names the known ones
 
     CampaignConfig config;
@@ -173,12 +173,19 @@ int FuzzCommand::run() const {
     config.out_dir = out_dir_;
     config.jsonl_file = report_.jsonl_file;
     config.dump_dir = report_.dump_dir;
-    config.check_determinism = !report_.no_determinism;
+    config.verdict = verdict_options(report_);
+    config.check_determinism = config.verdict.check_determinism;
+    config.declared_limitation = entry.limitation_lookup();
     if (work_budget_ != 0) config.work_budget = work_budget_;
     if (max_shrink_seconds_ >= 0) config.max_shrink_seconds = max_shrink_seconds_;
     validate(config);
     const std::vector<int> devices = parse_devices(devices_, entry.needs_gpu());
-    const ToleranceTable tolerances = load_tolerances(report_);
+    const ToleranceTable tolerances = load_tolerances(config.verdict);
+    Gate gate(config.verdict.strict);
+    if (const auto refusal = gate.refusal(entry)) {  // before a campaign of minutes that cannot pass
+        fmt::print("gate: failing: {}\n", *refusal);
+        return exit_failed;
+    }
 
     fmt::print(stderr, "gdr fuzz: subject {}, seed {}, shard {}/{}, {}{}, {} worker{}\n", subject_name, config.seed,
                config.shard_index, config.shard_count,
@@ -193,7 +200,8 @@ int FuzzCommand::run() const {
     for (const CampaignFailure& failure : summary.failures) {
         fmt::print("\nFAILURE: case {} ({}), found after {:.1f} s, shrunk in {} steps\n  original: {}\n", failure.case_number,
                    failure.failure_class, failure.seconds_into_campaign, failure.shrink_steps, to_text(failure.original));
-        if (!failure.replay_file.empty()) fmt::print("  replay:   gdr replay {}\n", failure.replay_file.string());
+        if (!failure.replay_file.empty())
+            fmt::print("  replay:   gdr replay {}\n", harness::shell_quote(failure.replay_file.string()));
         fmt::print("{}\n", format_failure(failure.report));
     }
     fmt::print("\n{}", format_summary(summary));
@@ -206,12 +214,14 @@ int FuzzCommand::run() const {
     }
     if (!report_.json_file.empty()) write_text_file(report_.json_file, to_json(summary, config).dump(2) + '\n');
 
-    if (!summary.failures.empty()) return exit_failed;
-    if (summary.not_run_reason && not_run_fails(entry)) {
-        fmt::print("GDR_REQUIRE_GPU=1 and subject {} did not run: failing\n", subject_name);
-        return exit_failed;
-    }
-    return exit_ok;
+    gate.record(entry, !summary.not_run_reason);
+    std::vector<std::string> reasons = gate.failures({});
+    if (!summary.failures.empty()) reasons.insert(reasons.begin(), fmt::format("{} failures", summary.failures.size()));
+    if (gate.strict() && summary.unexpected_not_supported)
+        reasons.push_back(fmt::format("strict mode and {} NOT_SUPPORTED that no declared limitation of the subject covers",
+                                      summary.unexpected_not_supported));
+    for (const std::string& reason : reasons) fmt::print("gate: failing: {}\n", reason);
+    return reasons.empty() ? exit_ok : exit_failed;
 }
 
 }  // namespace gdr::cli

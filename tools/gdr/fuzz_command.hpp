@@ -4,6 +4,7 @@
 //   gdr fuzz [--subject NAME] [--seed S] [--cases N] [--seconds X] [--shard i/n]
 //            [--out DIR] [--jsonl FILE] [--junit FILE] [--json FILE] [--devices all|0,1]
 //            [--stop-at-first-failure] [--no-shrink] [--no-determinism] [--work-budget N]
+//            [--tolerances FILE] [--strict]
 //
 // Without --cases or --seconds it runs for 60 s. Exit codes: gate.hpp (1 when it found a
 // failure).
@@ -27,7 +28,7 @@ public:
 
 private:
     CLI::App* command_;
-    std::string subject_;  // empty: cuda-decode when a device is present, else cpu-emulated-reversed
+    std::string subject_;  // empty: default_subject() (gate.hpp)
     std::uint64_t seed_ = 1;
     std::optional<std::int64_t> cases_;
     std::optional<double> seconds_;

@@ -42,70 +42,89 @@ using namespace gdr::cli;
 using gdr::subjects::builtin_registry;
 using gdr::subjects::SubjectEntry;
 
+// The case a verb runs: --case TEXT or --case-file FILE (the JSON form). (--json is an
+// output, the run's JSON summary, in every verb.)
 struct CaseSource {
     std::string text;
-    std::string json_file;
+    std::string case_file;
 
+    bool given() const { return !text.empty() || !case_file.empty(); }
     CaseSpec load() const {
-        if (!text.empty() && !json_file.empty()) throw gdr::InvalidArgument("--case", "give --case or --json, not both");
-        if (!json_file.empty()) {
-            std::ifstream in(json_file);
-            if (!in) throw gdr::InvalidArgument("--json", "cannot read '" + json_file + "'");
+        if (!text.empty() && !case_file.empty()) throw gdr::InvalidArgument("--case", "give --case or --case-file, not both");
+        if (!case_file.empty()) {
+            std::ifstream in(case_file);
+            if (!in) throw gdr::InvalidArgument("--case-file", "cannot read '" + case_file + "'");
             nlohmann::json json;
             try {
                 json = nlohmann::json::parse(in);
             } catch (const nlohmann::json::exception& error) {
-                throw gdr::InvalidArgument("--json", std::string("not valid JSON: ") + error.what());
+                throw gdr::InvalidArgument("--case-file", std::string("not valid JSON: ") + error.what());
             }
             return from_json(json);
         }
-        if (text.empty()) throw gdr::InvalidArgument("--case", "a case spec is required (--case TEXT or --json FILE)");
+        if (text.empty()) throw gdr::InvalidArgument("--case", "a case spec is required (--case TEXT or --case-file FILE)");
         return parse_text(text);
     }
 };
 
 void add_case_options(CLI::App& command, CaseSource& source) {
     command.add_option("--case", source.text, "case spec in text form, e.g. 'B=2 T=1 H=1 HV=2 K=16 V=8'");
-    command.add_option("--json", source.json_file, "case spec as a JSON file");
+    command.add_option("--case-file", source.case_file, "case spec as a JSON file (the form `gdr spec` prints)");
+}
+
+// The subjects `gdr verify` runs: those named, else the registry's defaults (under
+// GDR_REQUIRE_GPU=1 only those that need a GPU: the gate is about them).
+std::vector<const SubjectEntry*> verify_subjects(const std::vector<std::string>& subject_names) {
+    std::vector<const SubjectEntry*> entries;
+    for (const std::string& name : subject_names) entries.push_back(&builtin_registry().at(name));
+    if (!subject_names.empty()) return entries;
+    for (const SubjectEntry* entry : builtin_registry().defaults())
+        if (entry->needs_gpu() || !gdr::harness::gpu_required_by_environment()) entries.push_back(entry);
+    return entries;
 }
 
 int run_verify(const std::vector<std::string>& subject_names, const ReportOptions& options) {
-    const ToleranceTable tolerances = load_tolerances(options);
-    std::vector<const SubjectEntry*> entries = builtin_registry().defaults();
-    if (!subject_names.empty()) {
-        entries.clear();
-        for (const std::string& name : subject_names) entries.push_back(&builtin_registry().at(name));
-    }
+    const std::vector<const SubjectEntry*> entries = verify_subjects(subject_names);
+    Gate gate(verdict_options(options).strict);
+    for (const SubjectEntry* entry : entries)
+        if (const auto refusal = gate.refusal(*entry)) {
+            fmt::print("gate: failing: {}\n", *refusal);
+            return exit_failed;
+        }
+    const ToleranceTable tolerances = load_tolerances(verdict_options(options));
     std::vector<std::unique_ptr<Subject>> subjects;
-    std::vector<std::string> not_run_required;
+    std::vector<RunOptions> runs;  // per subject: its declared limitations judge its NOT_SUPPORTED cases
     for (const SubjectEntry* entry : entries) {
         subjects.push_back(entry->make(0));
-        if (const auto reason = subjects.back()->unavailable_reason()) {
-            fmt::print("{}: NOT_RUN: {}\n", entry->name, *reason);
-            if (not_run_fails(*entry)) not_run_required.push_back(entry->name);
-        }
+        runs.push_back(run_options(options, entry->limitation_lookup()));
+        const auto reason = subjects.back()->unavailable_reason();
+        if (reason) fmt::print("{}: NOT_RUN: {}\n", entry->name, *reason);
+        gate.record(*entry, !reason);
     }
-    const RunOptions run = run_options(options);
     std::vector<CaseReport> reports;
     for (const CaseSpec& spec : default_verify_cases()) {
         SharedCase shared(spec);  // the oracle runs once per case, whatever the number of subjects
-        for (auto& subject : subjects) reports.push_back(shared.run(*subject, tolerances, run));
+        for (std::size_t i = 0; i < subjects.size(); ++i) reports.push_back(shared.run(*subjects[i], tolerances, runs[i]));
     }
     fmt::print("\n{}\n", format_table(reports));
     for (const CaseReport& report : reports)
-        if (is_failure(report.outcome)) fmt::print("\n{}\n", format_failure(report));
+        if (is_failure(report.outcome) || (gate.strict() && is_unexpected_not_supported(report)))
+            fmt::print("\n{}\n", format_failure(report));
     fmt::print("{}\n", format_summary(count_outcomes(reports)));
-    for (const std::string& name : not_run_required)
-        fmt::print("GDR_REQUIRE_GPU=1 and subject {} did not run: failing\n", name);
     write_reports(reports, options, "gdr verify");
-    return gate_exit_code(reports, not_run_required);
+    return gate.exit_code(reports);
 }
 
 int run_check(const CaseSource& source, const SubjectEntry& entry, const ReportOptions& options) {
     const CaseSpec spec = source.load();
-    const ToleranceTable tolerances = load_tolerances(options);
+    Gate gate(verdict_options(options).strict);
+    if (const auto refusal = gate.refusal(entry)) {
+        fmt::print("gate: failing: {}\n", *refusal);
+        return exit_failed;
+    }
+    const ToleranceTable tolerances = load_tolerances(verdict_options(options));
     const auto subject = entry.make(0);
-    const CaseReport report = run_case(spec, *subject, tolerances, run_options(options));
+    const CaseReport report = run_case(spec, *subject, tolerances, run_options(options, entry.limitation_lookup()));
     const std::vector<CaseReport> reports{report};
     fmt::print("{}\n", format_table(reports));
     if (report.outcome != Outcome::passed) fmt::print("\n{}\n", format_failure(report));
@@ -114,9 +133,8 @@ int run_check(const CaseSource& source, const SubjectEntry& entry, const ReportO
                    check.tolerance_row_id.empty() ? "" : " [row " + check.tolerance_row_id + "]");
     if (!report.message.empty()) fmt::print("{}\n", report.message);
     write_reports(reports, options, "gdr check");
-    std::vector<std::string> not_run_required;
-    if (report.outcome == Outcome::not_run && not_run_fails(entry)) not_run_required.push_back(entry.name);
-    return gate_exit_code(reports, not_run_required);
+    gate.record(entry, report.outcome != Outcome::not_run);
+    return gate.exit_code(reports);
 }
 
 int run_spec(const CaseSource& source) {
@@ -159,7 +177,8 @@ int run_subjects() {
         const auto reason = entry->make(0)->unavailable_reason();
         fmt::print("{:<24} {:<10} {} ({})\n", entry->name, reason ? "NOT_RUN" : "available",
                    reason ? *reason : entry->description, entry->needs_gpu() ? "needs a CUDA device" : "CPU");
-        for (const std::string& limitation : entry->limitations) fmt::print("{:<35} declines: {}\n", "", limitation);
+        for (const gdr::subjects::Limitation& limitation : entry->limitations)
+            fmt::print("{:<35} declines: {} [{}]\n", "", limitation.words, limitation.id);
     }
     const std::size_t mutants = registry.of_kind(gdr::subjects::Kind::mutant).size();
     if (mutants) fmt::print("and {} mutants of the decode kernel, mutant:<name> (gdr mutate --list)\n", mutants);
@@ -186,7 +205,7 @@ int run_tolerances(const std::string& file) {
 
 int run_mutate(const MutateOptions& mutate, const CaseSource& source, const ReportOptions& options) {
     if (mutate.list) return run_mutate_list();
-    if (source.text.empty() && source.json_file.empty()) return run_mutate_table(mutate, options);
+    if (!source.given()) return run_mutate_table(mutate, options);
     if (mutate.mutants.size() != 1) throw gdr::InvalidArgument("--mutant", "a case runs against exactly one --mutant");
     return run_check(source, mutant_entry(mutate.mutants.front()), options);
 }
@@ -201,7 +220,7 @@ int main(int argc, char** argv) {
     std::vector<std::string> verify_subjects;
     auto* verify = app.add_subcommand("verify", "run the default cases against every subject available here");
     verify->add_option("--subject", verify_subjects, "only these subjects (repeatable)");
-    add_report_options(*verify, verify_options, /*with_json_summary=*/true);
+    add_report_options(*verify, verify_options);
 
     CaseSource check_source;
     ReportOptions check_options;
@@ -209,7 +228,7 @@ int main(int argc, char** argv) {
     auto* check = app.add_subcommand("check", "check one case spec against one subject and print the report");
     add_case_options(*check, check_source);
     check->add_option("--subject", check_subject, "the subject (see `gdr subjects`)")->capture_default_str();
-    add_report_options(*check, check_options, /*with_json_summary=*/false);
+    add_report_options(*check, check_options);
 
     CaseSource spec_source;
     auto* spec = app.add_subcommand("spec", "validate a case spec and print it as text and JSON");
@@ -247,7 +266,7 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(1, 64));
     mutate->add_flag("--result-line", mutate_options.result_line, "print each kill result as a JSON line")->group("");
     add_case_options(*mutate, mutate_source);
-    add_report_options(*mutate, mutate_report, /*with_json_summary=*/false);
+    add_report_options(*mutate, mutate_report);
 
     FuzzCommand fuzz_command(app);
     ReplayCommand replay_command(app);

@@ -7,11 +7,13 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <sstream>
 #include <stdexcept>
 
 #include "gate.hpp"
 #include "gdr/core/errors.hpp"
 #include "gdr/harness/check_names.hpp"
+#include "gdr/mutation/kill_report.hpp"
 #include "gdr/mutation/kill_table.hpp"
 #include "gdr/subjects/builtin.hpp"
 
@@ -33,8 +35,7 @@ std::FILE* start_isolated(const SubjectEntry& mutant, const MutateOptions& mutat
     std::string command = shell_quote(std::filesystem::read_symlink("/proc/self/exe").string()) +
                           " mutate --in-process --result-line --mutant " + shell_quote(mutant.name) +
                           fmt::format(" --seconds {} --seed {}", mutate.seconds_per_mutant, mutate.seed);
-    if (options.no_determinism) command += " --no-determinism";
-    if (!options.tolerance_file.empty()) command += " --tolerances " + shell_quote(options.tolerance_file);
+    for (const std::string& arg : verdict_options(options).cli_args()) command += " " + shell_quote(arg);
     if (!options.dump_dir.empty()) command += " --dump-dir " + shell_quote(options.dump_dir);
     std::FILE* pipe = popen(command.c_str(), "r");
     if (!pipe) throw std::runtime_error("cannot start " + command);
@@ -81,7 +82,7 @@ int run_mutate_list() {
     const auto mutants = subjects::builtin_registry().of_kind(subjects::Kind::mutant);
     if (mutants.empty()) fmt::print("this build has no mutants (they are CUDA kernels; nvcc was not found)\n");
     for (const SubjectEntry* entry : mutants)
-        fmt::print("{:<43} {}\n", entry->name, entry->limitations.empty() ? "" : entry->limitations.front());
+        fmt::print("{:<43} {}\n", entry->name, entry->bug_class);
     return exit_ok;
 }
 
@@ -104,7 +105,7 @@ int run_mutate_table(const MutateOptions& mutate, const ReportOptions& options) 
         kill.seconds_per_mutant = mutate.seconds_per_mutant;
         kill.run_options = run_options(options);
         results = gdr::mutation::run_kill_table(mutants, gdr::mutation::standard_kill_stages(mutate.seed),
-                                                load_tolerances(options), kill, report);
+                                                load_tolerances(verdict_options(options)), kill, report);
     } else {
         const std::size_t jobs = std::size_t(std::max(1, mutate.jobs));
         for (std::size_t first = 0; first < mutants.size(); first += jobs) {
@@ -117,10 +118,21 @@ int run_mutate_table(const MutateOptions& mutate, const ReportOptions& options) 
             }
         }
     }
-    if (!mutate.result_line) fmt::print("{}\n", gdr::mutation::format_kill_summary(results));
-    for (const auto& result : results)
-        if (result.outcome == Outcome::not_run && harness::gpu_required_by_environment()) return exit_failed;
-    return exit_ok;
+    if (mutate.result_line) return exit_ok;  // a child: the parent reports and judges
+    const gdr::mutation::KillScore score = gdr::mutation::kill_score(results, mutants);
+    fmt::print("{}\nscore: {} of {} killable mutants killed ({:.1f} %; {} declared equivalent)\n",
+               gdr::mutation::format_kill_summary(results), score.killed, score.mutants - score.equivalent,
+               100 * score.score(), score.equivalent);
+    if (!options.json_file.empty())
+        write_text_file(options.json_file, gdr::mutation::kill_table_to_json(results, mutants).dump(2) + '\n');
+    if (!options.junit_file.empty()) {
+        std::ostringstream xml;
+        gdr::mutation::write_kill_junit(xml, results, mutants);
+        write_text_file(options.junit_file, xml.str());
+    }
+    Gate gate(false);  // a survivor is a finding, reported, not a failed run: the gate is GDR_REQUIRE_GPU's
+    for (std::size_t i = 0; i < results.size(); ++i) gate.record(*mutants[i], results[i].outcome != Outcome::not_run);
+    return gate.exit_code({});
 }
 
 }  // namespace gdr::cli

@@ -27,8 +27,9 @@ struct MutateOptions {
 const subjects::SubjectEntry& mutant_entry(const std::string& name);
 // One mutant and the bug class it models, a line each. Exit 0.
 int run_mutate_list();
-// The kill table over the standard stages; exit 1 only for NOT_RUN under GDR_REQUIRE_GPU=1
-// (a survivor is a finding, reported, not a failed run).
+// The kill table over the standard stages, printed and written as data (--json, --junit:
+// mutation/kill_report.hpp); exit 1 only under GDR_REQUIRE_GPU=1 when a mutant did not run or
+// there is none (a survivor is a finding, reported, not a failed run).
 int run_mutate_table(const MutateOptions& mutate, const ReportOptions& options);
 
 }  // namespace gdr::cli

@@ -1,7 +1,9 @@
 // `gdr replay FILE...`: reruns replay files (gdr/fuzz/replay.hpp) and prints the reports.
 // Every file is read and checked before anything runs, so a malformed one is exit 2 naming
-// the file and the field. Then: 0 all PASSED (or NOT_SUPPORTED), 1 any INCORRECT/FAILED,
-// 77 when a GPU subject could not run here (ctest: skipped), 1 instead with GDR_REQUIRE_GPU=1.
+// the file and the field. Each file runs with the verdict options it carries (tolerance
+// table, strictness, determinism), under those given on the command line. Then: the gate
+// (gate.hpp), and 77 when a GPU subject could not run here (ctest: skipped), which is 1
+// instead with GDR_REQUIRE_GPU=1.
 #pragma once
 
 #include <string>

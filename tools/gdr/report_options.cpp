@@ -1,32 +1,48 @@
 #include "report_options.hpp"
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
 
 #include <nlohmann/json.hpp>
 
+#include "gate.hpp"
+
 namespace gdr::cli {
 
-void add_report_options(CLI::App& command, ReportOptions& options, bool with_json_summary) {
+void add_report_options(CLI::App& command, ReportOptions& options) {
     command.add_option("--jsonl", options.jsonl_file, "write one JSON record per case to this file");
     command.add_option("--junit", options.junit_file, "write a JUnit XML report to this file");
-    if (with_json_summary)
-        command.add_option("--json", options.json_file, "write a JSON summary (counts by outcome, every case) to this file");
-    command.add_option("--tolerances", options.tolerance_file, "tolerance table (default: the compiled-in one)");
+    command.add_option("--json", options.json_file, "write a JSON summary of the run to this file");
     command.add_option("--dump-dir", options.dump_dir, "write failing cases' tensors here");
-    command.add_flag("--no-determinism", options.no_determinism, "run each case once (skip the determinism check)");
+    command.add_option("--tolerances", options.verdict.tolerance_file, "tolerance table (default: the compiled-in one)");
+    command.add_flag("--strict", options.verdict.strict,
+                     "a NOT_SUPPORTED that no declared limitation of the subject covers fails (also GDR_STRICT=1)");
+    command.add_flag_callback("--no-determinism", [&options] { options.verdict.check_determinism = false; },
+                              "run each case once (skip the determinism check)");
 }
 
-harness::ToleranceTable load_tolerances(const ReportOptions& options) {
-    return options.tolerance_file.empty() ? harness::ToleranceTable::load_default()
-                                          : harness::ToleranceTable::load_file(options.tolerance_file);
+harness::VerdictOptions verdict_options(const ReportOptions& options) {
+    harness::VerdictOptions verdict = options.verdict;
+    verdict.strict = verdict.strict || strict_by_environment();
+    // Absolute, so that a reproduce line or replay file works from any folder.
+    if (!verdict.tolerance_file.empty())
+        verdict.tolerance_file = std::filesystem::absolute(verdict.tolerance_file).lexically_normal().string();
+    return verdict;
 }
 
-harness::RunOptions run_options(const ReportOptions& options) {
+harness::ToleranceTable load_tolerances(const harness::VerdictOptions& verdict) {
+    return verdict.tolerance_file.empty() ? harness::ToleranceTable::load_default()
+                                          : harness::ToleranceTable::load_file(verdict.tolerance_file);
+}
+
+harness::RunOptions run_options(const ReportOptions& options, harness::LimitationLookup limitations) {
     harness::RunOptions run;
-    run.check_determinism = !options.no_determinism;
+    run.verdict = verdict_options(options);
+    run.check_determinism = run.verdict.check_determinism;
     run.dump_dir = options.dump_dir;
+    run.declared_limitation = std::move(limitations);
     return run;
 }
 
@@ -45,7 +61,7 @@ void write_reports(const std::vector<harness::CaseReport>& reports, const Report
     }
     if (!options.junit_file.empty()) {
         std::ostringstream xml;
-        harness::write_junit(xml, reports, suite_name);
+        harness::write_junit(xml, reports, suite_name, verdict_options(options).strict);
         write_text_file(options.junit_file, xml.str());
     }
     if (!options.json_file.empty()) write_text_file(options.json_file, harness::summary_to_json(reports).dump(2) + '\n');

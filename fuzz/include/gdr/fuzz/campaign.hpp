@@ -42,6 +42,7 @@
 #include "gdr/fuzz/coverage.hpp"
 #include "gdr/harness/decode_cases.hpp"
 #include "gdr/harness/report.hpp"
+#include "gdr/harness/runner.hpp"
 #include "gdr/harness/subject.hpp"
 #include "gdr/harness/tolerance.hpp"
 
@@ -79,6 +80,12 @@ struct CampaignConfig {
     std::int64_t max_shrink_steps = 500;  // accepted shrinks per failure
     double max_shrink_seconds = 120;      // per failure
     std::string gdr_command = "gdr";      // in reproduce commands
+    // The options behind the verdicts (the tolerance file the table came from, strictness),
+    // carried by reproduce lines and replay files; their determinism follows check_determinism.
+    harness::VerdictOptions verdict;
+    // Which declared limitation covers a NOT_SUPPORTED case (the subject's registry entry);
+    // none: every NOT_SUPPORTED is unexpected.
+    harness::LimitationLookup declared_limitation;
 };
 
 // Throws gdr::InvalidArgument naming the `gdr fuzz` option that sets the bad field
@@ -103,6 +110,10 @@ struct CampaignFailure {
 struct CampaignSummary {
     std::string subject;  // the subject's name
     std::int64_t cases = 0, not_supported = 0;
+    // Of not_supported: those no declared limitation covers (a strict gate fails on them),
+    // with the reproduce line of the first.
+    std::int64_t unexpected_not_supported = 0;
+    std::string first_unexpected_not_supported;
     double seconds = 0;
     std::vector<CampaignFailure> failures;  // ordered by case number at the end
     // Cases per coverage class (coverage.hpp), and failures per failure class.

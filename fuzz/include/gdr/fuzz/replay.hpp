@@ -6,6 +6,9 @@
 //     "format": "gdr-replay/1",                 required, this exact string
 //     "case": "B=1 T=1 H=1 HV=1 K=3 V=1 ...",   required, the case spec text (case_spec.hpp)
 //     "subject": "cuda-decode",                 required, the subject it failed on
+//     "options": {"tolerances": "t.json",       the options that change a verdict, as the
+//                 "strict": true,               campaign ran (verdict_options.hpp); left out
+//                 "determinism": false},        when all are the defaults; `gdr replay` uses them
 //     "outcome": "INCORRECT",                   what the campaign saw
 //     "failure_class": "o vs R64",              the first failing check
 //     "failing_checks": ["o vs R64"],           every failing check
@@ -14,7 +17,7 @@
 //     "gdr_version": "0.1.0",
 //     "note": "why this file is kept"           optional, free text (corpus files)
 //   }
-// Only "format", "case" and "subject" are needed to replay; the rest is the story. Unknown
+// Only "format", "case", "subject" (and "options") are needed to replay; the rest is the story. Unknown
 // keys are errors (a typo in a hand-written corpus file must not go unnoticed).
 #pragma once
 
@@ -27,6 +30,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "gdr/harness/case_spec.hpp"
+#include "gdr/harness/verdict_options.hpp"
 
 namespace gdr::fuzz {
 
@@ -37,6 +41,7 @@ inline constexpr const char* kReplayFormat = "gdr-replay/1";
 struct ReplayFile {
     CaseSpec spec;
     std::string subject;
+    harness::VerdictOptions options;  // the options the verdict was reached with
     std::string outcome;
     std::string failure_class;
     std::vector<std::string> failing_checks;

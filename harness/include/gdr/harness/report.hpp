@@ -32,7 +32,16 @@ struct CaseReport {
     std::vector<CheckResult> checks;
     double seconds = 0;
     std::string reproduce;  // a shell command that reruns exactly this case
+    // NOT_SUPPORTED only: the id of the subject's declared limitation that covers this case
+    // (subjects/limitation.hpp); empty when none does, an unexpected NOT_SUPPORTED, which
+    // fails a strict gate (gdr --strict, GDR_STRICT=1).
+    std::string declared_limitation;
 };
+
+// A NOT_SUPPORTED that no declared limitation of its subject covers.
+inline bool is_unexpected_not_supported(const CaseReport& report) {
+    return report.outcome == Outcome::not_supported && report.declared_limitation.empty();
+}
 
 // The worst outcome of `checks`, passed when empty.
 Outcome worst_outcome(const std::vector<CheckResult>& checks);
@@ -59,23 +68,27 @@ std::string format_table(const std::vector<CaseReport>& reports);
 std::string format_failure(const CaseReport& report);
 
 // JUnit XML: one <testcase> per case (classname = subject), <failure> for INCORRECT and
-// FAILED, <skipped> for NOT_RUN and NOT_SUPPORTED.
-void write_junit(std::ostream& out, const std::vector<CaseReport>& reports, const std::string& suite_name);
+// FAILED, <skipped> for NOT_RUN and NOT_SUPPORTED, whose message says whether a declared
+// limitation covers it; with `strict`, an unexpected NOT_SUPPORTED is a <failure>.
+void write_junit(std::ostream& out, const std::vector<CaseReport>& reports, const std::string& suite_name,
+                 bool strict = false);
 // XML 1.0 text/attribute escaping; control characters XML cannot carry become "\xNN".
 std::string xml_escape(std::string_view text);
 
 struct OutcomeCounts {
     std::int64_t passed = 0, not_supported = 0, not_run = 0, incorrect = 0, failed = 0;
+    std::int64_t unexpected_not_supported = 0;  // of not_supported: no declared limitation covers them
     std::int64_t total() const { return passed + not_supported + not_run + incorrect + failed; }
     std::int64_t of(Outcome outcome) const;
     Outcome worst() const;  // passed when empty
 };
 OutcomeCounts count_outcomes(const std::vector<CaseReport>& reports);
-// "12 cases: 10 PASSED, 1 NOT_RUN, 1 INCORRECT" (zero counts left out).
+// "12 cases: 10 PASSED, 1 NOT_RUN, 1 INCORRECT" (zero counts left out); NOT_SUPPORTED
+// says how many were unexpected: "3 NOT_SUPPORTED (1 unexpected)".
 std::string format_summary(const OutcomeCounts& counts);
 
 // A run as one JSON document: {"outcome": worst, "total": n, "counts": {"PASSED": n, ...
-// every outcome}, "cases": [to_json(report), ...]}.
+// every outcome}, "not_supported": {"expected": n, "unexpected": n}, "cases": [to_json(report), ...]}.
 nlohmann::json summary_to_json(const std::vector<CaseReport>& reports);
 
 }  // namespace gdr::harness

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -17,6 +18,7 @@
 #include "gdr/harness/report.hpp"
 #include "gdr/harness/subject.hpp"
 #include "gdr/harness/tolerance.hpp"
+#include "gdr/harness/verdict_options.hpp"
 
 namespace gdr::harness {
 
@@ -32,10 +34,20 @@ struct PreparedCase {
 // Throws gdr::InvalidArgument for an invalid spec (naming the key).
 PreparedCase prepare_case(const CaseSpec& spec);
 
+// Which declared limitation of the subject covers a NOT_SUPPORTED case (given the spec and
+// the subject's reason): its id, or nullopt when none does (subjects/limitation.hpp).
+using LimitationLookup = std::function<std::optional<std::string>(const CaseSpec&, std::string_view reason)>;
+
 struct RunOptions {
     std::string gdr_command = "gdr";  // how the reproduce line invokes the tool
     bool check_determinism = true;    // run the subject twice and compare bytes
     std::filesystem::path dump_dir;   // where failing cases' tensors go; empty: nowhere
+    // Fills CaseReport::declared_limitation of a NOT_SUPPORTED case; none: every
+    // NOT_SUPPORTED is unexpected.
+    LimitationLookup declared_limitation;
+    // The options behind this verdict, for the reproduce line (its --no-determinism follows
+    // check_determinism above, what the run did).
+    VerdictOptions verdict;
 };
 
 // Never throws for subject errors: they become FAILED / NOT_SUPPORTED / NOT_RUN outcomes.
@@ -62,8 +74,10 @@ private:
     bool tried_ = false;
 };
 
-// `gdr check --subject NAME --case '<spec text>'`, quoted for a POSIX shell.
-std::string reproduce_command(const CaseSpec& spec, std::string_view subject, std::string_view gdr_command = "gdr");
+// `gdr check --subject NAME --case '<spec text>'` and the options of `verdict`, quoted for a
+// POSIX shell.
+std::string reproduce_command(const CaseSpec& spec, std::string_view subject, std::string_view gdr_command = "gdr",
+                              const VerdictOptions& verdict = {});
 // `text` as one word of a POSIX shell command line (single-quoted).
 std::string shell_quote(std::string_view text);
 

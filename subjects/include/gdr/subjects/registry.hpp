@@ -15,6 +15,7 @@
 
 #include "gdr/harness/report.hpp"
 #include "gdr/harness/subject.hpp"
+#include "gdr/subjects/limitation.hpp"
 
 namespace gdr::subjects {
 
@@ -34,16 +35,22 @@ struct SubjectEntry {
     std::string description;
     Needs needs = Needs::cpu;
     Kind kind = Kind::kernel;
-    // The valid cases this subject declines, in words (it throws NotSupported for them, and
-    // they are reported NOT_SUPPORTED); for a mutant, the bug class and where it hides.
-    std::vector<std::string> limitations;
+    // The valid cases this subject declines (it throws NotSupported for them, and they are
+    // reported NOT_SUPPORTED), each with a predicate that says which cases it covers; a strict
+    // gate fails on any other NOT_SUPPORTED (limitation.hpp).
+    std::vector<Limitation> limitations;
     // A subject bound to CUDA device `device` (host subjects ignore it).
     std::function<std::unique_ptr<harness::Subject>(int device)> make;
     // A case the harness cannot mirror on the host, run by the subject on its own device:
     // the bank of more than 2^31 elements (big_bank_case.hpp). Empty when it has none.
     std::function<harness::CaseReport()> run_big_bank_case;
 
+    // For a mutant: the bug class it models and where it hides; empty otherwise.
+    std::string bug_class;
+
     bool needs_gpu() const { return needs == Needs::cuda_device; }
+    // For harness::RunOptions::declared_limitation: which of `limitations` covers a case.
+    harness::LimitationLookup limitation_lookup() const { return subjects::limitation_lookup(limitations); }
 };
 
 class Registry {
