@@ -228,7 +228,17 @@ TEST_CASE("campaign: NOT_SUPPORTED is counted apart, NOT_RUN stops the campaign"
         config, [](int) { return std::make_unique<Declines>(); }, {0}, ToleranceTable::load_default(), nullptr);
     CHECK(declined.cases == 5);
     CHECK(declined.not_supported == 5);
+    CHECK(declined.unexpected_not_supported == 5);  // nothing declared: a strict gate fails them
+    CHECK(declined.first_unexpected_not_supported.find("gdr check --subject cpu-emulated-reversed") == 0);
     CHECK(declined.failures.empty());
+    config.declared_limitation = [](const CaseSpec&, std::string_view reason) -> std::optional<std::string> {
+        if (reason == "not this shape") return "every-shape";
+        return std::nullopt;
+    };
+    const CampaignSummary declared = run_campaign(
+        config, [](int) { return std::make_unique<Declines>(); }, {0}, ToleranceTable::load_default(), nullptr);
+    CHECK(declared.not_supported == 5);
+    CHECK(declared.unexpected_not_supported == 0);
 
     const CampaignSummary absent = run_campaign(
         config, [](int) { return std::make_unique<Absent>(); }, {0, 1}, ToleranceTable::load_default(), nullptr);

@@ -51,6 +51,9 @@ TEST_CASE("replay: a file round-trips every field", "[replay]") {
     replay.original_case = "B=9 T=3 H=1 HV=2 K=50 V=70 seed=9";
     replay.gdr_version = "0.1.0";
     replay.note = "why";
+    replay.options.tolerance_file = "/tables/tight.json";
+    replay.options.strict = true;
+    replay.options.check_determinism = false;
     const auto path = temp_file("round-trip.json", "");
     write_replay_file(path, replay);
     const ReplayFile back = read_replay_file(path);
@@ -65,6 +68,7 @@ TEST_CASE("replay: a file round-trips every field", "[replay]") {
     CHECK(back.original_case == replay.original_case);
     CHECK(back.gdr_version == replay.gdr_version);
     CHECK(back.note == replay.note);
+    CHECK(back.options == replay.options);
 }
 
 TEST_CASE("replay: malformed files name the file and the field", "[replay]") {
@@ -94,6 +98,10 @@ TEST_CASE("replay: malformed files name the file and the field", "[replay]") {
     check_error(ok_head + R"(, "subject": "x", "campaign_seed": -1})", ": campaign_seed: not an unsigned integer");
     check_error(ok_head + R"(, "subject": "x", "failing_checks": "o"})", ": failing_checks: wrong type");
     check_error(ok_head + R"(, "subject": "x", "cases": "typo"})", ": cases: unknown field");
+    check_error(ok_head + R"(, "subject": "x", "options": {"strict": "yes"}})", ": options: strict: wrong type");
+    check_error(ok_head + R"(, "subject": "x", "options": {"tolerance": "t.json"}})", ": options: tolerance: unknown");
+    CHECK(error_for(ok_head + R"(, "subject": "x", "options": {"tolerances": "t.json", "determinism": false}})") ==
+          "(accepted)");
 }
 
 TEST_CASE("replay: a missing file is an error naming it", "[replay]") {

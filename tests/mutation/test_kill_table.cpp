@@ -3,8 +3,10 @@
 // time cap are tested without a GPU. (The mutants themselves are tests/cuda/test_mutants.cpp.)
 #include <catch2/catch.hpp>
 #include <cstring>
+#include <sstream>
 
 #include "gdr/harness/case_spec.hpp"
+#include "gdr/mutation/kill_report.hpp"
 #include "gdr/mutation/kill_table.hpp"
 #include "support/builtin_subjects.hpp"
 
@@ -113,4 +115,41 @@ TEST_CASE("kill table: the time cap stops the stages and says so", "[mutation]")
     CHECK(results[0].cases == 0);
     CHECK(results[0].timed_out);
     CHECK(gdr::mutation::format_kill_summary(results) == "1 mutants: 0 killed; survived: mutant:none");
+}
+
+TEST_CASE("kill table as data: per mutant its verdict, killing check, stage, cases and seconds, and the score", "[mutation]") {
+    gdr::subjects::Registry registry;  // a killable survivor, a killed mutant, a declared-equivalent survivor
+    registry.add({"mutant:survivor", "", gdr::subjects::Needs::cpu, gdr::subjects::Kind::mutant, {},
+                  [](int) { return std::make_unique<CpuSubject>(false); }, {}, "a bug the checks miss"});
+    registry.add({"mutant:zeroes", "", gdr::subjects::Needs::cpu, gdr::subjects::Kind::mutant, {},
+                  [](int) { return std::make_unique<CpuSubject>(true); }, {}, "o zeroed"});
+    registry.add({"mutant:control", "", gdr::subjects::Needs::cpu, gdr::subjects::Kind::mutant, {},
+                  [](int) { return std::make_unique<CpuSubject>(false); }, {}, "EQUIVALENT on every input"});
+    const auto entries = registry.of_kind(gdr::subjects::Kind::mutant);
+    const auto results = gdr::mutation::run_kill_table(entries, two_stages(), gdr::harness::ToleranceTable::load_default(),
+                                                       options_with());
+    const nlohmann::json table = gdr::mutation::kill_table_to_json(results, entries);
+    CHECK(table["format"] == "gdr-kill-table/1");
+    REQUIRE(table["mutants"].size() == 3);
+    const nlohmann::json& survivor = table["mutants"][0];
+    CHECK(survivor["name"] == "mutant:survivor");
+    CHECK(survivor["verdict"] == "survived");
+    CHECK(survivor["killing_check"].is_null());
+    CHECK(survivor["cases"] == 3);
+    const nlohmann::json& killed = table["mutants"][1];
+    CHECK(killed["verdict"] == "killed");
+    CHECK(killed["killing_check"] == "o vs R64");
+    CHECK(killed["stage"] == "first");
+    CHECK(killed["cases"] == 1);
+    CHECK(killed["seconds"].get<double>() >= 0);
+    CHECK(table["mutants"][2]["declared_equivalent"] == true);
+    CHECK(table["score"]["mutants"] == 3);
+    CHECK(table["score"]["killed"] == 1);
+    CHECK(table["score"]["survived"] == 2);
+    CHECK(table["score"]["equivalent"] == 1);
+    CHECK(table["score"]["score"] == 0.5);  // 1 killed of 2 killable
+    std::ostringstream junit;
+    gdr::mutation::write_kill_junit(junit, results, entries);
+    CHECK(junit.str().find("tests=\"3\" failures=\"1\"") != std::string::npos);  // the killable survivor only
+    CHECK(junit.str().find("<failure type=\"SURVIVED\"") != std::string::npos);
 }
