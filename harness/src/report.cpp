@@ -232,11 +232,10 @@ void write_junit(std::ostream& out, const std::vector<CaseReport>& reports, cons
     for (const auto& r : reports) {
         out << fmt::format("    <testcase classname=\"{}\" name=\"{}\" time=\"{:.6f}\">\n", xml_escape(r.subject),
                            xml_escape(r.case_text), r.seconds);
-        std::string message = fmt::format("{}{}{}", to_string(r.outcome), r.message.empty() ? "" : ": ", r.message);
+        std::string outcome(to_string(r.outcome));
         if (r.outcome == Outcome::not_supported)
-            message = (is_unexpected_not_supported(r) ? "unexpected (no declared limitation covers it) "
-                                                      : "expected (declared limitation " + r.declared_limitation + ") ") +
-                      message;
+            outcome += is_unexpected_not_supported(r) ? " (unexpected)" : " (expected: " + r.declared_limitation + ")";
+        const std::string message = fmt::format("{}{}{}", outcome, r.message.empty() ? "" : ": ", r.message);
         if (strict && is_unexpected_not_supported(r))
             out << fmt::format("      <failure type=\"{}\" message=\"{}\">{}</failure>\n", to_string(r.outcome),
                                xml_escape(message), xml_escape(format_failure(r)));

@@ -156,7 +156,7 @@ TEST_CASE("report: JUnit", "[report]") {
     CHECK(contains(x, "<failure type=\"INCORRECT\""));
     CHECK(contains(x, "<failure type=\"FAILED\" message=\"FAILED: cudaErrorIllegalAddress &lt;in&gt; kernel &amp; more\""));
     CHECK(contains(x, "<skipped message=\"NOT_RUN: no GPU\"/>"));
-    CHECK(contains(x, "<skipped message=\"NOT_SUPPORTED: K=7\"/>"));
+    CHECK(contains(x, "<skipped message=\"NOT_SUPPORTED (unexpected): K=7\"/>"));
     CHECK_FALSE(contains(x, "<in>"));
     CHECK_FALSE(contains(x, "\"quoted\""));
 }
