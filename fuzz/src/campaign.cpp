@@ -307,6 +307,7 @@ nlohmann::json to_json(const CampaignSummary& summary, const CampaignConfig& con
             {"not_supported", summary.not_supported},
             {"not_supported_unexpected", summary.unexpected_not_supported},
             {"options", to_json(verdict_of(config))},
+            {"work_budget", config.work_budget},  // shapes which cases are drawn, so the campaign's record
             {"not_run_reason", summary.not_run_reason ? nlohmann::json(*summary.not_run_reason) : nlohmann::json()},
             {"seconds", summary.seconds},
             {"cases_per_second", summary.cases_per_second()},
