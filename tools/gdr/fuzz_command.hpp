@@ -4,6 +4,11 @@
 //   gdr fuzz [--subject NAME] [--seed S] [--cases N] [--seconds X] [--shard i/n]
 //            [--out DIR] [--jsonl FILE] [--junit FILE] [--json FILE] [--devices all|0,1]
 //            [--stop-at-first-failure] [--no-shrink] [--no-determinism] [--work-budget N]
+//            [--workers N] [--progress-seconds X] [--resume DIR]
+//
+// --shard auto / auto/n: the index from Slurm or Kubernetes (shard_option.hpp). SIGINT,
+// SIGTERM and SIGHUP stop the campaign like a bound (stop_signals.hpp). --resume DIR continues
+// the campaign whose --out was DIR: its recorded cases are not run again.
 //
 // Without --cases or --seconds it runs for 60 s. Exit codes: gate.hpp (1 when it found a
 // failure).
@@ -38,6 +43,10 @@ private:
     double max_shrink_seconds_ = -1;  // < 0: the library's default
     bool stop_at_first_failure_ = false;
     bool no_shrink_ = false;
+    int workers_ = 0;  // per device; 0: the cores (divided among the devices)
+    double progress_seconds_ = 5;
+    std::string resume_dir_;
+    bool shard_given() const;
     ReportOptions report_;
 };
 
