@@ -37,6 +37,15 @@ std::filesystem::path fresh_dir(const std::string& name) {
     return dir;
 }
 
+// A campaign of `cases` cases recording into a fresh directory `name`.
+CampaignConfig recorded(std::uint64_t seed, std::int64_t cases, const std::string& name) {
+    CampaignConfig config;
+    config.seed = seed;
+    config.max_cases = cases;
+    config.out_dir = fresh_dir(name);
+    return config;
+}
+
 CampaignSummary run_cpu(const CampaignConfig& config, CampaignProgress* progress) {
     return run_campaign(
         config, [](int) { return gdr::testing::cpu_stand_in(); }, {0}, ToleranceTable::load_default(), progress);
@@ -75,11 +84,8 @@ TEST_CASE("campaign records: three workers per device run exactly the one-worker
 }
 
 TEST_CASE("campaign records: a stop request finishes the cases under way and records every case", "[records]") {
-    CampaignConfig config;
-    config.seed = 22;
-    config.max_cases = 1000;
+    CampaignConfig config = recorded(22, 1000, "stop");
     config.workers_per_device = 2;
-    config.out_dir = fresh_dir("stop");
     std::atomic<int> polls{0};
     config.stop_requested = [&polls]() -> std::optional<std::string> {
         return ++polls > 6 ? std::optional<std::string>("SIGTERM") : std::nullopt;
@@ -100,10 +106,7 @@ TEST_CASE("campaign records: a stop request finishes the cases under way and rec
 }
 
 TEST_CASE("campaign records: a resumed campaign runs only the cases its records lack", "[records]") {
-    CampaignConfig config;
-    config.seed = 23;
-    config.max_cases = 10;
-    config.out_dir = fresh_dir("resume");
+    const CampaignConfig config = recorded(23, 10, "resume");
     CaseTexts first;
     run_cpu(config, &first);
 
@@ -139,11 +142,8 @@ TEST_CASE("campaign records: a resumed campaign runs only the cases its records 
 }
 
 TEST_CASE("campaign records: merging rejects overlapping parts and foreign campaigns", "[records]") {
-    CampaignConfig config;
-    config.seed = 24;
-    config.max_cases = 6;
+    CampaignConfig config = recorded(24, 6, "merge0");
     config.shard_count = 2;
-    config.out_dir = fresh_dir("merge0");
     run_cpu(config, nullptr);
     CampaignConfig whole = config;
     whole.shard_count = 1;
