@@ -14,7 +14,9 @@ pid=$!
 sleep 1.5
 kill -s KILL "$pid" 2>/dev/null || true
 wait "$pid" || true
-"$gdr" "${campaign[@]}" --resume "$dir/run" --json "$dir/summary.json" > "$dir/run3.log" 2>&1
+# Without --seed: the recorded campaign's seed.
+"$gdr" fuzz --subject cpu-emulated-reversed --cases "$cases" --workers 2 --resume "$dir/run" --json "$dir/summary.json" \
+    > "$dir/run3.log" 2>&1
 "$gdr" merge "$dir/run" --json "$dir/merged.json" > /dev/null
 
 python3 - "$dir" "$cases" <<'PY'

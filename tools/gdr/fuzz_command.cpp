@@ -139,11 +139,11 @@ FuzzCommand::FuzzCommand(CLI::App& app) {
                          "write a progress record (the cases finished) to campaign.jsonl this often")
         ->capture_default_str();
     command_->add_option("--resume", resume_dir_,
-                         "continue the campaign whose --out was DIR (same seed, shard, subject, budget): its "
-                         "recorded cases are not run again; records are appended there");
+                         "continue the campaign whose --out was DIR (same subject and budget; seed and shard "
+                         "default to its own): its recorded cases are not run again; records are appended there");
     command_->add_option("--out", out_dir_, "write replay files and campaign.jsonl here");
     command_->add_option("--devices", devices_,
-                         "'all' or device numbers (0,1): one worker thread and subject per device")
+                         "'all' or device numbers (0,1): --workers threads, each with its own subject, per device")
         ->capture_default_str();
     command_->add_option("--work-budget", work_budget_, "max B*T*HV*K*V per case (default 2^21)");
     command_->add_option("--max-shrink-seconds", max_shrink_seconds_, "time limit for shrinking one failure (default 120)");
@@ -177,7 +177,7 @@ int FuzzCommand::run() const {
     config.progress_seconds = progress_seconds_;
     const std::vector<int> devices = parse_devices(devices_, entry.needs_gpu());
     const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
-    config.workers_per_device = workers_ != 0 ? workers_ : std::max(1, cores / int(devices.size()));
+    config.workers_per_device = workers_.value_or(std::max(1, cores / int(devices.size())));
     validate(config);
     std::optional<CampaignRecords> earlier;
     if (!resume_dir_.empty()) {
@@ -186,6 +186,9 @@ int FuzzCommand::run() const {
         if (!report_.jsonl_file.empty()) throw InvalidArgument("--resume", "records go to DIR/campaign.jsonl: drop --jsonl");
         earlier = read_campaign_records(std::filesystem::path(resume_dir_) / "campaign.jsonl", "--resume");
         config.out_dir = resume_dir_;
+        // --seed and --shard, when not given, continue the recorded campaign's.
+        if (command_->count("--seed") == 0) config.seed = earlier->seed();
+        if (!shard_given()) std::tie(config.shard_index, config.shard_count) = resolve_shard(earlier->shard(), process_environment());
         require_same_campaign(earlier->start, start_record(config, subject_name, true), "--resume", /*same_shard=*/true);
         config.resume = &*earlier;
     }

@@ -43,7 +43,7 @@ private:
     double max_shrink_seconds_ = -1;  // < 0: the library's default
     bool stop_at_first_failure_ = false;
     bool no_shrink_ = false;
-    int workers_ = 0;  // per device; 0: the cores (divided among the devices)
+    std::optional<int> workers_;  // per device; absent: the cores (divided among the devices)
     double progress_seconds_ = 5;
     std::string resume_dir_;
     bool shard_given() const;
