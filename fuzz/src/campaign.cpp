@@ -13,6 +13,7 @@
 
 #include "gdr/core/errors.hpp"
 #include "gdr/fuzz/coverage.hpp"
+#include "gdr/fuzz/records.hpp"
 #include "gdr/fuzz/replay.hpp"
 #include "gdr/harness/mix64.hpp"
 #include "gdr/harness/runner.hpp"
@@ -22,15 +23,13 @@ namespace gdr::fuzz {
 
 using namespace gdr::harness;
 
-namespace {
-
-// The campaign's verdict options as it ran them (determinism as check_determinism says).
 harness::VerdictOptions verdict_of(const CampaignConfig& config) {
     harness::VerdictOptions verdict = config.verdict;
     verdict.check_determinism = config.check_determinism;
     return verdict;
 }
 
+namespace {
 
 using Clock = std::chrono::steady_clock;
 
@@ -64,13 +63,15 @@ struct ShrinkResult {
 // Greedy descent through the shrink tree: the first shrink that still fails with the same
 // failure class replaces the current case, until none does or a bound is reached.
 ShrinkResult shrink_failure(const CampaignConfig& config, rc::Shrinkable<CaseSpec> tree, CaseReport report,
-                            Subject& subject, const ToleranceTable& tolerances, const RunOptions& options) {
+                            Subject& subject, const ToleranceTable& tolerances, const RunOptions& options,
+                            const std::atomic<bool>& stop_requested) {
     ShrinkResult result{tree.value(), std::move(report), 0};
     if (!config.shrink) return result;
     const std::string wanted = failure_class(result.report);
     const Clock::time_point start = Clock::now();
     const auto out_of_budget = [&] {
-        return result.steps >= config.max_shrink_steps || seconds_since(start) >= config.max_shrink_seconds;
+        return result.steps >= config.max_shrink_steps || seconds_since(start) >= config.max_shrink_seconds ||
+               stop_requested;
     };
     bool improved = true;
     while (improved && !out_of_budget()) {
@@ -118,23 +119,73 @@ struct SharedState {
     Clock::time_point start = Clock::now();
     std::atomic<std::int64_t> next_index{0};  // the shard's k-th case is case shard_index + k * shard_count
     std::atomic<bool> stop{false};
+    std::atomic<bool> stop_requested{false};  // config.stop_requested() said so
 
     std::mutex lock;
     CampaignSummary summary;
     std::ofstream jsonl;
     std::exception_ptr error;
+    nlohmann::json pending_cases = nlohmann::json::array();  // finished since the last progress record
+    Clock::time_point last_progress = Clock::now();
 
     void write_record(const nlohmann::json& record) {
         if (jsonl.is_open()) jsonl << record.dump() << '\n' << std::flush;
     }
+    // Under the lock: the cases finished since the last progress record, if any.
+    void write_progress() {
+        last_progress = Clock::now();
+        if (pending_cases.empty()) return;
+        write_record({{"record", "progress"}, {"seconds", seconds_since(start)}, {"cases", std::move(pending_cases)}});
+        pending_cases = nlohmann::json::array();
+    }
+    // Polls config.stop_requested (any thread; the first reason wins).
+    bool poll_stop_request() {
+        if (stop_requested) return true;
+        if (!config.stop_requested) return false;
+        const std::optional<std::string> reason = config.stop_requested();
+        if (!reason) return false;
+        std::lock_guard guard(lock);
+        if (!summary.stopped_by) summary.stopped_by = *reason;
+        stop_requested = true;
+        stop = true;
+        return true;
+    }
 };
 
-void run_worker(SharedState& shared, const std::function<std::unique_ptr<Subject>(int)>& make_subject, int device) {
+// Bit i set for class i of all_coverage_classes() (the start record's coverage_classes).
+std::uint64_t coverage_mask(const std::vector<std::string>& classes) {
+    static const std::vector<std::string> all = all_coverage_classes();
+    std::uint64_t mask = 0;
+    for (const std::string& name : classes) {
+        const auto it = std::find(all.begin(), all.end(), name);
+        if (it != all.end() && it - all.begin() < 64) mask |= std::uint64_t(1) << (it - all.begin());
+    }
+    return mask;
+}
+
+// The summary of the cases an earlier run of the campaign finished (resume).
+void add_resumed_cases(CampaignSummary& summary, const CampaignRecords& records) {
+    for (const auto& [number, recorded] : records.cases) {
+        if (!records.finished(number)) continue;  // a failure it did not finish shrinking runs again
+        ++summary.cases;
+        ++summary.resumed_cases;
+        if (recorded.outcome == Outcome::not_supported) ++summary.not_supported;
+        for (const std::string& name : recorded.coverage) ++summary.coverage[name];
+    }
+    add_recorded_failures(records, summary.failures, summary.failures_by_class);
+}
+
+void run_worker(SharedState& shared, const std::function<std::unique_ptr<Subject>(int)>& make_subject, int device,
+                bool& started) {
     const CampaignConfig& config = shared.config;
     std::unique_ptr<Subject> subject = make_subject(device);
     {
         std::lock_guard guard(shared.lock);
         if (shared.summary.subject.empty()) shared.summary.subject = subject->name();
+        if (!started) {
+            started = true;
+            shared.write_record(start_record(config, subject->name(), config.resume != nullptr));
+        }
         if (const auto reason = subject->unavailable_reason()) {
             shared.summary.not_run_reason = *reason;
             shared.stop = true;
@@ -146,10 +197,11 @@ void run_worker(SharedState& shared, const std::function<std::unique_ptr<Subject
     options.verdict = config.verdict;
     options.declared_limitation = config.declared_limitation;
 
-    while (!shared.stop) {
+    while (!shared.stop && !shared.poll_stop_request()) {
         const std::int64_t case_number = config.shard_index + shared.next_index++ * config.shard_count;
         if (config.max_cases && case_number >= *config.max_cases) break;
         if (config.max_seconds && seconds_since(shared.start) >= *config.max_seconds) break;
+        if (config.resume && config.resume->finished(case_number)) continue;
 
         const rc::Shrinkable<CaseSpec> tree = campaign_case_tree(config, case_number);
         const CaseSpec spec = tree.value();
@@ -168,6 +220,8 @@ void run_worker(SharedState& shared, const std::function<std::unique_ptr<Subject
             if (is_unexpected_not_supported(report) && !summary.unexpected_not_supported++)
                 summary.first_unexpected_not_supported = report.reproduce;
             for (const std::string& name : coverage) ++summary.coverage[name];
+            shared.pending_cases.push_back({case_number, to_string(report.outcome), coverage_mask(coverage)});
+            if (seconds_since(shared.last_progress) >= config.progress_seconds) shared.write_progress();
             if (shared.progress) shared.progress->on_case({case_number, &spec, report.outcome}, summary);
         }
         if (!is_failure(report.outcome)) continue;
@@ -176,7 +230,8 @@ void run_worker(SharedState& shared, const std::function<std::unique_ptr<Subject
         failure.case_number = case_number;
         failure.seconds_into_campaign = seconds_since(shared.start);
         failure.original = spec;
-        ShrinkResult shrunk = shrink_failure(config, tree, std::move(report), *subject, shared.tolerances, options);
+        ShrinkResult shrunk = shrink_failure(config, tree, std::move(report), *subject, shared.tolerances, options,
+                                             shared.stop_requested);
         failure.shrunk = std::move(shrunk.spec);
         failure.report = std::move(shrunk.report);
         if (!config.dump_dir.empty()) {
@@ -202,6 +257,7 @@ void run_worker(SharedState& shared, const std::function<std::unique_ptr<Subject
             write_replay_file(failure.replay_file, replay);
         }
         std::lock_guard guard(shared.lock);
+        shared.write_progress();  // the failing case's own record before its failure record
         ++shared.summary.failures_by_class[failure.failure_class];
         shared.write_record(to_json(failure));
         if (shared.progress) shared.progress->on_failure(failure);
@@ -224,6 +280,10 @@ void validate(const CampaignConfig& config) {
     if (config.max_seconds && !(*config.max_seconds >= 0))
         throw InvalidArgument("--seconds", fmt::format("{} must be >= 0", *config.max_seconds));
     if (config.work_budget < 1) throw InvalidArgument("--work-budget", "must be >= 1");
+    if (config.workers_per_device < 1)
+        throw InvalidArgument("--workers", fmt::format("{} must be >= 1", config.workers_per_device));
+    if (!(config.progress_seconds > 0))
+        throw InvalidArgument("--progress-seconds", fmt::format("{} must be > 0", config.progress_seconds));
     if (config.max_shrink_steps < 0) throw InvalidArgument("--max-shrink-steps", "must be >= 0");
     if (!(config.max_shrink_seconds >= 0)) throw InvalidArgument("--max-shrink-seconds", "must be >= 0");
 }
@@ -250,17 +310,20 @@ CampaignSummary run_campaign(const CampaignConfig& config,
     if (devices.empty()) throw InvalidArgument("--devices", "at least one device (worker) is needed");
     SharedState shared(config, tolerances, progress);
     for (const std::string& name : all_coverage_classes()) shared.summary.coverage[name] = 0;
+    if (config.resume) add_resumed_cases(shared.summary, *config.resume);
     if (const std::filesystem::path path = jsonl_path(config); !path.empty()) {
         if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
-        shared.jsonl.open(path);
+        shared.jsonl.open(path, config.resume ? std::ios::app : std::ios::trunc);
         if (!shared.jsonl) throw std::runtime_error("cannot write " + path.string());
     }
+    bool started = false;  // the start record names the subject: written by the first worker
 
     std::vector<std::thread> workers;
-    for (int device : devices) {
-        workers.emplace_back([&shared, &make_subject, device] {
+    for (int w = 0; w < config.workers_per_device * int(devices.size()); ++w) {
+        const int device = devices[std::size_t(w) % devices.size()];
+        workers.emplace_back([&shared, &make_subject, &started, device] {
             try {
-                run_worker(shared, make_subject, device);
+                run_worker(shared, make_subject, device, started);
             } catch (...) {
                 std::lock_guard guard(shared.lock);
                 if (!shared.error) shared.error = std::current_exception();
@@ -271,8 +334,10 @@ CampaignSummary run_campaign(const CampaignConfig& config,
     for (std::thread& worker : workers) worker.join();
     if (shared.error) std::rethrow_exception(shared.error);
 
+    shared.write_progress();
     CampaignSummary summary = std::move(shared.summary);
     summary.seconds = seconds_since(shared.start);
+    summary.workers = int(workers.size());
     std::sort(summary.failures.begin(), summary.failures.end(),
               [](const CampaignFailure& a, const CampaignFailure& b) { return a.case_number < b.case_number; });
     shared.write_record(to_json(summary, config));
@@ -291,14 +356,20 @@ nlohmann::json to_json(const CampaignFailure& failure) {
             {"report", to_json(failure.report)}};
 }
 
+nlohmann::json failure_list_json(const std::vector<CampaignFailure>& failures) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const CampaignFailure& failure : failures)
+        list.push_back({{"case_number", failure.case_number},
+                        {"failure_class", failure.failure_class},
+                        {"shrunk", to_text(failure.shrunk)},
+                        {"replay_file", failure.replay_file.string()}});
+    return list;
+}
+
 nlohmann::json to_json(const CampaignSummary& summary, const CampaignConfig& config) {
-    nlohmann::json failures = nlohmann::json::array();
-    for (const CampaignFailure& failure : summary.failures)
-        failures.push_back({{"case_number", failure.case_number},
-                            {"failure_class", failure.failure_class},
-                            {"shrunk", to_text(failure.shrunk)},
-                            {"replay_file", failure.replay_file.string()}});
+    nlohmann::json failures = failure_list_json(summary.failures);
     return {{"record", "summary"},
+            {"workers_per_device", config.workers_per_device},
             {"gdr_version", gdr_version()},
             {"subject", summary.subject},
             {"seed", config.seed},
@@ -309,6 +380,9 @@ nlohmann::json to_json(const CampaignSummary& summary, const CampaignConfig& con
             {"options", to_json(verdict_of(config))},
             {"work_budget", config.work_budget},  // shapes which cases are drawn, so the campaign's record
             {"not_run_reason", summary.not_run_reason ? nlohmann::json(*summary.not_run_reason) : nlohmann::json()},
+            {"stopped_by", summary.stopped_by ? nlohmann::json(*summary.stopped_by) : nlohmann::json()},
+            {"resumed_cases", summary.resumed_cases},
+            {"workers", summary.workers},
             {"seconds", summary.seconds},
             {"cases_per_second", summary.cases_per_second()},
             {"failure_count", summary.failures.size()},
@@ -325,6 +399,8 @@ std::string format_summary(const CampaignSummary& summary) {
     if (summary.unexpected_not_supported)
         text += fmt::format("{} not supported unexpectedly (no declared limitation covers them), the first: {}\n",
                             summary.unexpected_not_supported, summary.first_unexpected_not_supported);
+    if (summary.stopped_by) text += fmt::format("stopped early by {}: the cases under way were finished\n", *summary.stopped_by);
+    if (summary.resumed_cases > 0) text += fmt::format("{} of the cases were finished by earlier runs (resumed)\n", summary.resumed_cases);
     if (!summary.failures_by_class.empty()) {
         text += "failures by class:\n";
         for (const auto& [name, count] : summary.failures_by_class) text += fmt::format("  {:<26} {}\n", name, count);

@@ -1,6 +1,10 @@
 #include "gdr/fuzz/coverage.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
+
+#include "gdr/harness/case_gen.hpp"
 
 namespace gdr::fuzz {
 
@@ -41,6 +45,12 @@ std::vector<std::string> coverage_classes(const harness::HostCase& host) {
     add_if(spec.use_qk_l2norm, cc::l2norm);
     add_if(!spec.has_g, cc::no_g);
     add_if(!spec.has_beta, cc::no_beta);
+    const auto at_boundary = [](std::int64_t dim) {
+        const auto& dims = harness::boundary_head_dims();
+        return std::find(dims.begin(), dims.end(), dim) != dims.end();
+    };
+    add_if(at_boundary(spec.key_dim), cc::boundary_key_dim);
+    add_if(at_boundary(spec.value_dim), cc::boundary_value_dim);
     classes.emplace_back(spec.layout == Layout::KV ? cc::layout_kv : cc::layout_vk);
     classes.push_back(dtype_pair_class(spec.input_dtype, spec.state_dtype));
     return classes;
@@ -50,7 +60,8 @@ std::vector<std::string> all_coverage_classes() {
     namespace cc = coverage_class;
     std::vector<std::string> classes = {cc::wraparound, cc::slots_equal_t, cc::single_slot, cc::inactive_rows,
                                         cc::negative_seqlens, cc::grouped_heads, cc::varlen, cc::strided,
-                                        cc::exact, cc::l2norm, cc::no_g, cc::no_beta, cc::layout_kv, cc::layout_vk};
+                                        cc::exact, cc::l2norm, cc::no_g, cc::no_beta, cc::layout_kv, cc::layout_vk,
+                                        cc::boundary_key_dim, cc::boundary_value_dim};
     for (DType input : {DType::f32, DType::f16, DType::bf16})
         for (DType state : {DType::f32, DType::f16, DType::bf16}) classes.push_back(dtype_pair_class(input, state));
     return classes;

@@ -305,6 +305,20 @@ HostCase materialize(const CaseSpec& spec) {
                               value);
                     }
 
+    HostCase indexing = materialize_indexing(s);
+    c.has_state_indices = indexing.has_state_indices;
+    c.state_indices = std::move(indexing.state_indices);
+    c.cache_seqlens = std::move(indexing.cache_seqlens);
+    c.cu_seqlens_i32 = std::move(indexing.cu_seqlens_i32);
+    c.cu_seqlens_i64 = std::move(indexing.cu_seqlens_i64);
+    return c;
+}
+
+HostCase materialize_indexing(const CaseSpec& spec) {
+    validate(spec);
+    HostCase c;
+    c.spec = spec;
+    const CaseSpec& s = c.spec;
     c.has_state_indices = !s.explicit_indices.empty() || s.indices != IndicesRule::none;
     if (c.has_state_indices) c.state_indices = make_indices(s);
     if (s.circular) c.cache_seqlens = make_cache_seqlens(s);

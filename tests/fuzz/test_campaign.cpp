@@ -184,15 +184,18 @@ TEST_CASE("campaign: a failure shrinks to the smallest case that shows it and be
     auto broken = wrong_when_k_above_2();
     CHECK(run_case(replay.spec, *broken, ToleranceTable::load_default()).outcome == Outcome::incorrect);
 
-    // The JSON-lines file: one failure record, then the summary.
     std::ifstream jsonl(config.out_dir / "campaign.jsonl");
     std::vector<nlohmann::json> records;
     for (std::string line; std::getline(jsonl, line);) records.push_back(nlohmann::json::parse(line));
-    REQUIRE(records.size() == 2);
-    CHECK(records[0]["record"] == "failure");
-    CHECK(records[0]["shrunk"] == to_text(failure.shrunk));
-    CHECK(records[1]["record"] == "summary");
-    CHECK(records[1]["failure_count"] == 1);
+    // The JSON-lines file: a start record, the cases run (progress), one failure record, the summary.
+    REQUIRE(records.size() == 4);
+    CHECK(records[0]["record"] == "start");
+    CHECK(records[1]["record"] == "progress");
+    CHECK(records[1]["cases"].back()[0] == failure.case_number);
+    CHECK(records[2]["record"] == "failure");
+    CHECK(records[2]["shrunk"] == to_text(failure.shrunk));
+    CHECK(records[3]["record"] == "summary");
+    CHECK(records[3]["failure_count"] == 1);
     std::filesystem::remove_all(config.out_dir);
 }
 

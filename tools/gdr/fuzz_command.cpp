@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <set>
+#include <thread>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -13,7 +14,10 @@
 #include "gdr/core/errors.hpp"
 #include "gdr/fuzz/campaign.hpp"
 #include "gdr/fuzz/coverage.hpp"
+#include "gdr/fuzz/records.hpp"
 #include "gdr/subjects/builtin.hpp"
+#include "shard_option.hpp"
+#include "stop_signals.hpp"
 
 namespace gdr::cli {
 
@@ -23,26 +27,6 @@ using namespace gdr::fuzz;
 namespace {
 
 constexpr double kDefaultSeconds = 60;
-
-// "i/n" with 0 <= i < n.
-std::pair<int, int> parse_shard(const std::string& text) {
-    const std::size_t slash = text.find('/');
-    int index = -1, count = 0;
-    try {
-        if (slash == std::string::npos) throw std::invalid_argument("no slash");
-        std::size_t used = 0;
-        index = std::stoi(text.substr(0, slash), &used);
-        if (used != slash) throw std::invalid_argument("trailing text");
-        const std::string rest = text.substr(slash + 1);
-        count = std::stoi(rest, &used);
-        if (used != rest.size()) throw std::invalid_argument("trailing text");
-    } catch (const std::exception&) {
-        throw InvalidArgument("--shard", "expected i/n (shard i of n, e.g. 0/4), got '" + text + "'");
-    }
-    if (count < 1 || index < 0 || index >= count)
-        throw InvalidArgument("--shard", fmt::format("'{}': need n >= 1 and 0 <= i < n", text));
-    return {index, count};
-}
 
 // "all" or a comma-separated list of distinct device ordinals.
 std::vector<int> parse_devices(const std::string& text, bool gpu_subject) {
@@ -145,10 +129,22 @@ FuzzCommand::FuzzCommand(CLI::App& app) {
     command_->add_option("--seed", seed_, "campaign seed: case c is a pure function of (seed, c)")->capture_default_str();
     command_->add_option("--cases", cases_, "run the campaign's cases 0..N-1 (a shard runs its share)");
     command_->add_option("--seconds", seconds_, "stop starting new cases after X seconds (default 60 without --cases)");
-    command_->add_option("--shard", shard_, "run shard i of n: the cases c with c mod n == i")->capture_default_str();
+    command_->add_option("--shard", shard_,
+                         "run shard i of n: the cases c with c mod n == i; 'auto': i and n from a Slurm job array, "
+                         "'auto/n': i from a Kubernetes Indexed Job (JOB_COMPLETION_INDEX)")
+        ->capture_default_str();
+    command_->add_option("--workers", workers_,
+                         "worker threads per device, each with its own subject (default: the cores, divided among "
+                         "the devices)");
+    command_->add_option("--progress-seconds", progress_seconds_,
+                         "write a progress record (the cases finished) to campaign.jsonl this often")
+        ->capture_default_str();
+    command_->add_option("--resume", resume_dir_,
+                         "continue the campaign whose --out was DIR (same subject and budget; seed and shard "
+                         "default to its own): its recorded cases are not run again; records are appended there");
     command_->add_option("--out", out_dir_, "write replay files and campaign.jsonl here");
     command_->add_option("--devices", devices_,
-                         "'all' or device numbers (0,1): one worker thread and subject per device")
+                         "'all' or device numbers (0,1): --workers threads, each with its own subject, per device")
         ->capture_default_str();
     command_->add_option("--work-budget", work_budget_, "max B*T*HV*K*V per case (default 2^21)");
     command_->add_option("--max-shrink-seconds", max_shrink_seconds_, "time limit for shrinking one failure (default 120)");
@@ -167,7 +163,9 @@ int FuzzCommand::run() const {
     config.max_cases = cases_;
     config.max_seconds = seconds_;
     if (!cases_ && !seconds_) config.max_seconds = kDefaultSeconds;
-    std::tie(config.shard_index, config.shard_count) = parse_shard(shard_);
+    std::tie(config.shard_index, config.shard_count) = resolve_shard(shard_, process_environment());
+    if (!shard_given())
+        if (const auto hint = shard_hint(process_environment())) fmt::print(stderr, "{}\n", *hint);
     config.stop_at_first_failure = stop_at_first_failure_;
     config.shrink = !no_shrink_;
     config.out_dir = out_dir_;
@@ -178,7 +176,7 @@ int FuzzCommand::run() const {
     config.declared_limitation = entry.limitation_lookup();
     if (work_budget_ != 0) config.work_budget = work_budget_;
     if (max_shrink_seconds_ >= 0) config.max_shrink_seconds = max_shrink_seconds_;
-    validate(config);
+    config.progress_seconds = progress_seconds_;
     const std::vector<int> devices = parse_devices(devices_, entry.needs_gpu());
     const ToleranceTable tolerances = load_tolerances(config.verdict);
     Gate gate(config.verdict.strict);
@@ -186,12 +184,31 @@ int FuzzCommand::run() const {
         fmt::print("gate: failing: {}\n", *refusal);
         return exit_failed;
     }
+    const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
+    config.workers_per_device = workers_.value_or(std::max(1, cores / int(devices.size())));
+    validate(config);
+    std::optional<CampaignRecords> earlier;
+    if (!resume_dir_.empty()) {
+        if (!out_dir_.empty() && std::filesystem::path(out_dir_) != std::filesystem::path(resume_dir_))
+            throw InvalidArgument("--resume", "a resumed campaign continues in its own directory: drop --out");
+        if (!report_.jsonl_file.empty()) throw InvalidArgument("--resume", "records go to DIR/campaign.jsonl: drop --jsonl");
+        earlier = read_campaign_records(std::filesystem::path(resume_dir_) / "campaign.jsonl", "--resume");
+        config.out_dir = resume_dir_;
+        // --seed and --shard, when not given, continue the recorded campaign's.
+        if (command_->count("--seed") == 0) config.seed = earlier->seed();
+        if (!shard_given()) std::tie(config.shard_index, config.shard_count) = resolve_shard(earlier->shard(), process_environment());
+        require_same_campaign(earlier->start, start_record(config, subject_name, true), "--resume", /*same_shard=*/true);
+        config.resume = &*earlier;
+    }
+    install_stop_signals();
+    config.stop_requested = stop_signal_received;
 
-    fmt::print(stderr, "gdr fuzz: subject {}, seed {}, shard {}/{}, {}{}, {} worker{}\n", subject_name, config.seed,
-               config.shard_index, config.shard_count,
+    fmt::print(stderr, "gdr fuzz: subject {}, seed {}, shard {}/{}, {}{}, {} device{} x {} worker{}{}\n", subject_name,
+               config.seed, config.shard_index, config.shard_count,
                config.max_cases ? fmt::format("cases < {}", *config.max_cases) : std::string("no case limit"),
                config.max_seconds ? fmt::format(", {} s", *config.max_seconds) : std::string(), devices.size(),
-               devices.size() == 1 ? "" : "s");
+               devices.size() == 1 ? "" : "s", config.workers_per_device, config.workers_per_device == 1 ? "" : "s",
+               earlier ? fmt::format(", resuming {} recorded cases", earlier->cases.size()) : std::string());
     ProgressPrinter progress;
     const CampaignSummary summary = run_campaign(
         config, [&](int device) { return entry.make(device); }, devices, tolerances, &progress);
@@ -223,5 +240,7 @@ int FuzzCommand::run() const {
     for (const std::string& reason : reasons) fmt::print("gate: failing: {}\n", reason);
     return reasons.empty() ? exit_ok : exit_failed;
 }
+
+bool FuzzCommand::shard_given() const { return command_->count("--shard") > 0; }
 
 }  // namespace gdr::cli

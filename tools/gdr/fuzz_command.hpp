@@ -5,6 +5,11 @@
 //            [--out DIR] [--jsonl FILE] [--junit FILE] [--json FILE] [--devices all|0,1]
 //            [--stop-at-first-failure] [--no-shrink] [--no-determinism] [--work-budget N]
 //            [--tolerances FILE] [--strict]
+//            [--workers N] [--progress-seconds X] [--resume DIR]
+//
+// --shard auto / auto/n: the index from Slurm or Kubernetes (shard_option.hpp). SIGINT,
+// SIGTERM and SIGHUP stop the campaign like a bound (stop_signals.hpp). --resume DIR continues
+// the campaign whose --out was DIR: its recorded cases are not run again.
 //
 // Without --cases or --seconds it runs for 60 s. Exit codes: gate.hpp (1 when it found a
 // failure).
@@ -39,6 +44,10 @@ private:
     double max_shrink_seconds_ = -1;  // < 0: the library's default
     bool stop_at_first_failure_ = false;
     bool no_shrink_ = false;
+    std::optional<int> workers_;  // per device; absent: the cores (divided among the devices)
+    double progress_seconds_ = 5;
+    std::string resume_dir_;
+    bool shard_given() const;
     ReportOptions report_;
 };
 

@@ -9,6 +9,7 @@
 //                   mutant, or the kill table (mutate_command.cpp)
 //   gdr fuzz        a random-case campaign against one subject (fuzz_command.cpp)
 //   gdr replay      rerun replay files written by fuzz campaigns (replay_command.cpp)
+//   gdr merge       one summary of a campaign's shards (merge_command.cpp)
 // Exit codes: gate.hpp.
 #include <cstdio>
 #include <cstdlib>
@@ -25,6 +26,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fuzz_command.hpp"
+#include "merge_command.hpp"
 #include "gate.hpp"
 #include "gdr/core/errors.hpp"
 #include "gdr/harness/case_spec.hpp"
@@ -270,6 +272,7 @@ int main(int argc, char** argv) {
 
     FuzzCommand fuzz_command(app);
     ReplayCommand replay_command(app);
+    MergeCommand merge_command(app);
 
     try {
         app.parse(argc, argv);
@@ -287,6 +290,7 @@ int main(int argc, char** argv) {
         if (mutate->parsed()) return run_mutate(mutate_options, mutate_source, mutate_report);
         if (fuzz_command.parsed()) return fuzz_command.run();
         if (replay_command.parsed()) return replay_command.run();
+        if (merge_command.parsed()) return merge_command.run();
     } catch (const gdr::InvalidArgument& error) {
         fmt::print(stderr, "gdr: invalid input: {}\n", error.what());
         return exit_usage;

@@ -7,6 +7,12 @@
 // its work bounded by bound_work(). Sharding splits the case numbers: shard i of n runs the
 // cases with c mod n == i, so n shards together run exactly the unsharded campaign.
 //
+// Workers: workers_per_device threads per device, each with its own subject; they share
+// only the case counter and, for bookkeeping after a case, the campaign's lock.
+// Records (records.hpp): a start record, a progress record listing the finished cases every
+// progress_seconds, a failure record per failure and a summary, so a campaign killed even by
+// SIGKILL can be resumed (`resume`: its finished cases are not run again) and shards merged.
+//
 // Each case goes through run_case() with every check, determinism included (it costs one
 // more subject run and is the only check that catches races and uninitialized reads that
 // happen to produce plausible values). A case whose outcome is INCORRECT or FAILED is a
@@ -55,6 +61,8 @@ using harness::Outcome;
 using harness::Subject;
 using harness::ToleranceTable;
 
+struct CampaignRecords;  // records.hpp
+
 struct CampaignConfig {
     std::uint64_t seed = 1;
     // Bounds; at least one is required. max_cases bounds the campaign's case numbers
@@ -86,7 +94,21 @@ struct CampaignConfig {
     // Which declared limitation covers a NOT_SUPPORTED case (the subject's registry entry);
     // none: every NOT_SUPPORTED is unexpected.
     harness::LimitationLookup declared_limitation;
+
+    int workers_per_device = 1;     // worker threads (each with its own subject) per device
+    double progress_seconds = 5;    // a progress record at most this often (and at the end)
+    // Polled before each case and while shrinking: a reason (e.g. "SIGTERM") stops the
+    // campaign as a bound does: cases under way finish, a failure being shrunk is recorded as
+    // shrunk so far, and every output is written. Empty function: never.
+    std::function<std::optional<std::string>()> stop_requested;
+    // The records of the same campaign's earlier run(s): their finished cases are skipped and
+    // counted in the summary; records are appended to the same file. Null: a fresh campaign.
+    const CampaignRecords* resume = nullptr;
 };
+
+// The campaign's verdict options as it runs them (determinism as check_determinism says):
+// what its reproduce lines, replay files and records carry.
+harness::VerdictOptions verdict_of(const CampaignConfig& config);
 
 // Throws gdr::InvalidArgument naming the `gdr fuzz` option that sets the bad field
 // ("--shard", "--cases", "--seconds", ...).
@@ -120,8 +142,13 @@ struct CampaignSummary {
     std::map<std::string, std::int64_t> coverage, failures_by_class;
     // Set when the subject cannot run here (NOT_RUN): then no case ran.
     std::optional<std::string> not_run_reason;
+    // Set when stop_requested() ended the campaign early (its reason).
+    std::optional<std::string> stopped_by;
+    std::int64_t resumed_cases = 0;  // of `cases`, those finished by earlier runs (resume)
+    int workers = 0;
 
-    double cases_per_second() const { return seconds > 0 ? double(cases) / seconds : 0; }
+    // This run's cases (not the resumed ones) per second.
+    double cases_per_second() const { return seconds > 0 ? double(cases - resumed_cases) / seconds : 0; }
 };
 
 // One finished case (not counting the shrinking runs).
@@ -141,7 +168,7 @@ public:
     virtual void on_failure(const CampaignFailure& /*failure*/) {}
 };
 
-// Runs the campaign with one worker thread per entry of `devices` (at least one), each with
+// Runs the campaign with workers_per_device worker threads per entry of `devices` (at least one), each with
 // its own subject from make_subject(device) (called in that worker's thread). `progress` may
 // be null. Stopping (a bound reached, stop_at_first_failure, NOT_RUN) lets every worker
 // finish the case it is on; a failure found meanwhile is still shrunk and recorded. The
@@ -155,6 +182,8 @@ CampaignSummary run_campaign(const CampaignConfig& config,
 // JSON-lines records: {"record": "failure", ...} and {"record": "summary", ...}.
 nlohmann::json to_json(const CampaignFailure& failure);
 nlohmann::json to_json(const CampaignSummary& summary, const CampaignConfig& config);
+// The failures in brief: [{case_number, failure_class, shrunk, replay_file}, ...].
+nlohmann::json failure_list_json(const std::vector<CampaignFailure>& failures);
 
 // For people: cases, time, cases/s, failures by class, coverage counts by class.
 std::string format_summary(const CampaignSummary& summary);

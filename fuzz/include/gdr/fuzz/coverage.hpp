@@ -28,12 +28,15 @@ inline constexpr char no_g[] = "no g";
 inline constexpr char no_beta[] = "no beta";
 inline constexpr char layout_kv[] = "layout=kv";
 inline constexpr char layout_vk[] = "layout=vk";
+inline constexpr char boundary_key_dim[] = "K at a boundary";    // K in harness::boundary_head_dims()
+inline constexpr char boundary_value_dim[] = "V at a boundary";  // V in harness::boundary_head_dims()
 }  // namespace coverage_class
 
 // "in=<dtype> state=<dtype>": the (input, state) dtype pair class.
 std::string dtype_pair_class(DType input, DType state);
 
-// The classes `host` belongs to, from its materialized arrays (so wraparound is judged on
+// The classes `host` belongs to, from its materialized arrays (materialize_indexing() is
+// enough) (so wraparound is judged on
 // the cache_seqlens actually drawn, not on seqlen_max): the names above and its dtype pair.
 std::vector<std::string> coverage_classes(const harness::HostCase& host);
 

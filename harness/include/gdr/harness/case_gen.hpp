@@ -34,6 +34,14 @@ inline void showValue(const CaseSpec& spec, std::ostream& os) { os << to_text(sp
 
 enum class ExactMode { never, sometimes, always };
 
+// Head sizes where kernels change tiling, vector width or masking (powers of two and one
+// either side), drawn often by decode_case_config(): uniform draws rarely land on them.
+inline const std::vector<std::int64_t>& boundary_head_dims() {
+    static const std::vector<std::int64_t> dims{1,  2,  3,  7,  8,   15,  16,  17,  31, 32,
+                                                33, 63, 64, 65, 127, 128, 129, 255, 256};
+    return dims;
+}
+
 struct CaseGenConfig {
     // Inclusive ranges. RapidCheck's size (0..100) scales how far above the minimum a
     // draw may go, so early cases are small; shrinking goes back to the minimum.
@@ -67,6 +75,15 @@ struct CaseGenConfig {
     std::vector<DType> input_dtypes{DType::f32, DType::bf16, DType::f16};  // first = simplest
     std::vector<DType> state_dtypes{DType::f32, DType::bf16, DType::f16};
     ExactMode exact = ExactMode::sometimes;
+
+    // How often (percent of cases, 0..100) a feature that may appear does appear. Each draw
+    // shrinks toward the simpler side (off; the uniform size).
+    int exact_percent = 50;     // with ExactMode::sometimes
+    int l2norm_percent = 50;    // before exact mode turns it off
+    int circular_percent = 50;
+    int slots_equal_t_percent = 0;  // of circular cases: Slots = T (the production setting; it wraps)
+    // K and V (each) from boundary_head_dims() within the configured range, else as above.
+    int boundary_dims_percent = 0;
 };
 
 // The raw choices; public so that tests can see what a spec was made from.
@@ -78,6 +95,7 @@ struct CaseChoices {
     bool has_g = false, has_beta = false, l2norm = false, skip_final = false;
     int scale_choice = 0;  // 0: absent (exact: 1), 1: 1, 2: 1/2, 3: 1/8
     bool circular = false;
+    bool slots_equal_t = false;  // with circular and not varlen: slots = seq_len
     std::int64_t slots = 1, seqlen_max = 0, negative_seqlens = 0;
     bool varlen = false;
     std::int64_t sequences = 1;
@@ -136,11 +154,13 @@ inline CaseSpec spec_from_choices(const CaseChoices& c) {
         s.bank_entries = std::max<std::int64_t>(1, rows - s.inactive_rows + c.extra_entries);
         break;
     }
-    s.slots = c.slots;
+    s.slots = c.circular && c.slots_equal_t && !c.varlen ? std::max<std::int64_t>(1, c.seq_len) : c.slots;
     if (c.circular) {
         s.circular = true;
         s.seqlen_max = c.seqlen_max;
-        s.negative_seqlens = std::min(c.negative_seqlens, rows);
+        // Spread over 0..rows (min() would make every row inactive whenever the draw is >= rows,
+        // a circular case that writes nothing).
+        s.negative_seqlens = c.negative_seqlens % (rows + 1);
     }
     s.strides = c.strides;
     s.qk = c.qk;
@@ -163,14 +183,18 @@ inline CaseSpec spec_from_choices(const CaseChoices& c) {
 
 namespace detail {
 
-// An integer in [lo, hi] that shrinks toward lo. The reachable top grows with the size
-// and reaches hi at size 50, so half of all cases may use the full range (gen::inRange
-// alone would reach hi only at size 100).
+// The top of [lo, hi] reachable at RapidCheck size `size`: it grows with the size and
+// reaches hi at size 50, so half of all cases may use the full range (gen::inRange alone
+// would reach hi only at size 100).
+inline std::int64_t sized_top(std::int64_t lo, std::int64_t hi, int size) {
+    return lo + ((hi - lo) * std::min(size, 50) + 49) / 50;
+}
+
+// An integer in [lo, hi] that shrinks toward lo, up to sized_top().
 inline rc::Gen<std::int64_t> sized(std::int64_t lo, std::int64_t hi) {
     hi = std::max(lo, hi);
     return rc::gen::withSize([lo, hi](int size) {
-        const std::int64_t top = lo + ((hi - lo) * std::min(size, 50) + 49) / 50;
-        return rc::gen::resize(100, rc::gen::inRange<std::int64_t>(lo, top + 1));
+        return rc::gen::resize(100, rc::gen::inRange<std::int64_t>(lo, sized_top(lo, hi, size) + 1));
     });
 }
 
@@ -188,8 +212,34 @@ inline rc::Gen<bool> flag(bool enabled) {
     return enabled ? rc::gen::resize(100, rc::gen::arbitrary<bool>()) : rc::gen::just(false);
 }
 
-inline rc::Gen<std::int64_t> dimension(std::int64_t lo, std::int64_t hi, const std::vector<std::int64_t>& list) {
-    return list.empty() ? sized(lo, hi) : choose(true, list);
+// True in `percent` % of cases; shrinks toward false.
+inline rc::Gen<bool> percent(bool enabled, int percent) {
+    if (!enabled || percent <= 0) return rc::gen::just(false);
+    if (percent >= 100) return rc::gen::just(true);
+    return rc::gen::map(rc::gen::resize(100, rc::gen::inRange(0, 100)), [percent](int i) { return i >= 100 - percent; });
+}
+
+// From `list` when non-empty; else from the boundary sizes in [lo, sized_top()] in
+// `boundary_percent` % of cases (so small sizes still give small cases) and sized(lo, hi)
+// otherwise.
+inline rc::Gen<std::int64_t> dimension(std::int64_t lo, std::int64_t hi, const std::vector<std::int64_t>& list,
+                                       int boundary_percent) {
+    if (!list.empty()) return choose(true, list);
+    hi = std::max(lo, hi);
+    const auto boundary_within = [lo](std::int64_t top) {
+        std::vector<std::int64_t> boundary;
+        for (const std::int64_t d : boundary_head_dims())
+            if (d >= lo && d <= top) boundary.push_back(d);
+        return boundary;
+    };
+    if (boundary_within(hi).empty() || boundary_percent <= 0) return sized(lo, hi);
+    return rc::gen::mapcat(percent(true, boundary_percent), [lo, hi, boundary_within](bool at_boundary) {
+        if (!at_boundary) return sized(lo, hi);
+        return rc::gen::withSize([lo, hi, boundary_within](int size) {
+            std::vector<std::int64_t> boundary = boundary_within(sized_top(lo, hi, size));
+            return boundary.empty() ? sized(lo, hi) : choose(true, std::move(boundary));
+        });
+    });
 }
 
 }  // namespace detail
@@ -204,19 +254,21 @@ inline rc::Gen<CaseChoices> gen_case_choices(const CaseGenConfig& config = {}) {
         rc::gen::set(&CaseChoices::seq_len, sized(config.min_seq_len, config.max_seq_len)),
         rc::gen::set(&CaseChoices::heads, sized(config.min_heads, config.max_heads)),
         rc::gen::set(&CaseChoices::group, sized(config.min_group, config.max_group)),
-        rc::gen::set(&CaseChoices::key_dim, detail::dimension(config.min_key_dim, config.max_key_dim, config.key_dims)),
-        rc::gen::set(&CaseChoices::value_dim,
-                     detail::dimension(config.min_value_dim, config.max_value_dim, config.value_dims)),
+        rc::gen::set(&CaseChoices::key_dim, detail::dimension(config.min_key_dim, config.max_key_dim, config.key_dims,
+                                                              config.boundary_dims_percent)),
+        rc::gen::set(&CaseChoices::value_dim, detail::dimension(config.min_value_dim, config.max_value_dim,
+                                                                config.value_dims, config.boundary_dims_percent)),
         rc::gen::set(&CaseChoices::layout, choose(config.vk_layout, std::vector<Layout>{Layout::KV, Layout::VK})),
         rc::gen::set(&CaseChoices::input_dtype, choose(true, config.input_dtypes)),
         rc::gen::set(&CaseChoices::state_dtype, choose(true, config.state_dtypes)),
         rc::gen::set(&CaseChoices::gate_is_input, flag(config.gate_input_dtype)),
         rc::gen::set(&CaseChoices::has_g, flag(config.gates)),
         rc::gen::set(&CaseChoices::has_beta, flag(config.gates)),
-        rc::gen::set(&CaseChoices::l2norm, flag(config.l2norm)),
+        rc::gen::set(&CaseChoices::l2norm, detail::percent(config.l2norm, config.l2norm_percent)),
         rc::gen::set(&CaseChoices::skip_final, flag(config.skip_final_state)),
         rc::gen::set(&CaseChoices::scale_choice, choose(config.explicit_scale, std::vector<int>{0, 1, 2, 3})),
-        rc::gen::set(&CaseChoices::circular, flag(config.circular)),
+        rc::gen::set(&CaseChoices::circular, detail::percent(config.circular, config.circular_percent)),
+        rc::gen::set(&CaseChoices::slots_equal_t, detail::percent(config.circular, config.slots_equal_t_percent)),
         rc::gen::set(&CaseChoices::slots, sized(1, config.max_slots)),
         rc::gen::set(&CaseChoices::seqlen_max, sized(0, 3 * config.max_slots)),
         rc::gen::set(&CaseChoices::negative_seqlens,
@@ -248,7 +300,9 @@ inline rc::Gen<CaseChoices> gen_case_choices(const CaseGenConfig& config = {}) {
                                                                                 BetaDistribution::one,
                                                                                 BetaDistribution::half})),
         rc::gen::set(&CaseChoices::state_scale, choose(config.distributions, std::vector<double>{1.0, 0.0, 0.25, 8.0})),
-        rc::gen::set(&CaseChoices::exact, config.exact == ExactMode::always ? rc::gen::just(true) : flag(exact_allowed)),
+        rc::gen::set(&CaseChoices::exact, config.exact == ExactMode::always
+                                              ? rc::gen::just(true)
+                                              : detail::percent(exact_allowed, config.exact_percent)),
         // Full-range seeds at every size; never shrunk, so shrinking keeps the values.
         rc::gen::set(&CaseChoices::seed, rc::gen::noShrink(rc::gen::resize(100, rc::gen::arbitrary<std::uint64_t>()))));
 }

@@ -22,6 +22,14 @@ inline CaseGenConfig decode_case_config() {
     config.max_slots = 10;
     config.max_extra_entries = 8;
     config.max_sequences = 6;
+    // Reach (issue 11): boundary head sizes, mostly inexact cases with l2norm, and circular
+    // buffers that wrap, Slots == T included. tests/fuzz/test_distribution.cpp holds the
+    // proportions this gives after bound_work().
+    config.boundary_dims_percent = 50;
+    config.exact_percent = 15;
+    config.l2norm_percent = 80;
+    config.circular_percent = 70;
+    config.slots_equal_t_percent = 40;
     return config;
 }
 
@@ -34,9 +42,12 @@ inline void bound_work(CaseSpec& spec, std::int64_t budget) {
     const std::int64_t per_slot = spec.num_value_heads * spec.key_dim * spec.value_dim;
     const std::int64_t per_row = std::max<std::int64_t>(1, spec.seq_len) * per_slot;
     if (!spec.varlen && spec.batch * per_row > budget) {
+        // Inactive rows and negative cache_seqlens keep their share of the rows (clipping them to
+        // the new B would make every row inactive: a case that writes nothing).
+        const std::int64_t old_batch = spec.batch;
         spec.batch = std::max<std::int64_t>(1, budget / per_row);
-        spec.inactive_rows = std::min(spec.inactive_rows, spec.batch);
-        spec.negative_seqlens = std::min(spec.negative_seqlens, spec.batch);
+        spec.inactive_rows = spec.inactive_rows * spec.batch / old_batch;
+        spec.negative_seqlens = spec.negative_seqlens * spec.batch / old_batch;
         if (spec.indices == IndicesRule::permutation)
             spec.bank_entries = std::max<std::int64_t>(spec.bank_entries, spec.batch - spec.inactive_rows);
         else if (spec.indices == IndicesRule::none)

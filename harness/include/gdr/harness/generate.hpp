@@ -78,6 +78,9 @@ double standard_normal(std::uint64_t seed, std::uint64_t stream, std::uint64_t c
 
 // Validates the spec (InvalidArgument naming the key) and builds every input.
 HostCase materialize(const CaseSpec& spec);
+// The same case's index arrays only (state indices, cache_seqlens, cu_seqlens; no tensors):
+// enough for row_is_active() and coverage classes, at no tensor cost.
+HostCase materialize_indexing(const CaseSpec& spec);
 
 // Buffers one implementation writes: o (poisoned) and its copy of the bank (initial
 // values; every slot that an active row will write other than the one it reads is

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# A campaign stopped by its --seconds bound, resumed, killed by SIGKILL, resumed again: the
+# merge has every case 0..N-1 exactly once, no recorded case ran twice, and resuming with
+# another configuration is refused (exit 2).   usage: fuzz_resume.sh GDR WORKDIR
+set -euo pipefail
+gdr=$1 dir=$2 cases=60
+rm -rf "$dir" && mkdir -p "$dir"
+campaign=(fuzz --subject cpu-emulated-reversed --seed 9 --cases "$cases" --workers 2 --progress-seconds 0.2)
+
+"$gdr" "${campaign[@]}" --seconds 1 --out "$dir/run" > "$dir/run1.log" 2>&1
+# Resumed, then killed without a chance to write anything more (at most 0.2 s of cases lost).
+"$gdr" "${campaign[@]}" --resume "$dir/run" > "$dir/run2.log" 2>&1 &
+pid=$!
+sleep 1.5
+kill -s KILL "$pid" 2>/dev/null || true
+wait "$pid" || true
+# Without --seed: the recorded campaign's seed.
+"$gdr" fuzz --subject cpu-emulated-reversed --cases "$cases" --workers 2 --resume "$dir/run" --json "$dir/summary.json" \
+    > "$dir/run3.log" 2>&1
+"$gdr" merge "$dir/run" --json "$dir/merged.json" > /dev/null
+
+python3 - "$dir" "$cases" <<'PY'
+import collections, json, sys
+d, cases = sys.argv[1], int(sys.argv[2])
+records = [json.loads(line) for line in open(f"{d}/run/campaign.jsonl")]
+starts = [r for r in records if r["record"] == "start"]
+assert len(starts) >= 2 and not starts[0]["resumed"] and starts[-1]["resumed"], starts
+ran = collections.Counter(c[0] for r in records if r["record"] == "progress" for c in r["cases"])
+failed = {r["case_number"] for r in records if r["record"] == "failure"}
+twice = [n for n, k in ran.items() if k > 1]
+assert not twice, f"recorded cases ran again: {twice}"
+assert sorted(ran) == list(range(cases)), sorted(set(range(cases)) - set(ran))
+merged = json.load(open(f"{d}/merged.json"))
+assert merged["case_ranges"] == [[0, cases - 1]] and merged["cases"] == cases, merged
+summary = json.load(open(f"{d}/summary.json"))
+assert summary["cases"] == cases and 0 < summary["resumed_cases"] < cases, summary
+print(f"resumed twice: {cases} cases once each ({summary['resumed_cases']} from earlier runs)")
+PY
+set +e
+"$gdr" fuzz --subject cpu-emulated-reversed --seed 10 --cases "$cases" --resume "$dir/run" > "$dir/bad.log" 2>&1
+rc=$?
+set -e
+if [[ $rc -ne 2 ]] || ! grep -q -- "--resume: not the same campaign: seed" "$dir/bad.log"; then
+  echo "resume with another seed: expected exit 2 naming --resume, got $rc"; cat "$dir/bad.log"; exit 1
+fi
