@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gdr/core/errors.hpp"
+#include "gdr/harness/bank_arena.hpp"
 
 namespace gdr::harness {
 
@@ -154,7 +155,11 @@ void validate(const CaseSpec& s) {
                 "has " + std::to_string(s.explicit_indices.size()) + " entries for " + std::to_string(rows) +
                     " rows");
         // Values are taken as given (out-of-range ones make rows inactive; duplicates stay
-        // so that tests of input validation can build them).
+        // so that tests of input validation can build them), within the bank arena's reach.
+        for (const std::int64_t index : s.explicit_indices)
+            require(index >= -kMaxIndexMargin && index < sat_add(n, kMaxIndexMargin), "explicit_indices",
+                    "each index must be in [-" + std::to_string(kMaxIndexMargin) + ", N + " +
+                        std::to_string(kMaxIndexMargin) + ") (the bank arena's reach), got " + std::to_string(index));
     } else {
         switch (s.indices) {
         case IndicesRule::none:

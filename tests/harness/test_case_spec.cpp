@@ -57,7 +57,7 @@ rc::Gen<CaseSpec> gen_any_spec() {
             s.inactive_rows = 0;
             const std::int64_t n = s.resolved_bank_entries();
             s.explicit_indices = *rc::gen::container<std::vector<std::int64_t>>(
-                std::size_t(rows), rc::gen::inRange<std::int64_t>(-n - 8, n + 8));
+                std::size_t(rows), rc::gen::inRange<std::int64_t>(-8, n + 8));
         }
         if (s.circular && *rc::gen::arbitrary<bool>()) {
             s.seqlen_max = 0;
@@ -273,4 +273,10 @@ TEST_CASE("case spec: parsing never crashes on arbitrary text", "[case_spec][pro
         } catch (const InvalidArgument&) {
         }
     });
+}
+
+TEST_CASE("case spec: explicit_indices stay within the bank arena's reach", "[case_spec]") {
+    CHECK(rejected_key("B=2 N=3 explicit_indices=0,67") == "explicit_indices");
+    CHECK(rejected_key("B=2 N=3 explicit_indices=0,-65") == "explicit_indices");
+    CHECK(rejected_key("B=2 N=3 explicit_indices=66,-64") == "<accepted>");
 }

@@ -215,3 +215,47 @@ TEST_CASE("runner: the stepped checks need every token's slot to survive the cal
     CHECK(report.outcome == Outcome::passed);
     for (const CheckResult& check : report.checks) CHECK(check.name.find("stepped") == std::string::npos);
 }
+
+namespace {
+
+// The correct subject, then one element of state written through every inactive row's
+// index, as a kernel that forgets the active test would write it (entry idx, slot 0).
+void write_through_inactive_indices(const Problem& p, int, SubjectRunResult&) {
+    for (std::int64_t r = 0; r < p.rows(); ++r) {
+        if (row_is_active(p, r)) continue;
+        const std::int64_t index = p.state_indices[r];
+        reference::store_double(p.state, p.state_storage, index * p.bank_entry_elements() + 1, 0.25);
+    }
+}
+
+}  // namespace
+
+TEST_CASE("runner: a state write through an out-of-range index lands in the bank arena and is INCORRECT", "[runner]") {
+    // Four inactive rows: the rule gives them -1, -5, N and N + 7 (in a hashed order).
+    const std::string spec = "B=6 T=2 H=1 HV=2 K=8 V=6 in=f32 state=f32 N=4 indices=permutation inactive=4 seed=5";
+    const CaseReport clean = run(spec, [](const Problem&, int, SubjectRunResult&) {});
+    INFO(format_failure(clean));
+    CHECK(clean.outcome == Outcome::passed);
+    CHECK(check_named(clean, "bank arena").outcome == Outcome::passed);
+
+    const CaseReport damaged = run(spec, write_through_inactive_indices);
+    const CheckResult& arena = check_named(damaged, "bank arena");
+    CHECK(arena.outcome == Outcome::incorrect);
+    for (const char* entry : {"entry -5:", "entry -1:", "entry 4:", "entry 11:"}) CHECK_THAT(arena.detail, Catch::Contains(entry));
+    CHECK(damaged.outcome == Outcome::incorrect);
+}
+
+TEST_CASE("runner: the bank arena covers explicit indices and circular slots", "[runner]") {
+    // Slot 2 of entry N + 60 (near kMaxIndexMargin), and of entry -64.
+    const std::string spec = "B=3 T=1 H=1 HV=1 K=4 V=3 in=f32 state=f32 N=2 slots=3 circular=1 cache_seqlens=1,0,1 "
+                             "explicit_indices=1,62,-64 seed=9";
+    const CaseReport damaged = run(spec, [](const Problem& p, int, SubjectRunResult&) {
+        for (std::int64_t r = 0; r < p.rows(); ++r)
+            if (!row_is_active(p, r))
+                reference::store_double(p.state, p.state_storage,
+                                        p.state_indices[r] * p.bank_entry_elements() + 2 * p.num_value_heads * p.key_dim * p.value_dim, 1.0);
+    });
+    const CheckResult& arena = check_named(damaged, "bank arena");
+    CHECK(arena.outcome == Outcome::incorrect);
+    CHECK_THAT(arena.detail, Catch::Contains("entry 62:") && Catch::Contains("entry -64:"));
+}

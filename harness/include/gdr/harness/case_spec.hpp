@@ -14,7 +14,7 @@
 //   N slots              int                          bank_entries (0: one per row), slots
 //   indices              none | identity | permutation
 //   inactive             int                          inactive_rows (permutation only)
-//   explicit_indices     comma-separated int64        replaces the rule
+//   explicit_indices     comma-separated int64        replaces the rule; each in [-64, N + 64) (bank_arena.hpp)
 //   circular             0 | 1
 //   seqlen_max           int                          cache_seqlens drawn in [0, seqlen_max]
 //   neg_seqlens          int                          negative_seqlens: rows given a negative cache_seqlen
@@ -63,7 +63,7 @@ namespace gdr::harness {
 
 // How state_indices is made. none: no array (N == rows, row b uses entry b).
 // identity: [0, 1, ..., rows-1]. permutation: distinct entries drawn from a larger bank
-// [0, N), with `inactive_rows` rows made inactive (negative or >= N values, mixed).
+// [0, N), with `inactive_rows` rows made inactive (-1, -5, N, N + 7 in turn).
 enum class IndicesRule { none, identity, permutation };
 
 // How q, k, v are laid out. contiguous: dense tensors. padded: token and head strides
