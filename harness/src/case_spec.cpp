@@ -15,6 +15,7 @@
 
 #include "gdr/core/errors.hpp"
 #include "gdr/harness/bank_arena.hpp"
+#include "gdr/harness/special_values.hpp"
 
 namespace gdr::harness {
 
@@ -215,6 +216,8 @@ void validate(const CaseSpec& s) {
         sat_mul(sat_mul(n, s.slots), sat_mul(s.num_value_heads, sat_mul(s.key_dim, s.value_dim)));
     require(bank <= kMaxElements, "N",
             "the bank would need " + std::to_string(bank) + " elements (limit 2^31); reduce N, slots, HV, K or V");
+
+    validate_specials(s);
 
     // Exact mode: every operation must be exact (see generate.hpp for the reasoning).
     if (s.exact) {

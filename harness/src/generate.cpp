@@ -10,6 +10,7 @@
 #include "gdr/core/errors.hpp"
 #include "gdr/core/poison.hpp"
 #include "gdr/harness/mix64.hpp"
+#include "gdr/harness/special_values.hpp"
 #include "gdr/reference/numeric.hpp"
 
 namespace gdr::harness {
@@ -315,6 +316,7 @@ HostCase materialize(const CaseSpec& spec) {
         if (s.cu_seqlens_type == IndexType::i32) c.cu_seqlens_i32.assign(cu.begin(), cu.end());
         else c.cu_seqlens_i64 = cu;
     }
+    apply_specials(c);  // last: a hashed state special goes where a row reads
     return c;
 }
 

@@ -11,6 +11,7 @@
 
 #include "gdr/core/errors.hpp"
 #include "gdr/harness/check_names.hpp"
+#include "gdr/harness/isolation.hpp"
 #include "gdr/reference/fused_recurrent.hpp"
 
 namespace gdr::harness {
@@ -371,6 +372,14 @@ CaseReport run_case(const PreparedCase& prepared, Subject& subject, const Tolera
     report.checks.push_back({check_names::inputs_unchanged, modified.empty() ? Outcome::passed : Outcome::incorrect,
                              modified.empty() ? "no read-only input changed" : "the subject wrote to: " + modified, {}, ""});
     if (options.check_determinism) report.checks.push_back(check_determinism(first, second));
+    if (!spec.specials.empty()) {
+        try {
+            report.checks.push_back(judge_isolation(prepared.host, subject, first));
+        } catch (const std::exception& error) {
+            report.checks.push_back({check_names::isolation, Outcome::failed,
+                                     std::string("the run without the special values failed: ") + error.what(), {}, ""});
+        }
+    }
 
     std::string message;
     if (is_failure(worst_outcome(report.checks)) && !options.dump_dir.empty())

@@ -259,3 +259,84 @@ TEST_CASE("runner: the bank arena covers explicit indices and circular slots", "
     CHECK(arena.outcome == Outcome::incorrect);
     CHECK_THAT(arena.detail, Catch::Contains("entry 62:") && Catch::Contains("entry -64:"));
 }
+
+namespace {
+
+// The default case with special values: NaN in k of (row 1, head 1) and in q of row 2's
+// first token, Inf in v, a subnormal k (harness/src/default_cases.cpp).
+CaseSpec default_special_case() {
+    for (const CaseSpec& spec : default_verify_cases())
+        if (spec.specials.size() == 4 && spec.key_dim == 5) return spec;
+    FAIL("the default cases lost their special-value case");
+    throw std::logic_error("unreachable");
+}
+
+// A masked load done as a multiplication by zero: o of each (row, token, head) gets
+// 0 x the q/k element just past the head's K (the next head's, or the next token's),
+// as a kernel that loads 8 rows unmasked and zeroes the tail by multiplying would.
+void tail_times_zero(const Problem& p, int, SubjectRunResult&) {
+    for (std::int64_t b = 0; b < p.batch; ++b)
+        for (std::int64_t t = 0; t < p.seq_len; ++t)
+            for (std::int64_t hv = 0; hv < p.num_value_heads; ++hv) {
+                const std::int64_t head = hv / (p.num_value_heads / p.num_heads);
+                if (b == p.batch - 1 && t == p.seq_len - 1 && head == p.num_heads - 1) continue;  // past the end
+                const std::int64_t past = b * p.k.stride[0] + t * p.k.stride[1] + head * p.k.stride[2] + p.key_dim;
+                const double next = reference::load_double(p.k.data, p.k.dtype, past) +
+                                    reference::load_double(p.q.data, p.q.dtype, past);
+                const std::int64_t o = ((b * p.seq_len + t) * p.num_value_heads + hv) * p.value_dim;
+                set_o(p, o, o_at(p, o) + 0.0 * next);
+            }
+}
+
+}  // namespace
+
+TEST_CASE("runner: special values pass on the correct subject and the isolation check runs", "[runner]") {
+    for (const CaseSpec& spec : default_verify_cases()) {
+        if (spec.specials.empty()) continue;
+        INFO(to_text(spec));
+        DamagedSubject subject([](const Problem&, int, SubjectRunResult&) {});
+        const CaseReport report = run_case(spec, subject, ToleranceTable::load_default());
+        INFO(format_failure(report));
+        CHECK(report.outcome == Outcome::passed);
+        const CheckResult& isolation = check_named(report, "isolation");
+        CHECK(isolation.outcome == Outcome::passed);
+        CHECK_THAT(isolation.detail, Catch::Contains("excluded"));
+    }
+}
+
+TEST_CASE("runner: a NaN leaking across rows and heads fails isolation", "[runner]") {
+    const CaseSpec spec = default_special_case();
+    const CaseReport clean = run_case(spec, *std::make_unique<DamagedSubject>([](const Problem&, int, SubjectRunResult&) {}),
+                                      ToleranceTable::load_default());
+    CHECK(clean.outcome == Outcome::passed);
+
+    DamagedSubject leaky(tail_times_zero);
+    const CaseReport report = run_case(spec, leaky, ToleranceTable::load_default());
+    const CheckResult& isolation = check_named(report, "isolation");
+    CHECK(isolation.outcome == Outcome::incorrect);
+    CHECK(report.outcome == Outcome::incorrect);
+
+    // Without the special values the same subject is bitwise correct: only they expose it.
+    CaseSpec plain = spec;
+    plain.specials.clear();
+    DamagedSubject leaky_plain(tail_times_zero);
+    const CaseReport plain_report = run_case(plain, leaky_plain, ToleranceTable::load_default());
+    INFO(format_failure(plain_report));
+    CHECK(plain_report.outcome == Outcome::passed);
+}
+
+TEST_CASE("runner: isolation compares bytes, not values within tolerance", "[runner]") {
+    // A one-ulp change in a unit no special value reaches is legal for 'o vs R64' but not
+    // for isolation (the subject is compared with itself).
+    const CaseSpec spec = parse_text("B=2 T=1 H=1 HV=1 K=4 V=4 in=f32 state=f32 specials=v:nan@0.0.0.0 seed=8");
+    DamagedSubject subject([](const Problem& p, int run, SubjectRunResult&) {
+        if (run != 2) return;  // runs 0 and 1: the case and its determinism twin; 2: without specials
+        const std::int64_t o = 1 * p.value_dim;  // row 1
+        set_o(p, o, std::nextafter(float(o_at(p, o)), 10.0f));
+    });
+    const CaseReport report = run_case(spec, subject, ToleranceTable::load_default());
+    const CheckResult& isolation = check_named(report, "isolation");
+    CHECK(isolation.outcome == Outcome::incorrect);
+    CHECK_THAT(isolation.detail, Catch::Contains("o[b=1,t=0,hv=0]"));
+    CHECK(check_named(report, "o vs R64").outcome == Outcome::passed);
+}
