@@ -41,6 +41,7 @@ std::vector<std::string> coverage_classes(const harness::HostCase& host) {
     add_if(spec.use_qk_l2norm, cc::l2norm);
     add_if(!spec.has_g, cc::no_g);
     add_if(!spec.has_beta, cc::no_beta);
+    add_if(!spec.specials.empty(), cc::special_values);
     classes.emplace_back(spec.layout == Layout::KV ? cc::layout_kv : cc::layout_vk);
     classes.push_back(dtype_pair_class(spec.input_dtype, spec.state_dtype));
     return classes;
@@ -50,7 +51,8 @@ std::vector<std::string> all_coverage_classes() {
     namespace cc = coverage_class;
     std::vector<std::string> classes = {cc::wraparound, cc::slots_equal_t, cc::single_slot, cc::inactive_rows,
                                         cc::negative_seqlens, cc::grouped_heads, cc::varlen, cc::strided,
-                                        cc::exact, cc::l2norm, cc::no_g, cc::no_beta, cc::layout_kv, cc::layout_vk};
+                                        cc::exact, cc::l2norm, cc::no_g, cc::no_beta, cc::layout_kv, cc::layout_vk,
+                                        cc::special_values};
     for (DType input : {DType::f32, DType::f16, DType::bf16})
         for (DType state : {DType::f32, DType::f16, DType::bf16}) classes.push_back(dtype_pair_class(input, state));
     return classes;

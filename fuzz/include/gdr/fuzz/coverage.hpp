@@ -28,6 +28,7 @@ inline constexpr char no_g[] = "no g";
 inline constexpr char no_beta[] = "no beta";
 inline constexpr char layout_kv[] = "layout=kv";
 inline constexpr char layout_vk[] = "layout=vk";
+inline constexpr char special_values[] = "special values";  // NaN, +-Inf or subnormals placed (specials=)
 }  // namespace coverage_class
 
 // "in=<dtype> state=<dtype>": the (input, state) dtype pair class.
