@@ -222,7 +222,7 @@ CheckResult count_poison(const RunBuffers& subject, const std::vector<Slice>& wr
 CheckResult judge_arena(const RunBuffers& subject, const SubjectRunResult& run_result) {
     const ArenaDamage host = arena_damage(subject);
     const std::int64_t changed = host.changed_elements + run_result.damaged_arena_elements;
-    const std::string where = fmt::format("entries [-{}, 0) and [N, N + {})", subject.margins.before, subject.margins.after);
+    const std::string where = fmt::format("({} entries before the bank, {} after)", subject.margins.before, subject.margins.after);
     if (!changed)
         return {check_names::bank_arena, Outcome::passed, fmt::format("arena {} still poison", where), {}, ""};
     std::string detail = host.detail;
