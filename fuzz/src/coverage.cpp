@@ -51,6 +51,7 @@ std::vector<std::string> coverage_classes(const harness::HostCase& host) {
     };
     add_if(at_boundary(spec.key_dim), cc::boundary_key_dim);
     add_if(at_boundary(spec.value_dim), cc::boundary_value_dim);
+    add_if(!spec.specials.empty(), cc::special_values);
     classes.emplace_back(spec.layout == Layout::KV ? cc::layout_kv : cc::layout_vk);
     classes.push_back(dtype_pair_class(spec.input_dtype, spec.state_dtype));
     return classes;
@@ -61,7 +62,7 @@ std::vector<std::string> all_coverage_classes() {
     std::vector<std::string> classes = {cc::wraparound, cc::slots_equal_t, cc::single_slot, cc::inactive_rows,
                                         cc::negative_seqlens, cc::grouped_heads, cc::varlen, cc::strided,
                                         cc::exact, cc::l2norm, cc::no_g, cc::no_beta, cc::layout_kv, cc::layout_vk,
-                                        cc::boundary_key_dim, cc::boundary_value_dim};
+                                        cc::boundary_key_dim, cc::boundary_value_dim, cc::special_values};
     for (DType input : {DType::f32, DType::f16, DType::bf16})
         for (DType state : {DType::f32, DType::f16, DType::bf16}) classes.push_back(dtype_pair_class(input, state));
     return classes;

@@ -15,6 +15,8 @@
 #include <nlohmann/json.hpp>
 
 #include "gdr/core/errors.hpp"
+#include "gdr/harness/bank_arena.hpp"
+#include "gdr/harness/special_values.hpp"
 
 namespace gdr::harness {
 
@@ -155,7 +157,12 @@ void validate(const CaseSpec& s) {
                 "has " + std::to_string(s.explicit_indices.size()) + " entries for " + std::to_string(rows) +
                     " rows");
         // Values are taken as given apart from duplicates among active rows (checked below,
-        // with circular mode's negative cache_seqlens): out-of-range ones make rows inactive.
+        // with circular mode's negative cache_seqlens): out-of-range ones make rows inactive,
+        // and stay within the bank arena's reach.
+        for (const std::int64_t index : s.explicit_indices)
+            require(index >= -kMaxIndexMargin && index < sat_add(n, kMaxIndexMargin), "explicit_indices",
+                    "each index must be in [-" + std::to_string(kMaxIndexMargin) + ", N + " +
+                        std::to_string(kMaxIndexMargin) + ") (the bank arena's reach), got " + std::to_string(index));
     } else {
         switch (s.indices) {
         case IndicesRule::none:
@@ -230,6 +237,8 @@ void validate(const CaseSpec& s) {
         sat_mul(sat_mul(n, s.slots), sat_mul(s.num_value_heads, sat_mul(s.key_dim, s.value_dim)));
     require(bank <= kMaxElements, "N",
             "the bank would need " + std::to_string(bank) + " elements (limit 2^31); reduce N, slots, HV, K or V");
+
+    validate_specials(s);
 
     // Exact mode: every operation must be exact (see generate.hpp for the reasoning).
     if (s.exact) {

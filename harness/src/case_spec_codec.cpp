@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gdr/core/errors.hpp"
+#include "gdr/harness/special_values.hpp"
 
 
 namespace gdr::harness {
@@ -217,6 +218,33 @@ struct Codec<std::vector<I>> {
     }
 };
 
+// Special values: the text form of each (special_values.hpp), comma-separated; JSON keeps
+// the same text as one string.
+template <>
+struct Codec<std::vector<SpecialValue>> {
+    static std::string text(const std::vector<SpecialValue>& v) {
+        std::string out;
+        for (std::size_t i = 0; i < v.size(); ++i) out += (i ? "," : "") + special_text(v[i]);
+        return out;
+    }
+    static std::vector<SpecialValue> parse(const std::string& key, std::string_view t) {
+        std::vector<SpecialValue> out;
+        while (!t.empty()) {
+            const std::size_t comma = t.find(',');
+            out.push_back(parse_special(key, t.substr(0, comma)));
+            if (comma == std::string_view::npos) break;
+            t = t.substr(comma + 1);
+            if (t.empty()) bad_value(key, t, "an item after the comma");
+        }
+        return out;
+    }
+    static json to_json(const std::vector<SpecialValue>& v) { return text(v); }
+    static std::vector<SpecialValue> from_json(const std::string& key, const json& j) {
+        if (!j.is_string()) throw InvalidArgument(key, "expected a string, got " + std::string(j.type_name()));
+        return parse(key, j.get_ref<const std::string&>());
+    }
+};
+
 template <class E>
 struct EnumCodec {
     static std::string text(E v) {
@@ -315,6 +343,7 @@ const std::vector<Field>& fields() {
         field("bdist", &CaseSpec::beta),
         field("state_scale", &CaseSpec::state_scale),
         field("exact", &CaseSpec::exact),
+        field("specials", &CaseSpec::specials),
         field("seed", &CaseSpec::seed, true),
     };
     return table;
@@ -370,6 +399,7 @@ nlohmann::json to_json(const CaseSpec& spec) {
     json out = json::object();
     for (const Field& f : fields()) {
         if (f.key == "scale" && !spec.scale) continue;
+        if (f.key == "specials" && spec.specials.empty()) continue;  // replay files from before it stay equal
         out[f.key] = f.to_json(spec);
     }
     return out;

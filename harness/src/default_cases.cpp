@@ -126,6 +126,34 @@ std::vector<CaseSpec> default_verify_cases() {
     no_final.seqlen_max = 5;
     cases.push_back(no_final);
 
+    // Special values (docs/SPEC.md "Special values"): NaN, Inf and subnormals must
+    // propagate as IEEE arithmetic does and stay in their row and head (the isolation
+    // check). K = 5 is not a multiple of 8: q/k rows past K belong to the next head or
+    // row, where a NaN sits (k of head 1 next to head 0; q of row 2's first token right
+    // after row 1's last), so a load that is masked by multiplying with 0 leaks it.
+    CaseSpec specials = shape(4, 2, 2, 4, 5, 12, 13);
+    specials.input_dtype = DType::f32;
+    specials.bank_entries = 6;
+    specials.indices = IndicesRule::permutation;
+    specials.inactive_rows = 1;
+    specials.specials = {{SpecialTensor::k, SpecialKind::nan, {1, 0, 1, 0}},
+                         {SpecialTensor::q, SpecialKind::nan, {2, 0, 0, 0}},
+                         {SpecialTensor::v, SpecialKind::pos_inf, {3, 1, 2, 7}},
+                         {SpecialTensor::k, SpecialKind::subnormal, {0, 1, 0, 4}}};
+    cases.push_back(specials);
+
+    // The same kinds in the initial state, g and beta: circular with a 16-bit state (the
+    // round trip of Inf and NaN), hashed elements (a state special goes where a row reads).
+    CaseSpec special_state = one_slot;  // circular, 2 rows of 3 tokens, HV = 2
+    special_state.seed = 14;
+    special_state.state_dtype = DType::f16;
+    special_state.slots = 4;
+    special_state.specials = {{SpecialTensor::state, SpecialKind::neg_inf, {}},
+                              {SpecialTensor::g, SpecialKind::neg_inf, {}},
+                              {SpecialTensor::beta, SpecialKind::nan, {}},
+                              {SpecialTensor::state, SpecialKind::subnormal, {}}};
+    cases.push_back(special_state);
+
     return cases;
 }
 

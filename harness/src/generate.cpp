@@ -10,6 +10,7 @@
 #include "gdr/core/errors.hpp"
 #include "gdr/core/poison.hpp"
 #include "gdr/harness/mix64.hpp"
+#include "gdr/harness/special_values.hpp"
 #include "gdr/reference/numeric.hpp"
 
 namespace gdr::harness {
@@ -173,8 +174,9 @@ std::vector<std::int64_t> make_indices(const CaseSpec& s) {
     std::vector<bool> inactive(std::size_t(rows), false);
     const std::vector<std::int64_t> row_order = hashed_order(s.seed, kStreamInactiveRows, rows);
     // Cycle through the four kinds of out-of-range value so that a few inactive rows
-    // already show several of them.
-    const std::int64_t kinds[4] = {-1, -n - 5, n, n + 7};
+    // already show several of them; bounded (not -N-5) so that the bank arena that catches
+    // writes through them stays 13 entries larger than the bank.
+    const std::int64_t kinds[4] = {-1, -5, n, n + 7};
     const std::int64_t first_kind = below(s.seed, kStreamInactiveKind, 0, 4);
     for (std::int64_t j = 0; j < s.inactive_rows; ++j) {
         const std::int64_t r = row_order[std::size_t(j)];
@@ -328,6 +330,7 @@ HostCase materialize_indexing(const CaseSpec& spec) {
         if (s.cu_seqlens_type == IndexType::i32) c.cu_seqlens_i32.assign(cu.begin(), cu.end());
         else c.cu_seqlens_i64 = cu;
     }
+    apply_specials(c);  // last: a hashed state special goes where a row reads
     return c;
 }
 
@@ -378,6 +381,39 @@ RunBuffers make_run_buffers(const HostCase& c, DType o_storage, DType bank_stora
     return buffers;
 }
 
+RunBuffers make_subject_buffers(const HostCase& c, DType o_storage, DType bank_storage) {
+    RunBuffers buffers = make_run_buffers(c, o_storage, bank_storage);
+    const std::int64_t n = c.spec.resolved_bank_entries();
+    buffers.margins = c.has_state_indices ? arena_margins(c.state_indices.data(), c.spec.rows(), n) : ArenaMargins{};
+    if (buffers.margins.empty()) return buffers;
+    std::vector<std::int64_t> shape = buffers.bank.shape();
+    shape[0] += buffers.margins.before + buffers.margins.after;
+    buffers.arena = HostTensor(bank_storage, shape);
+    buffers.arena.poison();
+    const std::size_t entry_bytes = buffers.bank.storage_bytes() / std::size_t(n);
+    std::copy(buffers.bank.bytes().begin(), buffers.bank.bytes().end(),
+              buffers.arena.bytes().begin() + std::ptrdiff_t(std::size_t(buffers.margins.before) * entry_bytes));
+    return buffers;
+}
+
+namespace {
+std::size_t arena_bank_offset(const RunBuffers& buffers) {
+    return std::size_t(buffers.margins.before) * (buffers.bank.storage_bytes() / std::size_t(buffers.bank.shape()[0]));
+}
+}  // namespace
+
+void take_bank_from_arena(RunBuffers& buffers) {
+    if (buffers.arena.empty()) return;
+    const auto begin = buffers.arena.bytes().begin() + std::ptrdiff_t(arena_bank_offset(buffers));
+    std::copy(begin, begin + std::ptrdiff_t(buffers.bank.storage_bytes()), buffers.bank.bytes().begin());
+}
+
+ArenaDamage arena_damage(const RunBuffers& buffers) {
+    if (buffers.arena.empty()) return {};
+    const std::int64_t n = buffers.bank.shape()[0];
+    return inspect_arena(buffers.arena.data(), buffers.margins, n, buffers.bank.numel() / n, buffers.bank.dtype());
+}
+
 Problem make_problem(const HostCase& c, RunBuffers& buffers) {
     const CaseSpec& s = c.spec;
     Problem p;
@@ -408,7 +444,9 @@ Problem make_problem(const HostCase& c, RunBuffers& buffers) {
     p.g = arg(c.g);
     p.beta = arg(c.beta);
 
-    p.state = buffers.bank.data();
+    p.state = buffers.arena.empty() ? buffers.bank.data()
+                                    : static_cast<void*>(static_cast<std::byte*>(buffers.arena.data()) +
+                                                         arena_bank_offset(buffers));
     const auto& shape = buffers.bank.shape();
     for (std::size_t d = 0; d < 5; ++d) p.state_shape[d] = shape[d];
     p.state_storage = buffers.bank.dtype();

@@ -12,6 +12,7 @@
 
 #include "gdr/core/errors.hpp"
 #include "gdr/harness/check_names.hpp"
+#include "gdr/harness/isolation.hpp"
 #include "gdr/reference/fused_recurrent.hpp"
 
 namespace gdr::harness {
@@ -218,6 +219,20 @@ CheckResult count_poison(const RunBuffers& subject, const std::vector<Slice>& wr
     return {check_names::poison_survivors, in_o + in_state ? Outcome::incorrect : Outcome::passed, detail, {}, ""};
 }
 
+// The bank arena's margins, in the host arena and in the subject's own copy of it.
+CheckResult judge_arena(const RunBuffers& subject, const SubjectRunResult& run_result) {
+    const ArenaDamage host = arena_damage(subject);
+    const std::int64_t changed = host.changed_elements + run_result.damaged_arena_elements;
+    const std::string where = fmt::format("({} entries before the bank, {} after)", subject.margins.before, subject.margins.after);
+    if (!changed)
+        return {check_names::bank_arena, Outcome::passed, fmt::format("arena {} still poison", where), {}, ""};
+    std::string detail = host.detail;
+    if (!run_result.arena_detail.empty()) detail += (detail.empty() ? "" : "; ") + run_result.arena_detail;
+    return {check_names::bank_arena, Outcome::incorrect,
+            fmt::format("{} elements written through out-of-range state_indices into arena {}: {}", changed, where, detail),
+            {}, ""};
+}
+
 CheckResult check_determinism(const RunBuffers& first, const RunBuffers& second) {
     const BitwiseResult o = compare_bytes(first.o.bytes(), second.o.bytes(), dtype_size(first.o.dtype()));
     const BitwiseResult bank = compare_bytes(first.bank.bytes(), second.bank.bytes(), dtype_size(first.bank.dtype()));
@@ -327,12 +342,14 @@ CaseReport run_case(const PreparedCase& prepared, Subject& subject, const Tolera
     Problem first_problem;
     SubjectRunResult run_result;
     try {
-        first = make_run_buffers(prepared.host, spec.input_dtype, spec.state_dtype);
+        first = make_subject_buffers(prepared.host, spec.input_dtype, spec.state_dtype);
         first_problem = make_problem(prepared.host, first);
         run_result = subject.run(first_problem);
+        take_bank_from_arena(first);
         if (options.check_determinism) {
-            second = make_run_buffers(prepared.host, spec.input_dtype, spec.state_dtype);
+            second = make_subject_buffers(prepared.host, spec.input_dtype, spec.state_dtype);
             subject.run(make_problem(prepared.host, second));
+            take_bank_from_arena(second);
         }
     } catch (const NotSupported& error) {
         if (options.declared_limitation)
@@ -359,6 +376,7 @@ CaseReport run_case(const PreparedCase& prepared, Subject& subject, const Tolera
                                                    run_result.guard_detail)
                                      : "every guard byte intact",
                                  {}, ""});
+    if (!first.margins.empty()) report.checks.push_back(judge_arena(first, run_result));
     std::vector<std::string> modified_inputs = run_result.modified_inputs;
     for (std::size_t i = 0; i < inputs.size(); ++i)
         if (inputs[i].second->bytes() != input_bytes[i]) modified_inputs.push_back(inputs[i].first);
@@ -367,6 +385,14 @@ CaseReport run_case(const PreparedCase& prepared, Subject& subject, const Tolera
     report.checks.push_back({check_names::inputs_unchanged, modified.empty() ? Outcome::passed : Outcome::incorrect,
                              modified.empty() ? "no read-only input changed" : "the subject wrote to: " + modified, {}, ""});
     if (options.check_determinism) report.checks.push_back(check_determinism(first, second));
+    if (!spec.specials.empty()) {
+        try {
+            report.checks.push_back(judge_isolation(prepared.host, subject, first));
+        } catch (const std::exception& error) {
+            report.checks.push_back({check_names::isolation, Outcome::failed,
+                                     std::string("the run without the special values failed: ") + error.what(), {}, ""});
+        }
+    }
 
     std::string message;
     if (is_failure(worst_outcome(report.checks)) && !options.dump_dir.empty())

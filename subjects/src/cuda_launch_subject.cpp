@@ -6,9 +6,11 @@
 #include <fmt/format.h>
 
 #include "gdr/core/errors.hpp"
+#include "gdr/core/poison.hpp"
 #include "gdr/cuda/decode.hpp"
 #include "gdr/cuda/device.hpp"
 #include "gdr/cuda/guarded_buffer.hpp"
+#include "gdr/harness/bank_arena.hpp"
 
 namespace gdr::subjects {
 
@@ -78,8 +80,20 @@ public:
         const std::size_t inputs = mirrors.size();  // everything so far is read-only
         device.o.data = mirror("o", host.o.data, tensor_bytes(host.o, host.vo_shape()), host.o.dtype);
         Mirror* o_mirror = device.o.data ? &mirrors.back() : nullptr;
-        device.state = mirror("state", host.state, std::size_t(host.bank_elements()) * dtype_size(host.state_storage),
-                              host.state_storage);
+        // The bank inside its poisoned arena (gdr/harness/bank_arena.hpp), as the harness
+        // gives host subjects: a write through an out-of-range index lands in checked memory.
+        const harness::ArenaMargins margins = harness::arena_margins(host);
+        const std::size_t entry_bytes = std::size_t(host.bank_entry_elements()) * dtype_size(host.state_storage);
+        const std::size_t bank_bytes = std::size_t(host.bank_entries()) * entry_bytes;
+        const std::size_t before_bytes = std::size_t(margins.before) * entry_bytes;
+        std::vector<std::byte> arena;
+        if (host.state) {
+            arena.resize(before_bytes + bank_bytes + std::size_t(margins.after) * entry_bytes);
+            fill_poison(arena.data(), arena.size(), host.state_storage);
+            std::memcpy(arena.data() + before_bytes, host.state, bank_bytes);
+        }
+        void* device_arena = mirror("state", arena.empty() ? nullptr : arena.data(), arena.size(), host.state_storage);
+        device.state = device_arena ? static_cast<std::byte*>(device_arena) + before_bytes : nullptr;
         Mirror* state_mirror = device.state ? &mirrors.back() : nullptr;
 
         launch_(device);
@@ -101,7 +115,14 @@ public:
         }
         // o and the bank come back into the caller's buffers (the only writes).
         if (o_mirror) o_mirror->device.download(host.o.data, o_mirror->bytes);
-        if (state_mirror) state_mirror->device.download(host.state, state_mirror->bytes);
+        if (state_mirror) {
+            state_mirror->device.download(arena.data(), arena.size());
+            const harness::ArenaDamage damage = harness::inspect_arena(arena.data(), margins, host.bank_entries(),
+                                                                       host.bank_entry_elements(), host.state_storage);
+            result.damaged_arena_elements = damage.changed_elements;
+            result.arena_detail = damage.detail;
+            std::memcpy(host.state, arena.data() + before_bytes, bank_bytes);
+        }
         return result;
     }
 

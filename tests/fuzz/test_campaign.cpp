@@ -262,3 +262,12 @@ TEST_CASE("campaign: coverage counts every class, reached or not", "[campaign]")
         if (name.rfind("in=", 0) == 0) pairs += count;
     CHECK(pairs == summary.cases);
 }
+
+TEST_CASE("campaign: about 6 % of cases carry special values", "[campaign]") {
+    CampaignConfig config;
+    config.seed = 3;
+    int with_specials = 0;
+    for (std::int64_t c = 0; c < 1000; ++c) with_specials += campaign_case(config, c).specials.empty() ? 0 : 1;
+    CHECK(with_specials >= 30);
+    CHECK(with_specials <= 100);
+}

@@ -432,3 +432,27 @@ TEST_CASE("compare_bytes: a changed guard byte is found", "[compare]") {
     CHECK(r.first_differing_offset == 0);
     CHECK(r.differing_elements == 1);
 }
+
+TEST_CASE("judge_slice: NaN where R64 is NaN matches, NaN elsewhere does not", "[compare]") {
+    // Special values (docs/SPEC.md): an input NaN makes R64 NaN where IEEE carries it.
+    Slice s = known();
+    s.truth[0] = s.emulated[0] = s.subject[0] = kNaN;
+    SliceMetrics m = judge_slice(s.input(), rule());
+    CHECK(m.passed);
+    CHECK(m.nan_count == 1);
+    s.subject[0] = 0.0;  // a finite value where the truth is NaN: the NaN was dropped
+    CHECK_FALSE(judge_slice(s.input(), rule()).passed);
+    s.subject[0] = kNaN;
+    s.subject[1] = kNaN;  // a NaN that leaked next to it
+    m = judge_slice(s.input(), rule());
+    CHECK_FALSE(m.passed);
+    CHECK(m.why.find("NaN/Inf in the subject where R64 is finite") != std::string::npos);
+
+    Slice exact;
+    exact.shape = {2};
+    exact.truth = {kNaN, 1.0};
+    exact.subject = {kNaN, 1.0};
+    CHECK(judge_slice_exact(exact.input()).passed);
+    exact.subject = {kNaN, kNaN};
+    CHECK_FALSE(judge_slice_exact(exact.input()).passed);
+}

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 #include "gdr/core/problem.hpp"
@@ -304,4 +305,35 @@ TEST_CASE("generate: the exact halving budget is tight for the worst case", "[ge
     CHECK(gdr::harness::exact_halving_budget(DType::f16, 16) == 10);
     CHECK(gdr::harness::exact_halving_budget(DType::f32, 64) == 16);
     CHECK(gdr::harness::exact_halving_budget(DType::f32, 128) == 15);
+}
+
+TEST_CASE("generate: special values land where the spec says, nothing else changes", "[generate]") {
+    using gdr::harness::parse_text;
+    const std::string base = "B=3 T=2 H=2 HV=4 K=3 V=5 layout=vk in=bf16 gate=f32 state=f16 strides=padded N=4 indices=permutation seed=21";
+    const auto plain = gdr::harness::materialize(parse_text(base));
+    const auto special = gdr::harness::materialize(
+        parse_text(base + " specials=v:nan@2.1.3.4,k:-inf@0.0.1.2,beta:sub@1.1.2,state:inf@3.0.2.1.4,q:nan"));
+    const auto at = [](const gdr::harness::HostTensor& t, std::initializer_list<std::int64_t> index) {
+        std::int64_t offset = 0;
+        std::size_t d = 0;
+        for (const std::int64_t i : index) offset += i * t.strides()[d++];
+        return gdr::reference::load_double(t.data(), t.dtype(), offset);
+    };
+    CHECK(std::isnan(at(special.v, {2, 1, 3, 4})));
+    CHECK(at(special.k, {0, 0, 1, 2}) == -std::numeric_limits<double>::infinity());
+    CHECK(at(special.beta, {1, 1, 2}) == 0.375 * std::ldexp(1.0, -126));
+    CHECK(at(special.initial_bank, {3, 0, 2, 4, 1}) == std::numeric_limits<double>::infinity());  // VK: [v][k]
+    CHECK(special.initial_bank.get(0) == plain.initial_bank.get(0));
+    // The hashed q element: exactly one element of q differs from the plain case, and it is NaN.
+    std::int64_t changed = 0;
+    for (std::int64_t i = 0; i < plain.q.numel(); ++i) {
+        const double a = plain.q.get(i), b = special.q.get(i);
+        if (a == b) continue;
+        ++changed;
+        CHECK(std::isnan(b));
+    }
+    CHECK(changed == 1);
+    // f16 subnormal: 0.375 x 2^-14, exact in f16.
+    const auto f16 = gdr::harness::materialize(parse_text("B=1 T=1 H=1 HV=1 K=2 V=2 in=f16 gate=f16 specials=g:sub@0.0.0 seed=1"));
+    CHECK(f16.g.get(0) == 0.375 * std::ldexp(1.0, -14));
 }

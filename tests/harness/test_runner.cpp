@@ -215,3 +215,128 @@ TEST_CASE("runner: the stepped checks need every token's slot to survive the cal
     CHECK(report.outcome == Outcome::passed);
     for (const CheckResult& check : report.checks) CHECK(check.name.find("stepped") == std::string::npos);
 }
+
+namespace {
+
+// The correct subject, then one element of state written through every inactive row's
+// index, as a kernel that forgets the active test would write it (entry idx, slot 0).
+void write_through_inactive_indices(const Problem& p, int, SubjectRunResult&) {
+    for (std::int64_t r = 0; r < p.rows(); ++r) {
+        if (row_is_active(p, r)) continue;
+        const std::int64_t index = p.state_indices[r];
+        reference::store_double(p.state, p.state_storage, index * p.bank_entry_elements() + 1, 0.25);
+    }
+}
+
+}  // namespace
+
+TEST_CASE("runner: a state write through an out-of-range index lands in the bank arena and is INCORRECT", "[runner]") {
+    // Four inactive rows: the rule gives them -1, -5, N and N + 7 (in a hashed order).
+    const std::string spec = "B=6 T=2 H=1 HV=2 K=8 V=6 in=f32 state=f32 N=4 indices=permutation inactive=4 seed=5";
+    const CaseReport clean = run(spec, [](const Problem&, int, SubjectRunResult&) {});
+    INFO(format_failure(clean));
+    CHECK(clean.outcome == Outcome::passed);
+    CHECK(check_named(clean, "bank arena").outcome == Outcome::passed);
+
+    const CaseReport damaged = run(spec, write_through_inactive_indices);
+    const CheckResult& arena = check_named(damaged, "bank arena");
+    CHECK(arena.outcome == Outcome::incorrect);
+    for (const char* entry : {"entry -5:", "entry -1:", "entry 4:", "entry 11:"}) CHECK_THAT(arena.detail, Catch::Contains(entry));
+    CHECK(damaged.outcome == Outcome::incorrect);
+}
+
+TEST_CASE("runner: the bank arena covers explicit indices and circular slots", "[runner]") {
+    // Slot 2 of entry N + 60 (near kMaxIndexMargin), and of entry -64.
+    const std::string spec = "B=3 T=1 H=1 HV=1 K=4 V=3 in=f32 state=f32 N=2 slots=3 circular=1 cache_seqlens=1,0,1 "
+                             "explicit_indices=1,62,-64 seed=9";
+    const CaseReport damaged = run(spec, [](const Problem& p, int, SubjectRunResult&) {
+        for (std::int64_t r = 0; r < p.rows(); ++r)
+            if (!row_is_active(p, r))
+                reference::store_double(p.state, p.state_storage,
+                                        p.state_indices[r] * p.bank_entry_elements() + 2 * p.num_value_heads * p.key_dim * p.value_dim, 1.0);
+    });
+    const CheckResult& arena = check_named(damaged, "bank arena");
+    CHECK(arena.outcome == Outcome::incorrect);
+    CHECK_THAT(arena.detail, Catch::Contains("entry 62:") && Catch::Contains("entry -64:"));
+}
+
+namespace {
+
+// The default case with special values: NaN in k of (row 1, head 1) and in q of row 2's
+// first token, Inf in v, a subnormal k (harness/src/default_cases.cpp).
+CaseSpec default_special_case() {
+    for (const CaseSpec& spec : default_verify_cases())
+        if (spec.specials.size() == 4 && spec.key_dim == 5) return spec;
+    FAIL("the default cases lost their special-value case");
+    throw std::logic_error("unreachable");
+}
+
+// A masked load done as a multiplication by zero: o of each (row, token, head) gets
+// 0 x the q/k element just past the head's K (the next head's, or the next token's),
+// as a kernel that loads 8 rows unmasked and zeroes the tail by multiplying would.
+void tail_times_zero(const Problem& p, int, SubjectRunResult&) {
+    for (std::int64_t b = 0; b < p.batch; ++b)
+        for (std::int64_t t = 0; t < p.seq_len; ++t)
+            for (std::int64_t hv = 0; hv < p.num_value_heads; ++hv) {
+                const std::int64_t head = hv / (p.num_value_heads / p.num_heads);
+                if (b == p.batch - 1 && t == p.seq_len - 1 && head == p.num_heads - 1) continue;  // past the end
+                const std::int64_t past = b * p.k.stride[0] + t * p.k.stride[1] + head * p.k.stride[2] + p.key_dim;
+                const double next = reference::load_double(p.k.data, p.k.dtype, past) +
+                                    reference::load_double(p.q.data, p.q.dtype, past);
+                const std::int64_t o = ((b * p.seq_len + t) * p.num_value_heads + hv) * p.value_dim;
+                set_o(p, o, o_at(p, o) + 0.0 * next);
+            }
+}
+
+}  // namespace
+
+TEST_CASE("runner: special values pass on the correct subject and the isolation check runs", "[runner]") {
+    for (const CaseSpec& spec : default_verify_cases()) {
+        if (spec.specials.empty()) continue;
+        INFO(to_text(spec));
+        DamagedSubject subject([](const Problem&, int, SubjectRunResult&) {});
+        const CaseReport report = run_case(spec, subject, ToleranceTable::load_default());
+        INFO(format_failure(report));
+        CHECK(report.outcome == Outcome::passed);
+        const CheckResult& isolation = check_named(report, "isolation");
+        CHECK(isolation.outcome == Outcome::passed);
+        CHECK_THAT(isolation.detail, Catch::Contains("excluded"));
+    }
+}
+
+TEST_CASE("runner: a NaN leaking across rows and heads fails isolation", "[runner]") {
+    const CaseSpec spec = default_special_case();
+    const CaseReport clean = run_case(spec, *std::make_unique<DamagedSubject>([](const Problem&, int, SubjectRunResult&) {}),
+                                      ToleranceTable::load_default());
+    CHECK(clean.outcome == Outcome::passed);
+
+    DamagedSubject leaky(tail_times_zero);
+    const CaseReport report = run_case(spec, leaky, ToleranceTable::load_default());
+    const CheckResult& isolation = check_named(report, "isolation");
+    CHECK(isolation.outcome == Outcome::incorrect);
+    CHECK(report.outcome == Outcome::incorrect);
+
+    // Without the special values the same subject is bitwise correct: only they expose it.
+    CaseSpec plain = spec;
+    plain.specials.clear();
+    DamagedSubject leaky_plain(tail_times_zero);
+    const CaseReport plain_report = run_case(plain, leaky_plain, ToleranceTable::load_default());
+    INFO(format_failure(plain_report));
+    CHECK(plain_report.outcome == Outcome::passed);
+}
+
+TEST_CASE("runner: isolation compares bytes, not values within tolerance", "[runner]") {
+    // A one-ulp change in a unit no special value reaches is legal for 'o vs R64' but not
+    // for isolation (the subject is compared with itself).
+    const CaseSpec spec = parse_text("B=2 T=1 H=1 HV=1 K=4 V=4 in=f32 state=f32 specials=v:nan@0.0.0.0 seed=8");
+    DamagedSubject subject([](const Problem& p, int run, SubjectRunResult&) {
+        if (run != 2) return;  // runs 0 and 1: the case and its determinism twin; 2: without specials
+        const std::int64_t o = 1 * p.value_dim;  // row 1
+        set_o(p, o, std::nextafter(float(o_at(p, o)), 10.0f));
+    });
+    const CaseReport report = run_case(spec, subject, ToleranceTable::load_default());
+    const CheckResult& isolation = check_named(report, "isolation");
+    CHECK(isolation.outcome == Outcome::incorrect);
+    CHECK_THAT(isolation.detail, Catch::Contains("o[b=1,t=0,hv=0]"));
+    CHECK(check_named(report, "o vs R64").outcome == Outcome::passed);
+}

@@ -64,6 +64,9 @@ __global__ void __launch_bounds__(Tl::threads, Tl::min_blocks_per_sm) decode_ker
             GDR_MUTANT_ONLY(inactive_row_writes_state,  // a zero state into slot 0 of a valid entry
                             if (place.n >= 0 && place.n < a.N && a.output_final_state)
                                 Tile{}.store(a, matrix_of<St>(a, place.n, 0, hv), column0));
+            GDR_MUTANT_ONLY(inactive_index_state_written,  // the same store through an out-of-range index
+                            if ((place.n < 0 || place.n >= a.N) && a.output_final_state)
+                                Tile{}.store(a, matrix_of<St>(a, place.n, 0, hv), column0));
             continue;
         }
 

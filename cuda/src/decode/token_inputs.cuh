@@ -51,9 +51,12 @@ struct TokenInputs {
 #pragma unroll
         for (int j = 0; j < J; ++j) {
             const int k0 = Tl::first_row(j);
-            const int valid = GDR_MUTATE(key_tail_unmasked, kVec, valid_from(k0, static_cast<int>(a.K)));
+            const int valid = GDR_MUTATE(key_tail_unmasked, kVec,
+                                         GDR_MUTATE(key_tail_times_zero, kVec, valid_from(k0, static_cast<int>(a.K))));
             load_vector<Caching::normal, Tl::whole>(q_row + k0, valid, a.inputs_vector_access, q[j]);
             load_vector<Caching::normal, Tl::whole>(k_row + k0, valid, a.inputs_vector_access, k[j]);
+            GDR_MUTANT_ONLY(key_tail_times_zero,  // "masked" by a multiplication: 0 * NaN stays NaN
+                            for (int r = 0; r < kVec; ++r) if (k0 + r >= a.K) { q[j][r] *= 0.0f; k[j][r] *= 0.0f; });
         }
         const In* v_row = static_cast<const In*>(a.v) + offset3(a.v_stride, batch_row, token, value_head);
         const int v0 = column0 + Tl::first_column();

@@ -56,7 +56,9 @@ namespace gdr::cuda {
     X(strides_read_as_contiguous, "q, k, v, o strides ignored, dense strides assumed; hidden for contiguous tensors")       \
     X(gates_read_as_f32, "g and beta read as f32 when they are in the input dtype; hidden for f32 gates")                   \
     X(varlen_end_off_by_one, "varlen: sequence i runs tokens [cu[i], cu[i+1] + 1), one token too many; hidden without varlen") \
-    X(output_rounded_through_state_dtype, "o rounded to the state dtype, then to its own (double rounding); hidden for an f32 state or one equal to the input dtype")
+    X(output_rounded_through_state_dtype, "o rounded to the state dtype, then to its own (double rounding); hidden for an f32 state or one equal to the input dtype") \
+    X(inactive_index_state_written, "a row inactive by its state index (< 0 or >= N) still stores its (zero) state through that index (the store guarded by the output path only): outside the bank, where the bank arena sees it") \
+    X(key_tail_times_zero, "q/k rows past K loaded unmasked and multiplied by 0 instead of predicated: equal on finite inputs, but a NaN/Inf in the next head's or next row's q/k (0 * NaN = NaN) leaks into this head; hidden when 8 divides K or nothing non-finite lies past K (the last row's tail reads the poisoned guard band)")
 
 enum class Mutant : int {
     none = 0,  // the production kernel, compiled in the mutant build: must pass everything

@@ -30,6 +30,7 @@ inline constexpr char layout_kv[] = "layout=kv";
 inline constexpr char layout_vk[] = "layout=vk";
 inline constexpr char boundary_key_dim[] = "K at a boundary";    // K in harness::boundary_head_dims()
 inline constexpr char boundary_value_dim[] = "V at a boundary";  // V in harness::boundary_head_dims()
+inline constexpr char special_values[] = "special values";  // NaN, +-Inf or subnormals placed (specials=)
 }  // namespace coverage_class
 
 // "in=<dtype> state=<dtype>": the (input, state) dtype pair class.

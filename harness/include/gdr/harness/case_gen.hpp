@@ -72,6 +72,10 @@ struct CaseGenConfig {
     bool strides = true;        // padded and fused
     bool distributions = true;  // other qk / g / beta / state distributions than the first
     bool gate_input_dtype = true;  // gate dtype = input dtype, not only f32
+    // Special values (NaN, +-Inf, subnormals at hashed elements) in about 6 % of cases.
+    // Off by default: properties that compare values numerically opt in when they judge
+    // them as the harness does (the fuzz distribution, decode_cases.hpp, does).
+    bool specials = false;
     std::vector<DType> input_dtypes{DType::f32, DType::bf16, DType::f16};  // first = simplest
     std::vector<DType> state_dtypes{DType::f32, DType::bf16, DType::f16};
     ExactMode exact = ExactMode::sometimes;
@@ -109,8 +113,30 @@ struct CaseChoices {
     BetaDistribution bdist = BetaDistribution::uniform;
     double state_scale = 1.0;
     bool exact = false;
+    int special_draw = 0;  // 0..99; >= 94: 1 to 3 hashed special values (shrinks to none)
     std::uint64_t seed = 0;
 };
+
+// The special values a draw asks for: kinds and tensors hashed from the seed, elements
+// left to the generator's hash (so that any shape takes them).
+inline std::vector<SpecialValue> specials_from_draw(const CaseSpec& s, int draw) {
+    std::vector<SpecialValue> out;
+    if (draw < 94) return out;
+    std::int64_t tokens = 0;
+    for (std::int64_t r = 0; r < s.rows(); ++r) tokens += s.row_tokens(r);
+    if (tokens == 0) return out;
+    std::vector<SpecialTensor> tensors{SpecialTensor::q, SpecialTensor::k, SpecialTensor::v, SpecialTensor::state};
+    if (s.has_g) tensors.push_back(SpecialTensor::g);
+    if (s.has_beta) tensors.push_back(SpecialTensor::beta);
+    std::uint64_t h = s.seed ^ 0x5BEC1A1u;
+    for (int i = 0; i < 1 + (draw - 94) / 2; ++i) {
+        h = h * 6364136223846793005ull + 1442695040888963407ull;
+        const auto tensor = tensors[std::size_t((h >> 33) % tensors.size())];
+        const auto kind = static_cast<SpecialKind>((h >> 17) % 4);
+        out.push_back(SpecialValue{tensor, kind, {}});
+    }
+    return out;
+}
 
 // The spec the choices describe, fixed up so that validate() accepts it (counts clipped to
 // the rows that exist, exact-mode constraints applied: l2norm off, gdist zero, bdist one
@@ -178,6 +204,7 @@ inline CaseSpec spec_from_choices(const CaseChoices& c) {
             s.beta = BetaDistribution::one;
         if (!s.scale) s.scale = 1.0;
     }
+    s.specials = specials_from_draw(s, c.special_draw);
     return s;
 }
 
@@ -303,6 +330,8 @@ inline rc::Gen<CaseChoices> gen_case_choices(const CaseGenConfig& config = {}) {
         rc::gen::set(&CaseChoices::exact, config.exact == ExactMode::always
                                               ? rc::gen::just(true)
                                               : detail::percent(exact_allowed, config.exact_percent)),
+        rc::gen::set(&CaseChoices::special_draw,
+                     config.specials ? rc::gen::resize(100, rc::gen::inRange(0, 100)) : rc::gen::just(0)),
         // Full-range seeds at every size; never shrunk, so shrinking keeps the values.
         rc::gen::set(&CaseChoices::seed, rc::gen::noShrink(rc::gen::resize(100, rc::gen::arbitrary<std::uint64_t>()))));
 }

@@ -14,7 +14,7 @@
 //   N slots              int                          bank_entries (0: one per row), slots
 //   indices              none | identity | permutation
 //   inactive             int                          inactive_rows (permutation only)
-//   explicit_indices     comma-separated int64        replaces the rule
+//   explicit_indices     comma-separated int64        replaces the rule; each in [-64, N + 64) (bank_arena.hpp)
 //   circular             0 | 1
 //   seqlen_max           int                          cache_seqlens drawn in [0, seqlen_max]
 //   neg_seqlens          int                          negative_seqlens: rows given a negative cache_seqlen
@@ -28,6 +28,11 @@
 //   bdist                uniform | one | half
 //   state_scale          number
 //   exact                0 | 1
+//   specials             ITEM,ITEM,...                special values (special_values.hpp), e.g.
+//                        v:nan@1.0.2.3,state:inf,k:sub   ITEM = TENSOR:KIND[@COORDS]: TENSOR q k v g
+//                        beta state; KIND nan inf -inf sub; COORDS dot-separated logical
+//                        coordinates (q, k, v: row.position.head.i; g, beta: row.position.hv;
+//                        state: entry.slot.hv.k.v), left out: an element hashed from the seed
 //   seed                 uint64
 // Booleans are 0/1, enum values lowercase words (dtypes also accept fp32, bfloat16, ...),
 // doubles are printed in the shortest form that reads back to the same bits. In JSON,
@@ -64,7 +69,7 @@ namespace gdr::harness {
 
 // How state_indices is made. none: no array (N == rows, row b uses entry b).
 // identity: [0, 1, ..., rows-1]. permutation: distinct entries drawn from a larger bank
-// [0, N), with `inactive_rows` rows made inactive (negative or >= N values, mixed).
+// [0, N), with `inactive_rows` rows made inactive (-1, -5, N, N + 7 in turn).
 enum class IndicesRule { none, identity, permutation };
 
 // How q, k, v are laid out. contiguous: dense tensors. padded: token and head strides
@@ -76,6 +81,16 @@ enum class StrideRule { contiguous, padded, fused };
 enum class QKDistribution { normal, l2normalized, uniform };      // before in-kernel l2norm, if on
 enum class GateDistribution { weak, strong, zero, huge_negative };  // g: log decay; weak ~ [-0.1, 0], strong ~ [-5, -0.5], huge_negative ~ [-1e4, -50]
 enum class BetaDistribution { uniform, one, half };                 // beta in [0,1], exactly 1, exactly 1/2
+
+// A special value placed into one element of an input (docs/SPEC.md "Special values").
+enum class SpecialTensor { q, k, v, g, beta, state };
+enum class SpecialKind { nan, pos_inf, neg_inf, subnormal };  // subnormal: 0.375 x the dtype's smallest normal
+struct SpecialValue {
+    SpecialTensor tensor = SpecialTensor::v;
+    SpecialKind kind = SpecialKind::nan;
+    std::vector<std::int64_t> at;  // logical coordinates (see the key list); empty: hashed
+    bool operator==(const SpecialValue&) const = default;
+};
 
 struct CaseSpec {
     // Shapes. varlen: `batch` must be 1 and `seq_lengths` gives each sequence's length
@@ -128,6 +143,9 @@ struct CaseSpec {
     // Exact mode: g = 0, beta in {1, 1/2}, one-hot k, few-bit dyadic q, v and state,
     // chosen so that every operation is exact; results are compared bitwise.
     bool exact = false;
+
+    // NaN, +-Inf or subnormals placed after generation (at most 64).
+    std::vector<SpecialValue> specials;
 
     std::uint64_t seed = 0;
 

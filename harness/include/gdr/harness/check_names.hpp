@@ -12,6 +12,10 @@ inline constexpr char state_vs_stepped_r64[] = "state vs stepped R64";
 inline constexpr char untouched_bank[] = "untouched bank";
 inline constexpr char poison_survivors[] = "poison survivors";
 inline constexpr char guard_bands[] = "guard bands";
+// Writes through out-of-range state_indices into the poisoned bank arena (bank_arena.hpp).
+inline constexpr char bank_arena[] = "bank arena";
+// Cases with special values: units no special value may reach, bitwise as without them.
+inline constexpr char isolation[] = "isolation";
 inline constexpr char inputs_unchanged[] = "inputs unchanged";
 inline constexpr char determinism[] = "determinism";
 // The subject threw while running (a CUDA error, an exception): FAILED.

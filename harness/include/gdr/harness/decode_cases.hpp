@@ -10,7 +10,8 @@
 namespace gdr::harness {
 
 // B 1..64, T 1..8, H 1..4, G 1..4, K and V 1..256, Slots 1..10, every dtype pair, both
-// layouts, circular, varlen, indices with inactive rows, strided views, exact mode.
+// layouts, circular, varlen, indices with inactive rows, strided views, exact mode, special
+// values in about 6 % of cases.
 inline CaseGenConfig decode_case_config() {
     CaseGenConfig config;
     config.max_batch = 64;
@@ -30,6 +31,7 @@ inline CaseGenConfig decode_case_config() {
     config.l2norm_percent = 80;
     config.circular_percent = 70;
     config.slots_equal_t_percent = 40;
+    config.specials = true;
     return config;
 }
 

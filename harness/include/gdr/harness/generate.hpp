@@ -40,7 +40,8 @@
 // visibly wrong number. g and beta are contiguous.
 //
 // state_indices: identity [0, rows); permutation: active rows take distinct hashed entries
-// of [0, N), `inactive` hashed rows take -1, -N-5, N, N+7 in turn. cache_seqlens: hashed in
+// of [0, N), `inactive` hashed rows take -1, -5, N, N+7 in turn: every index lies in
+// [-5, N + 8), inside the bank arena a subject runs on (bank_arena.hpp). cache_seqlens: hashed in
 // [0, seqlen_max], `neg_seqlens` hashed rows -1, -(1..1000) or INT32_MIN in turn.
 #pragma once
 
@@ -49,6 +50,7 @@
 #include <vector>
 
 #include "gdr/core/problem.hpp"
+#include "gdr/harness/bank_arena.hpp"
 #include "gdr/harness/case_spec.hpp"
 #include "gdr/harness/host_tensor.hpp"
 
@@ -89,8 +91,19 @@ HostCase materialize_indexing(const CaseSpec& spec);
 struct RunBuffers {
     HostTensor o;     // [B, T, HV, V], contiguous
     HostTensor bank;  // like initial_bank
+    // Subjects' buffers only (make_subject_buffers): the bank inside a poisoned arena
+    // (bank_arena.hpp) when the indices reach outside [0, N); make_problem then points the
+    // state at the arena, and take_bank_from_arena copies the bank back into `bank`.
+    HostTensor arena;  // [before + N + after, Slots, HV, ., .], empty without margins
+    ArenaMargins margins;
 };
 RunBuffers make_run_buffers(const HostCase& host_case, DType o_storage, DType bank_storage);
+// make_run_buffers with the bank placed in its arena, for a subject to run on.
+RunBuffers make_subject_buffers(const HostCase& host_case, DType o_storage, DType bank_storage);
+// After the subject ran: the bank's bytes from the arena into buffers.bank (no-op without one).
+void take_bank_from_arena(RunBuffers& buffers);
+// Arena elements outside the bank that no longer hold poison.
+ArenaDamage arena_damage(const RunBuffers& buffers);
 
 // The Problem that points at host_case's inputs and buffers' outputs.
 Problem make_problem(const HostCase& host_case, RunBuffers& buffers);

@@ -19,6 +19,10 @@ struct SubjectRunResult {
     std::string guard_detail;                  // which buffers' guards, when damaged
     bool has_guard_bands = false;              // false: a host subject, nothing to check
     std::vector<std::string> modified_inputs;  // read-only inputs whose bytes changed
+    // A subject that copies the bank into its own memory (the CUDA subject) checks the arena
+    // margins there (gdr/harness/bank_arena.hpp): elements no longer poison, and where.
+    std::int64_t damaged_arena_elements = 0;
+    std::string arena_detail;
 };
 
 class Subject {
