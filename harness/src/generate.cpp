@@ -313,6 +313,7 @@ HostCase materialize(const CaseSpec& spec) {
     c.cache_seqlens = std::move(indexing.cache_seqlens);
     c.cu_seqlens_i32 = std::move(indexing.cu_seqlens_i32);
     c.cu_seqlens_i64 = std::move(indexing.cu_seqlens_i64);
+    apply_specials(c);  // last: a hashed state special goes where a row reads
     return c;
 }
 
@@ -330,7 +331,6 @@ HostCase materialize_indexing(const CaseSpec& spec) {
         if (s.cu_seqlens_type == IndexType::i32) c.cu_seqlens_i32.assign(cu.begin(), cu.end());
         else c.cu_seqlens_i64 = cu;
     }
-    apply_specials(c);  // last: a hashed state special goes where a row reads
     return c;
 }
 
