@@ -16,6 +16,10 @@ void add_report_options(CLI::App& command, ReportOptions& options, bool with_jso
     command.add_option("--tolerances", options.tolerance_file, "tolerance table (default: the compiled-in one)");
     command.add_option("--dump-dir", options.dump_dir, "write failing cases' tensors here");
     command.add_flag("--no-determinism", options.no_determinism, "run each case once (skip the determinism check)");
+    command.add_option("--math", options.math,
+                       "judge as if the subject declared this math mode: correctly-rounded, precise or fast (default: "
+                       "the subject's own)")
+        ->check(CLI::IsMember({"correctly-rounded", "precise", "fast"}));
 }
 
 harness::ToleranceTable load_tolerances(const ReportOptions& options) {
@@ -27,6 +31,7 @@ harness::RunOptions run_options(const ReportOptions& options) {
     harness::RunOptions run;
     run.check_determinism = !options.no_determinism;
     run.dump_dir = options.dump_dir;
+    if (!options.math.empty()) run.math = harness::parse_math_mode(options.math);
     return run;
 }
 

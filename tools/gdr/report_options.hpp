@@ -20,6 +20,7 @@ struct ReportOptions {
     std::string tolerance_file;
     std::string dump_dir;
     bool no_determinism = false;
+    std::string math;  // "" or a math mode's name: overrides the subjects' declared math mode
 };
 
 // --jsonl, --junit, --tolerances, --dump-dir, --no-determinism; and --json FILE (a JSON

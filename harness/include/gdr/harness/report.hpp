@@ -32,6 +32,7 @@ struct CaseReport {
     std::vector<CheckResult> checks;
     double seconds = 0;
     std::string reproduce;  // a shell command that reruns exactly this case
+    std::string math;       // the math mode the rule allowed (math_mode.hpp), "" before judging
 };
 
 // The worst outcome of `checks`, passed when empty.

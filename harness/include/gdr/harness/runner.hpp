@@ -26,7 +26,10 @@ struct PreparedCase {
     RunBuffers truth;      // R64: o and bank stored as f64, nothing rounded
     RunBuffers emulated;   // Rlp: o and bank in the case's dtypes
     RunBuffers magnitude;  // per element of truth, the magnitude of the terms its last step sums (f64)
-    RunBuffers flip;       // per element of truth, the largest change one cache-rounding flip makes (f64)
+    // per element of truth, the computed bound on a legal kernel's deviation that Rlp cannot
+    // show (reference::Magnitudes: elementary functions of the precise math mode, cache-
+    // rounding flips, carried across tokens; f64, +Inf where R64 is no reference)
+    RunBuffers flip;
 };
 
 // Throws gdr::InvalidArgument for an invalid spec (naming the key).
@@ -36,6 +39,7 @@ struct RunOptions {
     std::string gdr_command = "gdr";  // how the reproduce line invokes the tool
     bool check_determinism = true;    // run the subject twice and compare bytes
     std::filesystem::path dump_dir;   // where failing cases' tensors go; empty: nowhere
+    std::optional<MathMode> math;     // overrides the subject's declared math mode (`--math`)
 };
 
 // Never throws for subject errors: they become FAILED / NOT_SUPPORTED / NOT_RUN outcomes.
