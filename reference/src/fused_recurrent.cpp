@@ -92,7 +92,10 @@ private:
         const bool write_every_token = p_.circular() && p_.output_final_state;
 
         load_state(n, r, hv);
-        if (with_magnitudes_) flip_read_.setZero();  // the bank is an input, read exactly
+        if (with_magnitudes_) {  // the bank is an input, read exactly
+            flip_read_.setZero();
+            magnitude_read_ = h_.cwiseAbs();
+        }
         for (Index t = 0; t < T; ++t) {
             const Index token = tokens.begin + t;
             const Scalar g = p_.g.present() ? load_gate(p_.g, b, token, hv) : Scalar(0);
@@ -129,9 +132,9 @@ private:
                 // The next token starts from what a kernel would read back from the cache.
                 if (t < T - 1 && resume_bank_) resume_from((r + 1 + t) % slots, n, hv);
                 else if (t < T - 1 && p_.state_dtype != DType::f32) round_trip_state();
-                else if (with_magnitudes_) flip_read_ = flip_h_;
+                else if (with_magnitudes_) carry_bounds();
             } else if (with_magnitudes_) {
-                flip_read_ = flip_h_;  // no round trip: the next token reads the bound carried
+                carry_bounds();  // no round trip: the next token reads the bounds carried
             }
         }
         if (!p_.circular() && p_.output_final_state) store_state(n, 0, hv);  // no round trip between tokens
@@ -156,7 +159,9 @@ private:
     // The token's step for column j in absolute values, from the decayed h: the terms of
     // u = beta (v - h^T k), then of h + k u, then of o = h^T q (q carries the scale).
     void record_magnitudes(Index j, Scalar alpha, Scalar beta) {
-        const auto decayed = h_.col(j).cwiseAbs();
+        // |alpha| x the carried magnitude of h (|h| where it was read exactly): errors carried
+        // from earlier tokens scale with their terms, not with a small h they cancelled to.
+        const auto decayed = (std::abs(alpha) * magnitude_read_.col(j)).eval();
         const Scalar u_terms = std::abs(v_[j]) + decayed.dot(abs_k_);
         magnitude_h_.col(j) = decayed + (std::abs(beta) * u_terms) * abs_k_;
         magnitude_o_[j] = magnitude_h_.col(j).dot(abs_q_);
@@ -238,7 +243,15 @@ private:
     // h = the slot `slot` of the resume bank: what the subject stored, read exactly.
     void resume_from(Index slot, Index n, Index hv) {
         load_matrix(resume_bank_, p_.state_dtype, n, slot, hv);
-        if (with_magnitudes_) flip_read_.setZero();
+        if (with_magnitudes_) {
+            flip_read_.setZero();
+            magnitude_read_ = h_.cwiseAbs();
+        }
+    }
+
+    void carry_bounds() {
+        flip_read_ = flip_h_;
+        magnitude_read_ = magnitude_h_;
     }
 
     void load_matrix(const void* bank, DType storage, Index n, Index slot, Index hv) {
@@ -284,7 +297,10 @@ private:
         with_storage(p_.state_dtype, [&]<class S>(S) {
             h_ = h_.unaryExpr([](Scalar x) { return to_scalar<Scalar>(from_scalar<S>(x)); });
         });
-        if (with_magnitudes_) flip_read_ = flips_of_round_trip(unrounded_);
+        if (with_magnitudes_) {
+            flip_read_ = flips_of_round_trip(unrounded_);
+            magnitude_read_ = h_.cwiseAbs();  // a value read back exactly, or a flip in flip_read_
+        }
     }
 
     // The bound on what the next token reads after the round trip (see Magnitudes): a legal
@@ -317,7 +333,7 @@ private:
     const Index K_, V_, group_;
     const Scalar scale_;
     // Working storage, allocated once per call; the token loop allocates nothing.
-    Matrix h_, magnitude_h_, flip_read_, flip_h_, unrounded_;
+    Matrix h_, magnitude_h_, flip_read_, flip_h_, unrounded_, magnitude_read_;
     Vector q_, k_, v_, o_, abs_q_, abs_k_, magnitude_o_, flip_o_;
     double alpha_error_ = 0, qk_error_ = 0;  // this token's, from elementary_
 };

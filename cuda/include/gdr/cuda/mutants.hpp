@@ -57,7 +57,7 @@ namespace gdr::cuda {
     X(gates_read_as_f32, "g and beta read as f32 when they are in the input dtype; hidden for f32 gates")                   \
     X(varlen_end_off_by_one, "varlen: sequence i runs tokens [cu[i], cu[i+1] + 1), one token too many; hidden without varlen") \
     X(output_rounded_through_state_dtype, "o rounded to the state dtype, then to its own (double rounding); hidden for an f32 state or one equal to the input dtype") \
-    X(small_outputs_reduced_precision, "a reduced-precision path for small heads: o elements below 1/16 in magnitude kept to 20 significant bits (up to 8 ulp, 4x the 2-ulp floor); a slice floor set by the largest head hides it; hidden for 16-bit outputs and while every |o| >= 1/16") \
+    X(small_outputs_reduced_precision, "a reduced-precision path for small heads: o elements below 1/16 in magnitude kept to 16 significant bits (up to 128 fp32 ulp of the element); a floor set by the largest head hides it; hidden for 16-bit outputs, while every |o| >= 1/16, and where o's terms cancel (the floor sits at their magnitude)") \
     X(fast_math_exp, "alpha = __expf(g) (fast-math intrinsic, 2 + floor(1.173 |g|) ulp) in a kernel that declares precise math (expf, 2 ulp); hidden where alpha h is small against the step's other terms or |g| < 1") \
     X(l2norm_skipped, "use_qk_l2norm ignored: neither q nor k normalised; hidden for unit-norm q and k")
 
