@@ -135,6 +135,7 @@ void run_worker(SharedState& shared, const std::function<std::unique_ptr<Subject
     RunOptions options;
     options.gdr_command = config.gdr_command;
     options.check_determinism = config.check_determinism;
+    options.math = config.math;
 
     while (!shared.stop) {
         const std::int64_t case_number = config.shard_index + shared.next_index++ * config.shard_count;

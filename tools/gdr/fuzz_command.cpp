@@ -174,6 +174,7 @@ int FuzzCommand::run() const {
     config.jsonl_file = report_.jsonl_file;
     config.dump_dir = report_.dump_dir;
     config.check_determinism = !report_.no_determinism;
+    config.math = run_options(report_).math;
     if (work_budget_ != 0) config.work_budget = work_budget_;
     if (max_shrink_seconds_ >= 0) config.max_shrink_seconds = max_shrink_seconds_;
     validate(config);

@@ -76,6 +76,7 @@ struct CampaignConfig {
     // bound_work() budget per case (B x T x HV x K x V): the CPU oracle's cost per case.
     std::int64_t work_budget = std::int64_t(1) << 21;
     bool check_determinism = true;
+    std::optional<harness::MathMode> math;  // overrides the subject's declared math mode (`--math`)
     std::int64_t max_shrink_steps = 500;  // accepted shrinks per failure
     double max_shrink_seconds = 120;      // per failure
     std::string gdr_command = "gdr";      // in reproduce commands
