@@ -149,6 +149,7 @@ void add_why(SliceMetrics& m, const std::string& reason) {
 }  // namespace
 
 double SliceMetrics::error_ratio() const {
+    if (worst_ratio >= 0) return worst_ratio;
     if (max_abs_error == 0) return 0;
     if (threshold_abs == 0) return kInf;
     return max_abs_error / threshold_abs;
@@ -183,16 +184,26 @@ SliceMetrics judge_slice(const SliceInput& in, const ToleranceRow& row, std::siz
     // rounded[i] decides whether truth counts as finite in the stored dtype.
     std::vector<double> rounded(n);
     const bool with_magnitude = !in.magnitude.empty();
-    double max_magnitude = 0, e_max = 0, e_diff_sq = 0, t_sq = 0, magnitude_sq = 0, flip_max = 0, flip_sq = 0;
+    double max_magnitude = 0, e_max = 0, e_relative_max = 0, e_diff_sq = 0, t_sq = 0, magnitude_sq = 0, flip_max = 0,
+           flip_sq = 0;
+    const auto magnitude_at = [&](std::size_t i) {
+        return std::max(std::abs(in.truth[i]), with_magnitude ? in.magnitude[i] : 0.0);
+    };
+    const auto unbounded_at = [&](std::size_t i) { return !in.flip.empty() && !std::isfinite(in.flip[i]); };
     for (std::size_t i = 0; i < n; ++i) {
         rounded[i] = reference::round_to(in.value_dtype, in.truth[i]);
+        if (unbounded_at(i)) {
+            ++m.unbounded;
+            continue;
+        }
         if (!std::isfinite(rounded[i])) continue;
         const double t = in.truth[i], e = in.emulated[i];
         if (!std::isfinite(e)) {
             ++m.emulated_nonfinite;
             continue;
         }
-        const double magnitude = std::max(std::abs(t), with_magnitude ? in.magnitude[i] : 0.0);
+        const double magnitude = magnitude_at(i);
+        if (e != t) e_relative_max = std::max(e_relative_max, magnitude > 0 ? std::abs(e - t) / magnitude : kInf);
         max_magnitude = std::max(max_magnitude, magnitude);
         magnitude_sq += magnitude * magnitude;
         if (!in.flip.empty()) {
@@ -207,11 +218,29 @@ SliceMetrics judge_slice(const SliceInput& in, const ToleranceRow& row, std::siz
     m.emulated_rel_frobenius = relative(e_diff_sq, t_sq);
     // Rounding error scales with the magnitude of the terms summed, not with the result:
     // where they cancel, the floor (and the Frobenius cap's floor term) grow with it.
+    // Per element i, at the magnitude M_i of the terms it sums (legal rounding errors scale
+    // with it): rho x Rlp's largest error relative to magnitude in the slice, x M_i, + a
+    // floor of floor_ulps at M_i, + the computed bound B_i of legal deviations Rlp need not
+    // show (the math mode's elementary functions, cache-rounding flips: reference::Magnitudes).
+    // A small element is judged at its own scale, not at the slice's largest.
+    m.emulated_relative_max = e_relative_max;
+    // The floor: the store rounds once at the value (|t_i|, in the stored dtype), and the
+    // fp32 arithmetic before it rounds at the magnitude of its terms (M_i, in fp32), where
+    // Rlp may happen to be exact. ulp(stored dtype, M_i) would let a 16-bit output slip by
+    // 2^13 x the fp32 arithmetic's error where the terms cancel.
+    const auto floor_at = [&](std::size_t i) {
+        return row.floor_ulps * (reference::ulp(in.value_dtype, std::abs(in.truth[i])) +
+                                 reference::ulp(DType::f32, magnitude_at(i)));
+    };
+    const auto threshold_at = [&](std::size_t i) {
+        const double magnitude = magnitude_at(i);
+        return row.rho * e_relative_max * magnitude + floor_at(i) + (in.flip.empty() ? 0.0 : in.flip[i]);
+    };
+    // Reported until pass 2 finds the element closest to (or furthest beyond) its threshold.
     m.max_magnitude = max_magnitude;
     m.floor_abs = row.floor_ulps * reference::ulp(in.value_dtype, max_magnitude);
-    // One rounding flip in the cache round trip is legal and Rlp need not have made it.
     m.flip_abs = flip_max;
-    m.threshold_abs = row.rho * e_max + m.floor_abs + m.flip_abs;
+    m.threshold_abs = row.rho * e_relative_max * max_magnitude + m.floor_abs + m.flip_abs;
     const double cancellation = t_sq > 0 ? std::sqrt(magnitude_sq / t_sq) : 1.0;
     m.threshold_frobenius = row.rho * m.emulated_rel_frobenius +
                             row.frobenius_units * reference::unit_roundoff(in.value_dtype) * cancellation +
@@ -220,6 +249,7 @@ SliceMetrics judge_slice(const SliceInput& in, const ToleranceRow& row, std::siz
     // Pass 2: judge each element against the thresholds.
     MismatchRecorder rec(in, keep);
     Accumulator acc;
+    std::int64_t worst_at = -1;
     for (std::size_t i = 0; i < n; ++i) {
         const double s = in.subject[i], t = in.truth[i];
         const auto at = std::int64_t(i);
@@ -230,8 +260,13 @@ SliceMetrics judge_slice(const SliceInput& in, const ToleranceRow& row, std::siz
         }
         if (std::isnan(s)) ++m.nan_count;
         if (std::isinf(s)) ++m.inf_count;
+        if (unbounded_at(i)) continue;
         if (!std::isfinite(rounded[i])) {
-            if (value_class(s) != value_class(rounded[i])) rec.add(at, "class");
+            // The reverse of a legal overflow: R64 just beyond the top of the dtype, a legal
+            // order's value just below it stores finite; legal within the threshold.
+            const bool legal_finite = std::isinf(rounded[i]) && std::isfinite(t) && std::isfinite(s) &&
+                                      std::abs(s - t) <= threshold_at(i);
+            if (value_class(s) != value_class(rounded[i]) && !legal_finite) rec.add(at, "class");
             continue;
         }
         if (!std::isfinite(s)) {
@@ -239,12 +274,26 @@ SliceMetrics judge_slice(const SliceInput& in, const ToleranceRow& row, std::siz
             // round to Inf (f16: anything from 65520 up), so Inf is legal exactly where
             // R64 moved by the threshold towards it would round to the same Inf.
             const bool legal_overflow =
-                std::isinf(s) && reference::round_to(in.value_dtype, t + std::copysign(m.threshold_abs, s)) == s;
+                std::isinf(s) && reference::round_to(in.value_dtype, t + std::copysign(threshold_at(i), s)) == s;
             if (!legal_overflow) rec.add(at, "non-finite");
             continue;
         }
         acc.add(at, s, t);
-        if (std::abs(s - t) > m.threshold_abs) rec.add(at, "abs");
+        const double threshold = threshold_at(i), error = std::abs(s - t);
+        const double ratio = error == 0 ? 0.0 : threshold > 0 ? error / threshold : kInf;
+        if (worst_at < 0 || ratio > m.worst_ratio) {
+            worst_at = at;
+            m.worst_ratio = ratio;
+        }
+        if (error > threshold) rec.add(at, "abs");
+    }
+    if (worst_at >= 0) {  // the thresholds reported are the worst element's
+        const auto i = std::size_t(worst_at);
+        m.max_magnitude = magnitude_at(i);
+        m.floor_abs = floor_at(i);
+        m.flip_abs = in.flip.empty() ? 0.0 : in.flip[i];
+        m.threshold_abs = threshold_at(i);
+        m.worst_index = unravel(worst_at, in.shape.empty() ? std::vector<std::int64_t>{m.elements} : in.shape);
     }
     rec.finish(m);
     fill_error_metrics(m, in, acc);
@@ -255,8 +304,10 @@ SliceMetrics judge_slice(const SliceInput& in, const ToleranceRow& row, std::siz
     if (const auto c = rec.count_of("class"))
         add_why(m, fmt::format("{} elements where R64 is non-finite and the subject is not the same NaN/Inf", c));
     if (const auto c = rec.count_of("abs"))
-        add_why(m, fmt::format("{} elements beyond threshold {:.3g}; max abs error {:.3g}", c, m.threshold_abs,
-                               m.max_abs_error));
+        add_why(m, fmt::format("{} elements beyond their threshold; worst at {}: error {:.3g} vs threshold {:.3g}; "
+                               "max abs error {:.3g}",
+                               c, format_index(m.dim_names, m.worst_index), m.worst_ratio * m.threshold_abs,
+                               m.threshold_abs, m.max_abs_error));
     if (m.rel_frobenius > m.threshold_frobenius)
         add_why(m, fmt::format("relative Frobenius error {:.3g} > {:.3g}", m.rel_frobenius, m.threshold_frobenius));
     if (m.emulated_nonfinite)

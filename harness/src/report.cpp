@@ -65,13 +65,17 @@ void append_slice(std::string& out, const SliceMetrics& m) {
     if (m.exact)
         out += "      exact mode: every element must equal R64 rounded to the stored dtype\n";
     else
-        out += fmt::format("      threshold abs {:.6g} = rho * max|Rlp-R64| ({:.6g}) + floor {:.6g} (at magnitude {:.6g}) + one flip {:.6g}; "
-                           "rel Frobenius "
-                           "{:.6g} vs threshold {:.6g} (Rlp's {:.6g}); max rel error {:.6g}\n",
-                           m.threshold_abs, m.emulated_max_abs_error, m.floor_abs, m.max_magnitude, m.flip_abs, m.rel_frobenius,
-                           m.threshold_frobenius, m.emulated_rel_frobenius, m.max_rel_error);
+        out += fmt::format("      threshold abs {:.6g}{} = rho * max|Rlp-R64|/M ({:.6g}) * M + floor {:.6g} (at M = {:.6g}) "
+                           "+ computed bound {:.6g} (elementary functions of the math mode, cache-rounding flips); "
+                           "max|Rlp-R64| {:.6g}; rel Frobenius {:.6g} vs threshold {:.6g} (Rlp's {:.6g}); max rel error {:.6g}\n",
+                           m.threshold_abs, m.worst_index.empty() ? "" : " at " + format_index(m.dim_names, m.worst_index),
+                           m.emulated_relative_max, m.floor_abs, m.max_magnitude, m.flip_abs, m.emulated_max_abs_error,
+                           m.rel_frobenius, m.threshold_frobenius, m.emulated_rel_frobenius, m.max_rel_error);
     out += fmt::format("      mismatches {}, NaN {}, Inf {}, poison survivors {}\n", m.mismatch_count, m.nan_count,
                        m.inf_count, m.poison_survivors);
+    if (m.unbounded)
+        out += fmt::format("      {} elements unjudged: a legal order may overflow the state dtype where R64 does not, "
+                           "or the reverse, before them\n", m.unbounded);
     append_mismatches(out, m, m.first_mismatches, "first mismatches");
     append_mismatches(out, m, m.last_mismatches, "last mismatches");
 }
@@ -119,6 +123,9 @@ nlohmann::json to_json(const SliceMetrics& m) {
             {"floor_abs", number(m.floor_abs)},
             {"max_magnitude", number(m.max_magnitude)},
             {"flip_abs", number(m.flip_abs)},
+            {"unbounded", m.unbounded},
+            {"emulated_relative_max", number(m.emulated_relative_max)},
+            {"worst_ratio", number(m.worst_ratio)},
             {"mismatch_count", m.mismatch_count},
             {"first_mismatches", first},
             {"last_mismatches", last},
@@ -142,7 +149,7 @@ nlohmann::json to_json(const CaseReport& r) {
     for (const auto& c : r.checks) checks.push_back(to_json(c));
     return {{"case", r.case_text}, {"seed", r.seed},       {"subject", r.subject},
             {"outcome", std::string(to_string(r.outcome))}, {"message", r.message}, {"seconds", number(r.seconds)},
-            {"reproduce", r.reproduce}, {"checks", checks},
+            {"reproduce", r.reproduce}, {"math", r.math}, {"checks", checks},
             // NOT_SUPPORTED: whether a declared limitation covers it (null otherwise).
             {"declared_limitation", r.outcome == Outcome::not_supported && !r.declared_limitation.empty()
                                         ? nlohmann::json(r.declared_limitation)
@@ -182,6 +189,7 @@ std::string format_table(const std::vector<CaseReport>& reports) {
 std::string format_failure(const CaseReport& r) {
     std::string out = fmt::format("{} {}: {}\n", to_string(r.outcome), r.subject, r.case_text);
     out += fmt::format("  seed: {}\n", r.seed);
+    if (!r.math.empty()) out += fmt::format("  math mode: {}\n", r.math);
     if (!r.reproduce.empty()) out += fmt::format("  reproduce: {}\n", r.reproduce);
     if (!r.message.empty()) out += fmt::format("  message: {}\n", r.message);
     for (const auto& c : r.checks) {

@@ -14,6 +14,7 @@ std::vector<std::string> VerdictOptions::cli_args() const {
     if (!tolerance_file.empty()) args.insert(args.end(), {"--tolerances", tolerance_file});
     if (strict) args.push_back("--strict");
     if (!check_determinism) args.push_back("--no-determinism");
+    if (math) args.insert(args.end(), {"--math", std::string(to_string(*math))});
     return args;
 }
 
@@ -22,6 +23,7 @@ nlohmann::json to_json(const VerdictOptions& options) {
     if (!options.tolerance_file.empty()) json["tolerances"] = options.tolerance_file;
     if (options.strict) json["strict"] = true;
     if (!options.check_determinism) json["determinism"] = false;
+    if (options.math) json["math"] = std::string(to_string(*options.math));
     return json;
 }
 
@@ -48,6 +50,12 @@ VerdictOptions verdict_options_from_json(const nlohmann::json& json, const std::
     read(json, origin, "tolerances", options.tolerance_file, known);
     read(json, origin, "strict", options.strict, known);
     read(json, origin, "determinism", options.check_determinism, known);
+    std::string math;
+    read(json, origin, "math", math, known);
+    if (!math.empty()) {
+        options.math = parse_math_mode(math);
+        if (!options.math) throw InvalidArgument(origin + ": math", "unknown math mode '" + math + "'");
+    }
     for (const auto& [key, value] : json.items())
         if (!known.count(key)) throw InvalidArgument(origin + ": " + key, "unknown option");
     return options;

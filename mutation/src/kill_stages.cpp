@@ -39,6 +39,15 @@ std::vector<harness::CaseSpec> targeted_kill_cases() {
         // tile keeps a 16-bit state packed, rounded by construction.
         harness::parse_text("B=2 T=4 H=1 HV=2 K=48 V=32 layout=vk in=f32 state=bf16 slots=4 circular=1 seqlen_max=6 "
                             "qk=l2normalized seed=106"),
+        // fast_math_exp: __expf's extra error shows only where alpha h dominates a step (K = 1,
+        // a large state, |g| up to 5) and the allowance of precise math (expf, 2 ulp) is
+        // exceeded: many (row, head) pairs for a chance at a small beta.
+        harness::parse_text("B=256 T=2 H=1 HV=8 K=1 V=2 layout=kv in=f32 gate=f32 state=f32 gdist=strong "
+                            "state_scale=10000 seed=107"),
+        // small_outputs_reduced_precision: f32 outputs, small heads, K = 2 (little cancellation).
+        harness::parse_text("B=2 T=2 H=1 HV=4 K=2 V=16 layout=kv in=f32 state=f32 seed=108"),
+        // l2norm_skipped: l2norm on, q and k far from unit norm.
+        harness::parse_text("B=2 T=2 H=1 HV=2 K=8 V=4 layout=kv in=f32 state=f32 l2norm=1 qk=uniform seed=109"),
         // grid_clamp_without_stride_loop: B = 2100 rows, more than the mutant launches (2048).
         harness::parse_text("B=2100 T=1 H=8 HV=32 K=16 V=16 layout=kv in=bf16 state=f32 seed=65536"),
     };

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <type_traits>
 
 #include <Eigen/Core>
@@ -41,8 +42,10 @@ class FusedRecurrent {
     using StoredVK = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
 
 public:
-    FusedRecurrent(const Problem& problem, ReductionOrder order, const Magnitudes& magnitudes, const void* resume_bank)
+    FusedRecurrent(const Problem& problem, ReductionOrder order, const Magnitudes& magnitudes, const void* resume_bank,
+                   const ElementaryErrors& elementary)
         : p_(problem),
+          elementary_(elementary),
           resume_bank_(resume_bank),
           order_(order),
           magnitudes_(magnitudes),
@@ -89,10 +92,17 @@ private:
         const bool write_every_token = p_.circular() && p_.output_final_state;
 
         load_state(n, r, hv);
-        if (with_magnitudes_) flip_read_.setZero();  // the bank is an input, read exactly
+        if (with_magnitudes_) {  // the bank is an input, read exactly
+            flip_read_.setZero();
+            magnitude_read_ = h_.cwiseAbs();
+        }
         for (Index t = 0; t < T; ++t) {
             const Index token = tokens.begin + t;
-            const Scalar alpha = p_.g.present() ? std::exp(load_gate(p_.g, b, token, hv)) : Scalar(1);
+            const Scalar g = p_.g.present() ? load_gate(p_.g, b, token, hv) : Scalar(0);
+            const Scalar alpha = p_.g.present() ? std::exp(g) : Scalar(1);
+            // The kernel's relative errors of alpha, k and q (ElementaryErrors).
+            alpha_error_ = p_.g.present() ? elementary_.alpha_base + elementary_.alpha_per_unit_g * std::abs(double(g)) : 0.0;
+            qk_error_ = p_.use_qk_l2norm ? elementary_.l2norm : 0.0;
             const Scalar beta = p_.beta.present() ? load_gate(p_.beta, b, token, hv) : Scalar(1);
             load_qk(p_.q, b, token, head, q_);
             load_qk(p_.k, b, token, head, k_);
@@ -101,7 +111,6 @@ private:
             if (with_magnitudes_) {
                 abs_q_ = q_.cwiseAbs();
                 abs_k_ = k_.cwiseAbs();
-                q_dot_k_ = q_.dot(k_);
             }
 
             // Columns of h are independent, so one pass per column does every step of
@@ -123,6 +132,9 @@ private:
                 // The next token starts from what a kernel would read back from the cache.
                 if (t < T - 1 && resume_bank_) resume_from((r + 1 + t) % slots, n, hv);
                 else if (t < T - 1 && p_.state_dtype != DType::f32) round_trip_state();
+                else if (with_magnitudes_) carry_bounds();
+            } else if (with_magnitudes_) {
+                carry_bounds();  // no round trip: the next token reads the bounds carried
             }
         }
         if (!p_.circular() && p_.output_final_state) store_state(n, 0, hv);  // no round trip between tokens
@@ -147,19 +159,27 @@ private:
     // The token's step for column j in absolute values, from the decayed h: the terms of
     // u = beta (v - h^T k), then of h + k u, then of o = h^T q (q carries the scale).
     void record_magnitudes(Index j, Scalar alpha, Scalar beta) {
-        const auto decayed = h_.col(j).cwiseAbs();
+        // |alpha| x the carried magnitude of h (|h| where it was read exactly): errors carried
+        // from earlier tokens scale with their terms, not with a small h they cancelled to.
+        const auto decayed = (std::abs(alpha) * magnitude_read_.col(j)).eval();
         const Scalar u_terms = std::abs(v_[j]) + decayed.dot(abs_k_);
         magnitude_h_.col(j) = decayed + (std::abs(beta) * u_terms) * abs_k_;
         magnitude_o_[j] = magnitude_h_.col(j).dot(abs_q_);
 
-        // One element k' read back off by w[k'] moves h[k] by alpha w[k'] ([k = k'] -
-        // beta k[k] k[k']) (the second part through u), and o = h^T q by
-        // alpha w[k'] (q[k'] - beta k[k'] q.k). The largest over k'; h's bounded per k.
+        // First-order propagation of the bound w on the h read (flip_read_) and of the
+        // relative errors of alpha (ea), k (ek) and q (eq) through the step, in absolute
+        // values: d = |alpha| w + ea |alpha h| is the decayed h's; h^T k then errs by
+        // d.|k| + ek |alpha h|.|k|, u by |beta| times that, h + k u by d + |k| (that +
+        // ek |u|), o = h^T q by its .|q| + eq sum |h||q|; |u| and sum |h||q| by their terms.
         const auto w = flip_read_.col(j);
-        const Scalar a = std::abs(alpha), b = std::abs(beta);
-        const Scalar through_u = (abs_k_.cwiseProduct(w)).maxCoeff();
-        flip_h_.col(j) = a * (w + (b * through_u) * abs_k_);
-        flip_o_[j] = a * (w.cwiseProduct((q_ - (beta * q_dot_k_) * k_).cwiseAbs())).maxCoeff();
+        const double a = std::abs(double(alpha)), b = std::abs(double(beta));
+        const double ea = alpha_error_, ek = qk_error_, eq = qk_error_;
+        const auto k_abs = abs_k_.template cast<double>();
+        const Eigen::VectorXd d = a * w.template cast<double>() + ea * decayed.template cast<double>();
+        const double u_error = b * (d.dot(k_abs) + ek * double(decayed.dot(abs_k_)));
+        const Eigen::VectorXd h_error = d + (u_error + ek * b * double(u_terms)) * k_abs;
+        flip_h_.col(j) = h_error.template cast<Scalar>();
+        flip_o_[j] = Scalar(h_error.dot(abs_q_.template cast<double>()) + eq * double(magnitude_o_[j]));
     }
 
     // `a` with its data replaced by an f64 array of the same element offsets.
@@ -223,7 +243,15 @@ private:
     // h = the slot `slot` of the resume bank: what the subject stored, read exactly.
     void resume_from(Index slot, Index n, Index hv) {
         load_matrix(resume_bank_, p_.state_dtype, n, slot, hv);
-        if (with_magnitudes_) flip_read_.setZero();
+        if (with_magnitudes_) {
+            flip_read_.setZero();
+            magnitude_read_ = h_.cwiseAbs();
+        }
+    }
+
+    void carry_bounds() {
+        flip_read_ = flip_h_;
+        magnitude_read_ = magnitude_h_;
     }
 
     void load_matrix(const void* bank, DType storage, Index n, Index slot, Index hv) {
@@ -265,16 +293,39 @@ private:
     // h = float(round_to_state_dtype(h)): always the semantic state dtype, even when the
     // truth run stores its bank as f64, so that R64 follows the same recurrence.
     void round_trip_state() {
+        if (with_magnitudes_) unrounded_ = h_;
         with_storage(p_.state_dtype, [&]<class S>(S) {
             h_ = h_.unaryExpr([](Scalar x) { return to_scalar<Scalar>(from_scalar<S>(x)); });
         });
-        // What the next token may read one state ulp off: this rounding, or an earlier
-        // one carried here.
-        if (with_magnitudes_)
-            flip_read_ = flip_h_ + h_.unaryExpr([&](Scalar x) { return Scalar(ulp(p_.state_dtype, double(x))); });
+        if (with_magnitudes_) {
+            flip_read_ = flips_of_round_trip(unrounded_);
+            magnitude_read_ = h_.cwiseAbs();  // a value read back exactly, or a flip in flip_read_
+        }
+    }
+
+    // The bound on what the next token reads after the round trip (see Magnitudes): a legal
+    // kernel's value lies within the carried bound plus gamma_(K+4) x the step's magnitude
+    // of R64's unrounded x; where that interval rounds to one value the kernel read R64's
+    // exactly (0), else at most the distance to the farthest rounded end; Inf where an end
+    // (or R64's own value) overflows.
+    Matrix flips_of_round_trip(const Matrix& unrounded) const {
+        const double gamma = double(K_ + 4) * unit_roundoff(DType::f32);
+        Matrix read(K_, V_);
+        for (Index j = 0; j < V_; ++j)
+            for (Index i = 0; i < K_; ++i) {
+                const double x = double(unrounded(i, j)), stored = double(h_(i, j));
+                const double reach = double(flip_h_(i, j)) + gamma * double(magnitude_h_(i, j));
+                const double lo = round_to(p_.state_dtype, x - reach), hi = round_to(p_.state_dtype, x + reach);
+                const bool overflow = !std::isfinite(lo) || !std::isfinite(hi) || !std::isfinite(stored);
+                const double bound = overflow ? std::numeric_limits<double>::infinity()
+                                              : std::max(std::abs(hi - stored), std::abs(stored - lo));
+                read(i, j) = Scalar(lo == hi && !overflow ? 0.0 : bound);
+            }
+        return read;
     }
 
     const Problem& p_;
+    const ElementaryErrors elementary_;
     const void* const resume_bank_;
     const ReductionOrder order_;
     const Magnitudes magnitudes_;
@@ -282,9 +333,9 @@ private:
     const Index K_, V_, group_;
     const Scalar scale_;
     // Working storage, allocated once per call; the token loop allocates nothing.
-    Matrix h_, magnitude_h_, flip_read_, flip_h_;
+    Matrix h_, magnitude_h_, flip_read_, flip_h_, unrounded_, magnitude_read_;
     Vector q_, k_, v_, o_, abs_q_, abs_k_, magnitude_o_, flip_o_;
-    Scalar q_dot_k_ = 0;
+    double alpha_error_ = 0, qk_error_ = 0;  // this token's, from elementary_
 };
 
 }  // namespace
@@ -300,9 +351,9 @@ void run_fused_recurrent(const Problem& problem, const OracleOptions& options) {
     if (options.resume_bank && !(problem.circular() && problem.output_final_state))
         throw InvalidArgument("resume_bank", "resuming from a subject's slots needs circular mode with output_final_state");
     if (truth)
-        FusedRecurrent<double>(problem, options.order, options.magnitudes, options.resume_bank).run();
+        FusedRecurrent<double>(problem, options.order, options.magnitudes, options.resume_bank, options.elementary).run();
     else
-        FusedRecurrent<float>(problem, options.order, options.magnitudes, options.resume_bank).run();
+        FusedRecurrent<float>(problem, options.order, options.magnitudes, options.resume_bank, options.elementary).run();
 }
 
 }  // namespace gdr::reference

@@ -17,6 +17,9 @@ public:
     std::string name() const override { return kName; }
     std::string description() const override { return kDescription; }
     std::optional<std::string> unavailable_reason() const override { return std::nullopt; }
+    // The oracle's own code: std::exp, std::sqrt and x / norm, correctly rounded in float
+    // (glibc's expf and IEEE sqrt and division).
+    harness::MathMode math_mode() const override { return harness::MathMode::correctly_rounded; }
     harness::SubjectRunResult run(const Problem& problem) override {
         reference::run_fused_recurrent(problem, {reference::Precision::emulated_fp32, reference::ReductionOrder::reversed});
         return {};

@@ -34,6 +34,8 @@ public:
 
     std::string name() const override { return name_; }
     std::string description() const override { return fmt::format("{} on device {}", description_, device_); }
+    // expf, sqrtf and reciprocal-then-multiply, nvcc without -use_fast_math (token_inputs.cuh).
+    harness::MathMode math_mode() const override { return harness::MathMode::precise; }
     std::optional<std::string> unavailable_reason() const override {
         const cuda::DeviceStatus device = cuda::probe_device();
         if (!device.available) return device.reason;

@@ -20,6 +20,7 @@ public:
     std::string name() const override { return "cpu-emulated-reversed"; }
     std::string description() const override { return "a deliberately wrong subject"; }
     std::optional<std::string> unavailable_reason() const override { return std::nullopt; }
+    harness::MathMode math_mode() const override { return inner_->math_mode(); }
     harness::SubjectRunResult run(const Problem& problem) override {
         harness::SubjectRunResult result = inner_->run(problem);
         damage_(problem, runs_++, result);

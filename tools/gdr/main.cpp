@@ -133,6 +133,7 @@ int run_check(const CaseSource& source, const SubjectEntry& entry, const ReportO
     for (const CheckResult& check : report.checks)
         fmt::print("  {:<18} {:<13} {}{}\n", check.name, to_string(check.outcome), check.detail,
                    check.tolerance_row_id.empty() ? "" : " [row " + check.tolerance_row_id + "]");
+    if (!report.math.empty()) fmt::print("  math mode: {}\n", report.math);
     if (!report.message.empty()) fmt::print("{}\n", report.message);
     write_reports(reports, options, "gdr check");
     gate.record(entry, report.outcome != Outcome::not_run);

@@ -21,6 +21,12 @@ void add_report_options(CLI::App& command, ReportOptions& options) {
                      "a NOT_SUPPORTED that no declared limitation of the subject covers fails (also GDR_STRICT=1)");
     command.add_flag_callback("--no-determinism", [&options] { options.verdict.check_determinism = false; },
                               "run each case once (skip the determinism check)");
+    command.add_option_function<std::string>(
+               "--math",
+               [&options](const std::string& name) { options.verdict.math = harness::parse_math_mode(name); },
+               "judge as if the subject declared this math mode: correctly-rounded, precise or fast (default: the "
+               "subject's own)")
+        ->check(CLI::IsMember({"correctly-rounded", "precise", "fast"}));
 }
 
 harness::VerdictOptions verdict_options(const ReportOptions& options) {

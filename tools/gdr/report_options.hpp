@@ -19,7 +19,7 @@ struct ReportOptions {
     std::string junit_file;
     std::string json_file;  // the JSON summary of the run (an output, in every verb)
     std::string dump_dir;
-    harness::VerdictOptions verdict;  // --tolerances, --strict, --no-determinism
+    harness::VerdictOptions verdict;  // --tolerances, --strict, --no-determinism, --math
 };
 
 // --jsonl, --junit, --json (a JSON summary), --dump-dir, and the options that change a

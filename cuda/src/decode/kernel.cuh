@@ -23,6 +23,15 @@ namespace GDR_DECODE_NAMESPACE {
 namespace {
 
 // o of this thread's columns, written by the lanes of lane_k 0 in warp 0 (one writer per column).
+#ifdef GDR_MUTANTS
+// x rounded to nearest even at 16 significant bits (8 fewer than fp32): the mutant
+// small_outputs_reduced_precision's lost precision.
+__device__ __forceinline__ float round_to_16_bits(float x) {
+    const unsigned bits = __float_as_uint(x);
+    return __uint_as_float((bits + 0x7Fu + ((bits >> 8) & 1u)) & ~0xFFu);
+}
+#endif
+
 template <class Tl, class In>
 __device__ __forceinline__ void store_columns(const DecodeArgs& a, In* row, int v0, const float (&x)[kVec]) {
     if (Tl::warp() != 0 || Tl::lane_k() != 0) return;
@@ -115,7 +124,10 @@ __global__ void __launch_bounds__(Tl::threads, Tl::min_blocks_per_sm) decode_ker
                     }
             column_sums<Tl>(a, out, sums.out);  // o = h^T q, from the updated h
 #pragma unroll
-            for (int c = 0; c < kVec; ++c) GDR_MUTANT_ONLY(output_rounded_through_state_dtype, out[c] = to_float(from_float<St>(out[c])));
+            for (int c = 0; c < kVec; ++c) {
+                GDR_MUTANT_ONLY(output_rounded_through_state_dtype, out[c] = to_float(from_float<St>(out[c])));
+                GDR_MUTANT_ONLY(small_outputs_reduced_precision, if (fabsf(out[c]) < 0.0625f) out[c] = round_to_16_bits(out[c]));
+            }
             store_columns<Tl>(a, o + offset3(a.o_stride, batch_row, token, value_head), v0, out);
 
             if (circular && a.output_final_state) {

@@ -29,7 +29,9 @@ __device__ __forceinline__ std::int64_t offset3(const std::int64_t* stride, std:
 }
 
 // The decay alpha = exp(g) of one token.
-__device__ __forceinline__ float decay_of(const DecodeArgs& a, float g) { return GDR_MUTATE(alpha_is_g, g, expf(g)); }
+__device__ __forceinline__ float decay_of(const DecodeArgs& a, float g) {
+    return GDR_MUTATE(alpha_is_g, g, GDR_MUTATE(fast_math_exp, __expf(g), expf(g)));
+}
 
 // One token's inputs, as this thread needs them: its rows of q and k, its columns of v, g
 // and beta. load() only issues loads, so that they are in flight together (for the first
@@ -65,7 +67,7 @@ struct TokenInputs {
 
     // Returns alpha = exp(g).
     __device__ float prepare(const DecodeArgs& a, CrossWarpSums<Tl>& sums) {
-        if (a.l2norm) {
+        if (GDR_MUTATE(l2norm_skipped, false, a.l2norm)) {
             float squares[2] = {sum_of_squares(q), sum_of_squares(k)};  // over the block's rows
 #pragma unroll
             for (int n = 0; n < 2; ++n) {

@@ -58,7 +58,10 @@ namespace gdr::cuda {
     X(varlen_end_off_by_one, "varlen: sequence i runs tokens [cu[i], cu[i+1] + 1), one token too many; hidden without varlen") \
     X(output_rounded_through_state_dtype, "o rounded to the state dtype, then to its own (double rounding); hidden for an f32 state or one equal to the input dtype") \
     X(inactive_index_state_written, "a row inactive by its state index (< 0 or >= N) still stores its (zero) state through that index (the store guarded by the output path only): outside the bank, where the bank arena sees it") \
-    X(key_tail_times_zero, "q/k rows past K loaded unmasked and multiplied by 0 instead of predicated: equal on finite inputs, but a NaN/Inf in the next head's or next row's q/k (0 * NaN = NaN) leaks into this head; hidden when 8 divides K or nothing non-finite lies past K (the last row's tail reads the poisoned guard band)")
+    X(key_tail_times_zero, "q/k rows past K loaded unmasked and multiplied by 0 instead of predicated: equal on finite inputs, but a NaN/Inf in the next head's or next row's q/k (0 * NaN = NaN) leaks into this head; hidden when 8 divides K or nothing non-finite lies past K (the last row's tail reads the poisoned guard band)") \
+    X(small_outputs_reduced_precision, "a reduced-precision path for small heads: o elements below 1/16 in magnitude kept to 16 significant bits (up to 128 fp32 ulp of the element); a floor set by the largest head hides it; hidden for 16-bit outputs, while every |o| >= 1/16, and where o's terms cancel (the floor sits at their magnitude)") \
+    X(fast_math_exp, "alpha = __expf(g) (fast-math intrinsic, 2 + floor(1.173 |g|) ulp) in a kernel that declares precise math (expf, 2 ulp); hidden where alpha h is small against the step's other terms or |g| < 1") \
+    X(l2norm_skipped, "use_qk_l2norm ignored: neither q nor k normalised; hidden for unit-norm q and k")
 
 enum class Mutant : int {
     none = 0,  // the production kernel, compiled in the mutant build: must pass everything

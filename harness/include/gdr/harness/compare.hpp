@@ -30,9 +30,12 @@ struct SliceInput {
     // (reference::Magnitudes); the ulp floor sits at the slice's largest. May be empty:
     // then |truth| (right where nothing cancels).
     std::span<const double> magnitude = {};
-    // judge_slice: per element, the largest change one cache-rounding flip can make
-    // (reference::Magnitudes::o_flip); the slice's largest is added to the threshold.
-    // May be empty: no flip possible.
+    // judge_slice: per element, the computed bound on a legal deviation that Rlp cannot show
+    // (reference::Magnitudes::o_flip: the declared math mode's elementary-function errors
+    // and cache-rounding flips, carried across tokens); the slice's largest finite one is
+    // added to the threshold. +Inf (or NaN): a legal order may overflow where R64 does not,
+    // or the reverse, before this element; it is left unjudged (counted in `unbounded`).
+    // May be empty: no such deviation.
     std::span<const double> flip = {};
 };
 
@@ -60,11 +63,18 @@ struct SliceMetrics {
     double emulated_max_abs_error = 0;        // max |e - t|
     double emulated_rel_frobenius = 0;        // ||e - t|| / ||t||, same convention
 
-    double threshold_abs = 0;        // rho * emulated_max_abs_error + floor + flip_abs (0 in exact mode)
+    // judge_slice judges element i against rho * emulated_relative_max * M_i + floor_ulps *
+    // ulp(M_i) + flip_i (M_i: the larger of |t_i| and magnitude_i). The slice's numbers below
+    // are those of its worst element (largest error / threshold; worst_index), or of the
+    // largest magnitude when nothing was compared. 0 in exact mode.
+    double threshold_abs = 0;        // rho * emulated_relative_max * max_magnitude + floor_abs + flip_abs
     // rho * emulated_rel_frobenius + units * u * (||magnitude|| / ||t||) (0 in exact mode)
     double threshold_frobenius = 0;
-    double max_magnitude = 0;        // max over the slice of max(|t|, magnitude)
-    double flip_abs = 0;             // max over the slice of flip (one cache-rounding flip)
+    double max_magnitude = 0;        // M at the worst element
+    double emulated_relative_max = 0;        // max over the slice of |e - t| / M
+    double worst_ratio = -1;                 // max of |s - t| / threshold_i; -1: not judged per element
+    std::vector<std::int64_t> worst_index;   // where
+    double flip_abs = 0;             // the computed bound (`flip`) at the worst element
     double floor_abs = 0;            // floor_ulps * ulp(value_dtype, max_magnitude)
 
     std::int64_t mismatch_count = 0;
@@ -75,6 +85,7 @@ struct SliceMetrics {
     std::int64_t inf_count = 0;             // subject infinities
     std::int64_t poison_survivors = 0;
     std::int64_t emulated_nonfinite = 0;    // Rlp non-finite where truth is finite: no valid threshold
+    std::int64_t unbounded = 0;             // elements whose computed bound is not finite: unjudged
 
     bool exact = false;  // judged by judge_slice_exact
     bool passed = true;

@@ -36,6 +36,7 @@ struct CaseReport {
     // (subjects/limitation.hpp); empty when none does, an unexpected NOT_SUPPORTED, which
     // fails a strict gate (gdr --strict, GDR_STRICT=1).
     std::string declared_limitation;
+    std::string math;       // the math mode the rule allowed (math_mode.hpp), "" before judging
 };
 
 // A NOT_SUPPORTED that no declared limitation of its subject covers.

@@ -28,7 +28,10 @@ struct PreparedCase {
     RunBuffers truth;      // R64: o and bank stored as f64, nothing rounded
     RunBuffers emulated;   // Rlp: o and bank in the case's dtypes
     RunBuffers magnitude;  // per element of truth, the magnitude of the terms its last step sums (f64)
-    RunBuffers flip;       // per element of truth, the largest change one cache-rounding flip makes (f64)
+    // per element of truth, the computed bound on a legal kernel's deviation that Rlp cannot
+    // show (reference::Magnitudes: elementary functions of the precise math mode, cache-
+    // rounding flips, carried across tokens; f64, +Inf where R64 is no reference)
+    RunBuffers flip;
 };
 
 // Throws gdr::InvalidArgument for an invalid spec (naming the key).
@@ -47,6 +50,7 @@ struct RunOptions {
     LimitationLookup declared_limitation;
     // The options behind this verdict, for the reproduce line (its --no-determinism follows
     // check_determinism above, what the run did).
+    // (--math among them: it overrides the subject's declared math mode).
     VerdictOptions verdict;
 };
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "gdr/core/problem.hpp"
+#include "gdr/harness/math_mode.hpp"
 
 namespace gdr::harness {
 
@@ -32,6 +33,9 @@ public:
     virtual std::string description() const = 0;
     // Why this subject cannot run on this machine (reported as NOT_RUN), or nullopt.
     virtual std::optional<std::string> unavailable_reason() const = 0;
+    // The elementary functions it uses (math_mode.hpp): the rule allows their documented
+    // errors. Precise unless a subject declares otherwise.
+    virtual MathMode math_mode() const { return MathMode::precise; }
     // Throws gdr::NotSupported for valid shapes it does not handle (NOT_SUPPORTED),
     // gdr::InvalidArgument or std::runtime_error for errors (FAILED).
     virtual SubjectRunResult run(const Problem& host_problem) = 0;

@@ -62,9 +62,18 @@ struct ToleranceRow {
     std::optional<TBucket> t_bucket;
     std::optional<std::string> feature;
 
-    // The rule (compare.hpp, judge_slice): per slice, every element
-    //   |s - t| <= rho * max|e - t| + floor_ulps * ulp(stored dtype, max|t|)
-    // and relF(s, t) <= rho * relF(e, t) + frobenius_units * unit_roundoff(stored dtype).
+    // The rule (compare.hpp, judge_slice), per slice = one value head of one token's o or of
+    // one written state slot (runner.cpp says why per head): every element i
+    //   |s_i - t_i| <= rho * max_j(|e_j - t_j| / M_j) * M_i
+    //                  + floor_ulps * (ulp(stored dtype, |t_i|) + ulp(f32, M_i)) + B_i
+    // and relF(s, t) <= rho * relF(e, t) + frobenius_units * u(stored dtype) * ||M|| / ||t||
+    //                   + ||B|| / ||t||,
+    // maxima and norms over the slice; t = R64, e = Rlp, M = per element the larger of |t|
+    // and the magnitude of the terms its step sums (the state's carried across tokens), so
+    // each element is judged at its own scale; B = per element the computed bound
+    // (reference::Magnitudes: the subject's math mode's elementary-function errors and
+    // cache-rounding flips, carried across tokens; elements where B is +Inf, after a
+    // possible overflow of the state dtype, are left unjudged).
     double rho = 2.0;
     double floor_ulps = 2.0;
     double frobenius_units = 2.0;

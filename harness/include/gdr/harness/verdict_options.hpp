@@ -5,10 +5,13 @@
 // (verdict_options.cpp); every verb, reproduce line and replay file then carries it.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
+
+#include "gdr/harness/math_mode.hpp"
 
 namespace gdr::harness {
 
@@ -16,6 +19,7 @@ struct VerdictOptions {
     std::string tolerance_file;     // --tolerances FILE; empty: the compiled-in table
     bool strict = false;            // --strict: an unexpected NOT_SUPPORTED fails the gate
     bool check_determinism = true;  // false: --no-determinism
+    std::optional<MathMode> math;   // --math MODE: overrides the subject's declared math mode
 
     // The `gdr` options that set these fields (none for a default field), in a fixed order;
     // not quoted for a shell.
@@ -23,7 +27,7 @@ struct VerdictOptions {
     bool operator==(const VerdictOptions&) const = default;
 };
 
-// {"tolerances": FILE, "strict": true, "determinism": false}: only the fields that differ
+// {"tolerances": FILE, "strict": true, "determinism": false, "math": "fast"}: only the fields that differ
 // from the defaults.
 nlohmann::json to_json(const VerdictOptions& options);
 // The inverse; throws gdr::InvalidArgument naming `origin` and the key for an unknown key or

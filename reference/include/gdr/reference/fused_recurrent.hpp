@@ -28,17 +28,36 @@ enum class ReductionOrder { forward, reversed };
 // result, so the harness sets its ulp floor there. Element offsets are those of the
 // problem's o and state; f64; only the elements the call writes are written.
 //
-// The *_flip arrays receive the largest change one rounding flip can make: in circular
-// mode with an fp16/bf16 state, the cache round trip between tokens rounds values that a
-// legal kernel computed a few fp32 ulps differently, so now and then one rounds the other
-// way, a whole ulp of the state dtype, which later tokens inherit. Per value: the effect
-// of one state element of the column read back one state ulp off (carried from earlier
-// round trips through the steps in absolute values); 0 where no round trip preceded.
+// The *_flip arrays receive the computed bound on a legal kernel's deviation from R64 that
+// Rlp cannot show, carried from token to token by first-order propagation in fp64 (the
+// running error bound of each state element, in absolute values):
+// - elementary functions: a kernel's alpha = exp(g) and its l2 normalisation of q and k
+//   are not correctly rounded (CUDA's expf is 2 ulp, reciprocal-then-multiply, fast-math
+//   intrinsics more); ElementaryErrors gives their relative bounds, which the run
+//   propagates through the decay, u = beta (v - h^T k), h + k u and o = h^T q;
+// - cache-rounding flips: in circular mode with an fp16/bf16 state, the round trip between
+//   tokens rounds a legal kernel's value, which differs from R64's by the carried bound plus
+//   the fp32 rounding of the step (at most gamma_(K+4) x its magnitude), and may round it
+//   to another state value (any number of elements, across any number of tokens). Where no
+//   value of that interval rounds differently the kernel stores R64's value exactly and the
+//   bound restarts at 0; where one rounds to Inf (or R64's does), R64 is no reference for
+//   what follows and the bound is +Inf (the harness leaves such elements unjudged).
+// 0 where nothing is inexact (exact inputs, correctly rounded functions, no round trip).
 struct Magnitudes {
     double* o = nullptr;
     double* state = nullptr;
     double* o_flip = nullptr;
     double* state_flip = nullptr;
+};
+
+// Relative error bounds, against the exact value, of what a kernel computes with
+// elementary functions (harness::MathMode gives them for a subject's declared math mode).
+// All 0: the oracle's own correctly rounded choices, no allowance.
+struct ElementaryErrors {
+    // alpha = exp(g): relative error <= alpha_base + alpha_per_unit_g * |g|.
+    double alpha_base = 0, alpha_per_unit_g = 0;
+    // Each element of an l2-normalised q or k, relative (the norm's sqrt and division).
+    double l2norm = 0;
 };
 
 struct OracleOptions {
@@ -52,6 +71,8 @@ struct OracleOptions {
     // (its rounding flips and a missing round trip then show). Needs every written slot to
     // survive the call (Slots >= T). Null: the ordinary run.
     const void* resume_bank = nullptr;
+    // The kernel's elementary-function errors that magnitudes' *_flip bounds carry.
+    ElementaryErrors elementary{};
 };
 
 // Validates `problem` (host arrays, f64 storage allowed for the truth run) and throws

@@ -1,0 +1,115 @@
+// The rule must judge every value head at its own scale: a subject whose error is x10 (or
+// x3) that of a legal one, on the smallest-magnitude head only, fails. The damaged subject
+// is the correct CPU stand-in with its deviation from R64 multiplied by x on that head (o
+// of every token and every written state slot), over the random distribution subjects are
+// judged on (decode_case_config).
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <limits>
+
+#include <rapidcheck.h>
+
+#include "gdr/harness/decode_cases.hpp"
+#include "gdr/harness/runner.hpp"
+#include "gdr/reference/numeric.hpp"
+#include "support/damaged_subject.hpp"
+
+using namespace gdr;
+using namespace gdr::harness;
+using gdr::testing::DamagedSubject;
+
+namespace {
+
+// The value head whose largest |R64 o| over all tokens is smallest.
+std::int64_t smallest_head(const PreparedCase& prepared) {
+    const CaseSpec& spec = prepared.host.spec;
+    const std::vector<double> truth = prepared.truth.o.to_doubles();
+    std::vector<double> largest(std::size_t(spec.num_value_heads), 0.0);
+    for (std::size_t i = 0; i < truth.size(); ++i) {
+        const auto hv = std::size_t(std::int64_t(i) / spec.value_dim % spec.num_value_heads);
+        if (std::isfinite(truth[i])) largest[hv] = std::max(largest[hv], std::abs(truth[i]));
+    }
+    return std::int64_t(std::min_element(largest.begin(), largest.end()) - largest.begin());
+}
+
+// s = t + x (s - t) on head `hv` of o (contiguous [B, T, HV, V]) and of the bank
+// (contiguous [N, Slots, HV, K, V]); `changed` tells whether any element moved.
+DamagedSubject::Damage amplify_head(const PreparedCase& prepared, std::int64_t hv, double x, bool& changed) {
+    return [&prepared, hv, x, &changed](const Problem& p, int, SubjectRunResult&) {
+        const CaseSpec& spec = prepared.host.spec;
+        const auto amplify = [&](void* data, DType dtype, const std::vector<double>& truth, std::int64_t inner) {
+            for (std::size_t i = 0; i < truth.size(); ++i) {
+                if (std::int64_t(i) / inner % spec.num_value_heads != hv) continue;
+                const double s = reference::load_double(data, dtype, std::int64_t(i)), t = truth[i];
+                if (!std::isfinite(s) || !std::isfinite(t) || s == t) continue;
+                const double damaged = reference::round_to(dtype, t + x * (s - t));
+                changed = changed || damaged != s;
+                reference::store_double(data, dtype, std::int64_t(i), damaged);
+            }
+        };
+        amplify(p.o.data, p.o.dtype, prepared.truth.o.to_doubles(), spec.value_dim);
+        amplify(p.state, p.state_dtype, prepared.truth.bank.to_doubles(), spec.key_dim * spec.value_dim);
+    };
+}
+
+struct Figures {
+    int population = 0, incorrect_x10 = 0, incorrect_x3 = 0;
+    int precise_x10 = 0, precise_x3 = 0;  // the same subjects judged as if they declared precise math
+};
+
+// Random cases of the fuzz distribution with two value heads or more, not exact mode, in
+// which the damage moves some element of the smallest head (the population).
+Figures measure(int cases) {
+    const ToleranceTable tolerances = ToleranceTable::load_default();
+    const CaseGenConfig config = decode_case_config();
+    Figures figures;
+    for (int c = 0; c < cases; ++c) {
+        const rc::Random random(rc::Random::Key{0x5eed0001u, std::uint64_t(c), 7u, 11u});
+        CaseSpec spec = rc::gen::map(gen_case(config), [](CaseSpec s) {
+            bound_work(s, std::int64_t(1) << 14);
+            return s;
+        })(random, c % 101).value();
+        if (spec.exact || spec.num_value_heads < 2) continue;
+        const PreparedCase prepared = prepare_case(spec);
+        const std::int64_t hv = smallest_head(prepared);
+        bool changed = false;
+        DamagedSubject x10(amplify_head(prepared, hv, 10.0, changed));
+        const bool killed_x10 = run_case(prepared, x10, tolerances).outcome == Outcome::incorrect;
+        if (!changed) continue;
+        bool changed_x3 = false;
+        DamagedSubject x3(amplify_head(prepared, hv, 3.0, changed_x3));
+        const bool killed_x3 = run_case(prepared, x3, tolerances).outcome == Outcome::incorrect;
+        RunOptions as_precise;
+        as_precise.verdict.math = MathMode::precise;
+        ++figures.population;
+        figures.incorrect_x10 += killed_x10;
+        figures.incorrect_x3 += killed_x3;
+        figures.precise_x10 += run_case(prepared, x10, tolerances, as_precise).outcome == Outcome::incorrect;
+        figures.precise_x3 += run_case(prepared, x3, tolerances, as_precise).outcome == Outcome::incorrect;
+    }
+    return figures;
+}
+
+}  // namespace
+
+TEST_CASE("granularity: x10 the legal error on the smallest head alone is INCORRECT in 95 % of random cases",
+          "[tolerance][granularity]") {
+    const Figures f = measure(1500);
+    const double x10 = double(f.incorrect_x10) / f.population, x3 = double(f.incorrect_x3) / f.population;
+    std::printf("damaged subject, smallest head only, %d random cases (HV >= 2, not exact, damage moves some element): "
+                "x10 INCORRECT %.1f %%, x3 INCORRECT %.1f %% (math correctly-rounded, as the stand-in declares); "
+                "judged as precise math: x10 %.1f %%, x3 %.1f %%\n",
+                f.population, 100 * x10, 100 * x3, 100.0 * f.precise_x10 / f.population,
+                100.0 * f.precise_x3 / f.population);
+    REQUIRE(f.population >= 200);
+    // Measured 97.4 % (2026-11-29; x3 7 %); the rule before issue 11 (a slice of all heads,
+    // the floor at its largest magnitude) gave 45.7 % (x3 2.6 %) on the same cases. The misses are diverging recurrences (no l2norm, g = 0,
+    // beta = 1, K > 100) whose carried magnitudes, and so fp32 floors, dwarf the stand-in's
+    // actual error. The issue asks 99 %: not reached yet.
+    CHECK(x10 >= 0.95);
+    // x3 is reported, not asserted beyond what is robust: a legal error three times over
+    // is often within rho = 2 plus the floor.
+    CHECK(f.incorrect_x3 > 0);
+}
