@@ -1,7 +1,9 @@
 # cmake -DEXPECTED=<code> -DHIDE_GPUS=1 -DREQUIRE_GPU=0|1 -P expect_exit_code.cmake -- <command> [args...]
 # Runs the command and fails unless it exits with EXPECTED. HIDE_GPUS makes every CUDA
 # device invisible (CUDA_VISIBLE_DEVICES=-1), so the no-device paths can be tested on any
-# machine, GPU machines included.
+# machine, GPU machines included. With -DFILE=<file> -DCONTAINS=<regex> (for options that write
+# files) it also fails unless FILE, removed before the run, exists afterwards and matches CONTAINS.
+# GDR_STRICT is off unless STRICT=1.
 set(command "")
 set(collect OFF)
 foreach(i RANGE ${CMAKE_ARGC})
@@ -15,8 +17,21 @@ if(HIDE_GPUS)
   set(ENV{CUDA_VISIBLE_DEVICES} "-1")
 endif()
 set(ENV{GDR_REQUIRE_GPU} "${REQUIRE_GPU}")
+set(ENV{GDR_STRICT} "${STRICT}")
+if(DEFINED FILE)
+  file(REMOVE ${FILE})
+endif()
 execute_process(COMMAND ${command} RESULT_VARIABLE code OUTPUT_VARIABLE out ERROR_VARIABLE err)
 message("${out}${err}")
 if(NOT "${code}" STREQUAL "${EXPECTED}")
   message(FATAL_ERROR "expected exit code ${EXPECTED}, got ${code}: ${command}")
+endif()
+if(DEFINED FILE)
+  if(NOT EXISTS ${FILE})
+    message(FATAL_ERROR "${FILE} was not written")
+  endif()
+  file(READ ${FILE} text)
+  if(NOT text MATCHES "${CONTAINS}")
+    message(FATAL_ERROR "${FILE} does not match '${CONTAINS}':\n${text}")
+  endif()
 endif()
