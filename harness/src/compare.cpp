@@ -190,6 +190,14 @@ SliceMetrics judge_slice(const SliceInput& in, const ToleranceRow& row, std::siz
         return std::max(std::abs(in.truth[i]), with_magnitude ? in.magnitude[i] : 0.0);
     };
     const auto unbounded_at = [&](std::size_t i) { return !in.flip.empty() && !std::isfinite(in.flip[i]); };
+    // The floor: the store rounds once at the value (|t_i|, in the stored dtype), and the
+    // fp32 arithmetic before it rounds at the magnitude of its terms (M_i, in fp32), where
+    // Rlp may happen to be exact. ulp(stored dtype, M_i) would let a 16-bit output slip by
+    // 2^13 x the fp32 arithmetic's error where the terms cancel.
+    const auto floor_at = [&](std::size_t i) {
+        return row.floor_ulps * (reference::ulp(in.value_dtype, std::abs(in.truth[i])) +
+                                 reference::ulp(DType::f32, magnitude_at(i)));
+    };
     for (std::size_t i = 0; i < n; ++i) {
         rounded[i] = reference::round_to(in.value_dtype, in.truth[i]);
         if (unbounded_at(i)) {
@@ -199,7 +207,13 @@ SliceMetrics judge_slice(const SliceInput& in, const ToleranceRow& row, std::siz
         if (!std::isfinite(rounded[i])) continue;
         const double t = in.truth[i], e = in.emulated[i];
         if (!std::isfinite(e)) {
-            ++m.emulated_nonfinite;
+            // Rlp is a legal order too: near the top of the stored dtype it may overflow where
+            // R64 rounds to finite (f16: R64 = -65498, Rlp = -Inf), and that element then says
+            // nothing about Rlp's error. Anywhere else a non-finite Rlp leaves no valid threshold.
+            const double bound = floor_at(i) + (in.flip.empty() ? 0.0 : in.flip[i]);
+            const bool legal_overflow = std::isinf(e) && reference::round_to(in.value_dtype, t + std::copysign(bound, e)) == e;
+            if (legal_overflow) ++m.emulated_overflows;
+            else ++m.emulated_nonfinite;
             continue;
         }
         const double magnitude = magnitude_at(i);
@@ -224,14 +238,6 @@ SliceMetrics judge_slice(const SliceInput& in, const ToleranceRow& row, std::siz
     // show (the math mode's elementary functions, cache-rounding flips: reference::Magnitudes).
     // A small element is judged at its own scale, not at the slice's largest.
     m.emulated_relative_max = e_relative_max;
-    // The floor: the store rounds once at the value (|t_i|, in the stored dtype), and the
-    // fp32 arithmetic before it rounds at the magnitude of its terms (M_i, in fp32), where
-    // Rlp may happen to be exact. ulp(stored dtype, M_i) would let a 16-bit output slip by
-    // 2^13 x the fp32 arithmetic's error where the terms cancel.
-    const auto floor_at = [&](std::size_t i) {
-        return row.floor_ulps * (reference::ulp(in.value_dtype, std::abs(in.truth[i])) +
-                                 reference::ulp(DType::f32, magnitude_at(i)));
-    };
     const auto threshold_at = [&](std::size_t i) {
         const double magnitude = magnitude_at(i);
         return row.rho * e_relative_max * magnitude + floor_at(i) + (in.flip.empty() ? 0.0 : in.flip[i]);

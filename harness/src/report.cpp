@@ -132,7 +132,7 @@ nlohmann::json to_json(const SliceMetrics& m) {
             {"nan_count", m.nan_count},
             {"inf_count", m.inf_count},
             {"poison_survivors", m.poison_survivors},
-            {"emulated_nonfinite", m.emulated_nonfinite}};
+            {"emulated_nonfinite", m.emulated_nonfinite}, {"emulated_overflows", m.emulated_overflows}};
 }
 
 nlohmann::json to_json(const CheckResult& c) {

@@ -294,6 +294,35 @@ TEST_CASE("judge_slice: a non-finite Rlp where truth is finite fails instead of 
     CHECK(std::isfinite(m.threshold_abs));
 }
 
+TEST_CASE("judge_slice: Rlp may overflow where R64 rounds finite only at the top of the dtype", "[compare]") {
+    // Found by the H200 campaign (f16 state, K = 36): R64 = -65498.02 stores as -65504, the
+    // emulated oracle's legal order gave -Inf. That element says nothing about Rlp's error.
+    Slice s;
+    s.dtype = DType::f16;
+    s.shape = {3};
+    s.truth = {-65498.0167, 1, 2};
+    s.emulated = {-kInf, 1, 2};
+    s.subject = {-65504, 1, 2};
+    s.magnitude = {70000, 1, 2};
+    SliceMetrics m = judge_slice(s.input(), rule());
+    CHECK(m.passed);
+    CHECK(m.emulated_overflows == 1);
+    CHECK(m.emulated_nonfinite == 0);
+    s.subject[0] = -kInf;  // the subject may overflow there too
+    CHECK(judge_slice(s.input(), rule()).passed);
+    s.emulated[0] = kInf;  // the wrong sign is no rounding of a value near -65520
+    m = judge_slice(s.input(), rule());
+    CHECK_FALSE(m.passed);
+    CHECK(m.emulated_nonfinite == 1);
+    s.truth[0] = -30000;  // far below the overflow: no valid threshold
+    s.emulated[0] = -kInf;
+    s.subject[0] = -30000;
+    s.magnitude[0] = 30000;
+    m = judge_slice(s.input(), rule());
+    CHECK_FALSE(m.passed);
+    CHECK(m.emulated_nonfinite == 1);
+}
+
 TEST_CASE("judge_slice: first and last mismatches", "[compare]") {
     Slice s;
     s.shape = {4, 5};

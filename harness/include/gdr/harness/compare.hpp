@@ -85,6 +85,9 @@ struct SliceMetrics {
     std::int64_t inf_count = 0;             // subject infinities
     std::int64_t poison_survivors = 0;
     std::int64_t emulated_nonfinite = 0;    // Rlp non-finite where truth is finite: no valid threshold
+    // Rlp overflowed where R64 rounds to finite, within the floor and the computed bound of the
+    // top of the stored dtype (a legal order may): left out of Rlp's error, judged as usual.
+    std::int64_t emulated_overflows = 0;
     std::int64_t unbounded = 0;             // elements whose computed bound is not finite: unjudged
 
     bool exact = false;  // judged by judge_slice_exact
