@@ -272,7 +272,8 @@ SliceMetrics judge_slice(const SliceInput& in, const ToleranceRow& row, std::siz
             // order's value just below it stores finite; legal within the threshold.
             const bool legal_finite = std::isinf(rounded[i]) && std::isfinite(t) && std::isfinite(s) &&
                                       std::abs(s - t) <= threshold_at(i);
-            if (value_class(s) != value_class(rounded[i]) && !legal_finite) rec.add(at, "class");
+            const bool any_nonfinite = in.nonfinite_inputs && !std::isfinite(s);
+            if (value_class(s) != value_class(rounded[i]) && !legal_finite && !any_nonfinite) rec.add(at, "class");
             continue;
         }
         if (!std::isfinite(s)) {
@@ -342,7 +343,9 @@ SliceMetrics judge_slice_exact(const SliceInput& in, std::size_t keep) {
         if (std::isnan(s)) ++m.nan_count;
         if (std::isinf(s)) ++m.inf_count;
         // == treats +0 and -0 as equal, which is intended; NaN matches NaN by class.
-        const bool equal = std::isnan(expected) ? std::isnan(s) : s == expected;
+        const bool equal = !std::isfinite(expected) && in.nonfinite_inputs ? !std::isfinite(s)
+                           : std::isnan(expected)                         ? std::isnan(s)
+                                                                          : s == expected;
         if (!equal) rec.add(at, "exact");
         if (std::isfinite(expected) && std::isfinite(s)) acc.add(at, s, t);
         if (!in.emulated.empty() && std::isfinite(in.emulated[i]) && std::isfinite(t)) {

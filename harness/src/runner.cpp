@@ -13,6 +13,7 @@
 #include "gdr/core/errors.hpp"
 #include "gdr/harness/check_names.hpp"
 #include "gdr/harness/isolation.hpp"
+#include "gdr/harness/special_values.hpp"
 #include "gdr/reference/fused_recurrent.hpp"
 
 namespace gdr::harness {
@@ -69,9 +70,10 @@ std::vector<std::uint8_t> poison_mask(const HostTensor& tensor, std::int64_t beg
 // closest to its threshold.
 class SliceCheck {
 public:
-    SliceCheck(std::string name, const HostTensor& subject, const HostTensor& truth, const HostTensor& emulated,
-               const HostTensor& magnitude, const HostTensor& flip)
-        : name_(std::move(name)), subject_(subject.to_doubles()), truth_(truth.to_doubles()),
+    SliceCheck(std::string name, const CaseSpec& spec, const HostTensor& subject, const HostTensor& truth,
+               const HostTensor& emulated, const HostTensor& magnitude, const HostTensor& flip)
+        : name_(std::move(name)), nonfinite_inputs_(has_nonfinite_specials(spec)), subject_(subject.to_doubles()),
+          truth_(truth.to_doubles()),
           emulated_(emulated.to_doubles()), magnitude_(magnitude.to_doubles()), flip_(flip.to_doubles()),
           subject_tensor_(subject) {}
 
@@ -85,7 +87,7 @@ public:
         };
         const SliceInput input{std::move(label), std::move(dims), std::move(shape), span_of(subject_),
                                span_of(truth_), span_of(emulated_), poison, subject_tensor_.dtype(),
-                               span_of(magnitude_), span_of(flip_)};
+                               span_of(magnitude_), span_of(flip_), nonfinite_inputs_};
         SliceMetrics metrics = exact ? judge_slice_exact(input) : judge_slice(input, *row);
         ++slices_;
         if (!metrics.passed) ++failed_slices_;
@@ -111,6 +113,7 @@ public:
 
 private:
     std::string name_;
+    bool nonfinite_inputs_;  // SliceInput::nonfinite_inputs
     std::vector<double> subject_, truth_, emulated_, magnitude_, flip_;
     const HostTensor& subject_tensor_;
     std::optional<SliceMetrics> worst_;
@@ -128,7 +131,7 @@ private:
 // noise (0 wherever Rlp happens to round exactly).
 CheckResult judge_output(const std::string& name, const CaseSpec& spec, const OracleRuns& oracle,
                          const Problem& problem, const RunBuffers& subject, const ToleranceRow* row) {
-    SliceCheck check(name, subject.o, oracle.truth.o, oracle.emulated.o, oracle.magnitude.o, oracle.flip.o);
+    SliceCheck check(name, spec, subject.o, oracle.truth.o, oracle.emulated.o, oracle.magnitude.o, oracle.flip.o);
     for (std::int64_t r = 0; r < problem.rows(); ++r) {
         const RowTokens tokens = row_tokens(problem, r);
         const bool active = row_is_active(problem, r);
@@ -146,7 +149,7 @@ CheckResult judge_output(const std::string& name, const CaseSpec& spec, const Or
 
 CheckResult judge_state(const std::string& name, const CaseSpec& spec, const OracleRuns& oracle,
                         const RunBuffers& subject, const std::vector<Slice>& written, const ToleranceRow* row) {
-    SliceCheck check(name, subject.bank, oracle.truth.bank, oracle.emulated.bank, oracle.magnitude.bank,
+    SliceCheck check(name, spec, subject.bank, oracle.truth.bank, oracle.emulated.bank, oracle.magnitude.bank,
                      oracle.flip.bank);
     const bool kv = spec.layout == Layout::KV;
     const std::int64_t d3 = kv ? spec.key_dim : spec.value_dim, d4 = kv ? spec.value_dim : spec.key_dim;

@@ -114,6 +114,11 @@ SpecialValue parse_special(const std::string& key, std::string_view text) {
     return special;
 }
 
+bool has_nonfinite_specials(const CaseSpec& spec) {
+    return std::any_of(spec.specials.begin(), spec.specials.end(),
+                       [](const SpecialValue& special) { return special.kind != SpecialKind::subnormal; });
+}
+
 void validate_specials(const CaseSpec& s) {
     const std::string key = "specials";
     if (s.specials.size() > kMaxSpecials)
@@ -125,6 +130,8 @@ void validate_specials(const CaseSpec& s) {
         const std::string text = special_text(special);
         if (special.tensor == SpecialTensor::g && !s.has_g) bad(key, text, "g is absent (g=0)");
         if (special.tensor == SpecialTensor::beta && !s.has_beta) bad(key, text, "beta is absent (beta=0)");
+        if (special.kind == SpecialKind::subnormal && s.exact)
+            bad(key, text, "a subnormal in an exact case: products with it underflow, so no result is exact (use exact=0)");
         if (special.at.empty()) {
             if (special.tensor != SpecialTensor::state && tokens == 0) bad(key, text, "the case has no token to place it in");
             continue;

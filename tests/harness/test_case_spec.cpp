@@ -292,6 +292,20 @@ TEST_CASE("case spec: explicit_indices stay within the bank arena's reach", "[ca
     CHECK(rejected_key("B=2 N=3 explicit_indices=66,-64") == "<accepted>");
 }
 
+TEST_CASE("case spec: an exact case takes no subnormal special value", "[case_spec]") {
+    // Found by the H200 campaign: k = subnormal in an exact case; k v underflows in fp32
+    // (subject and Rlp 0, R64 -2.76e-40), so the case was not exact.
+    const std::string base = "B=2 T=2 H=1 HV=1 K=8 V=8 layout=kv in=f32 gate=f32 state=f32 l2norm=0 scale=1 gdist=zero "
+                             "bdist=one exact=1 seed=5";
+    CHECK_NOTHROW(parse_text(base + " specials=k:inf"));
+    try {
+        parse_text(base + " specials=k:sub");
+        FAIL("a subnormal in an exact case was accepted");
+    } catch (const gdr::InvalidArgument& error) {
+        CHECK(std::string(error.what()).find("specials") != std::string::npos);
+    }
+}
+
 TEST_CASE("case spec: special values round-trip and are validated", "[case_spec]") {
     const std::string text = "B=2 T=2 H=1 HV=2 K=3 V=4 layout=kv in=f32 gate=f32 state=f32 "
                              "specials=v:nan@1.0.1.3,q:inf,k:-inf@0.1.0.2,g:sub,state:nan@1.0.1.2.3,beta:inf@0.0.1 seed=4";

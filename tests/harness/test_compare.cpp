@@ -25,6 +25,7 @@ struct Slice {
     std::vector<std::uint8_t> poison;
     std::vector<std::int64_t> shape;
     DType dtype = DType::f32;
+    bool nonfinite_inputs = false;
 
     SliceInput input() const {
         SliceInput in;
@@ -38,6 +39,7 @@ struct Slice {
         in.value_dtype = dtype;
         in.magnitude = magnitude;
         in.flip = flip;
+        in.nonfinite_inputs = nonfinite_inputs;
         return in;
     }
 };
@@ -321,6 +323,28 @@ TEST_CASE("judge_slice: Rlp may overflow where R64 rounds finite only at the top
     m = judge_slice(s.input(), rule());
     CHECK_FALSE(m.passed);
     CHECK(m.emulated_nonfinite == 1);
+}
+
+TEST_CASE("judge_slice: with non-finite inputs, NaN and Inf are one class where R64 is non-finite", "[compare]") {
+    // Found by the H200 campaign: k = Inf and an Inf in the state give R64 = -Inf through
+    // (I - beta k k^T) h + beta k v and NaN through h + k beta (v - k^T h) (inf - inf).
+    Slice s;
+    s.shape = {3};
+    s.truth = {-kInf, kNaN, 2};
+    s.emulated = {-kInf, kNaN, 2};
+    s.subject = {kNaN, kInf, 2};
+    CHECK_FALSE(judge_slice(s.input(), rule()).passed);  // no non-finite input: an overflow's class counts
+    CHECK_FALSE(judge_slice_exact(s.input()).passed);
+    s.nonfinite_inputs = true;
+    CHECK(judge_slice(s.input(), rule()).passed);
+    CHECK(judge_slice_exact(s.input()).passed);
+    s.subject[0] = -1e30;  // a finite value where R64 is non-finite still fails
+    CHECK_FALSE(judge_slice(s.input(), rule()).passed);
+    CHECK_FALSE(judge_slice_exact(s.input()).passed);
+    s.subject[0] = kNaN;
+    s.subject[2] = kNaN;  // and a NaN where R64 is finite
+    CHECK_FALSE(judge_slice(s.input(), rule()).passed);
+    CHECK_FALSE(judge_slice_exact(s.input()).passed);
 }
 
 TEST_CASE("judge_slice: first and last mismatches", "[compare]") {

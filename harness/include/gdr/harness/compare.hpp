@@ -37,6 +37,12 @@ struct SliceInput {
     // or the reverse, before this element; it is left unjudged (counted in `unbounded`).
     // May be empty: no such deviation.
     std::span<const double> flip = {};
+    // The case places NaN or Inf among its inputs (spec key specials). Then where R64 is
+    // non-finite any NaN or Inf matches: inf - inf and 0 x inf make the class depend on the
+    // order of operations (h + k beta (v - k^T h) and (I - beta k k^T) h + beta k v give NaN
+    // and -Inf for the same inputs). Without them a non-finite R64 is an overflow, whose
+    // class a legal result must have.
+    bool nonfinite_inputs = false;
 };
 
 struct Mismatch {

@@ -25,6 +25,9 @@ inline constexpr std::size_t kMaxSpecials = 64;
 std::string special_text(const SpecialValue& special);
 SpecialValue parse_special(const std::string& key, std::string_view text);
 
+// Whether the case places a NaN or an infinity (not only subnormals) among its inputs.
+bool has_nonfinite_specials(const CaseSpec& spec);
+
 // The coordinates each tensor takes (q, k, v: 4; g, beta: 3; state: 5).
 std::size_t special_rank(SpecialTensor tensor);
 
