@@ -179,11 +179,6 @@ int FuzzCommand::run() const {
     config.progress_seconds = progress_seconds_;
     const std::vector<int> devices = parse_devices(devices_, entry.needs_gpu());
     const ToleranceTable tolerances = load_tolerances(config.verdict);
-    Gate gate(config.verdict.strict);
-    if (const auto refusal = gate.refusal(entry)) {  // before a campaign of minutes that cannot pass
-        fmt::print("gate: failing: {}\n", *refusal);
-        return exit_failed;
-    }
     const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
     config.workers_per_device = workers_.value_or(std::max(1, cores / int(devices.size())));
     validate(config);
@@ -199,6 +194,11 @@ int FuzzCommand::run() const {
         if (!shard_given()) std::tie(config.shard_index, config.shard_count) = resolve_shard(earlier->shard(), process_environment());
         require_same_campaign(earlier->start, start_record(config, subject_name, true), "--resume", /*same_shard=*/true);
         config.resume = &*earlier;
+    }
+    Gate gate(config.verdict.strict);
+    if (const auto refusal = gate.refusal(entry)) {  // after the input checks (exit 2), before a campaign that cannot pass
+        fmt::print("gate: failing: {}\n", *refusal);
+        return exit_failed;
     }
     install_stop_signals();
     config.stop_requested = stop_signal_received;
