@@ -94,21 +94,32 @@ Figures measure(int cases) {
 
 }  // namespace
 
+// The figures are measured on 1500 cases in the optimised build (about 75 s on 2 cores);
+// under the sanitizers (Debug, 10-20x slower) 100 cases run the same code for memory and UB
+// errors, with the population and the figure's bound scaled to what 100 cases can show.
+#ifdef GDR_TESTS_SANITIZED
+constexpr int kCases = 100, kMinimumPopulation = 12;
+constexpr double kMinimumX10 = 0.80;
+#else
+constexpr int kCases = 1500, kMinimumPopulation = 200;
+constexpr double kMinimumX10 = 0.95;
+#endif
+
 TEST_CASE("granularity: x10 the legal error on the smallest head alone is INCORRECT in 95 % of random cases",
           "[tolerance][granularity]") {
-    const Figures f = measure(1500);
+    const Figures f = measure(kCases);
     const double x10 = double(f.incorrect_x10) / f.population, x3 = double(f.incorrect_x3) / f.population;
     std::printf("damaged subject, smallest head only, %d random cases (HV >= 2, not exact, damage moves some element): "
                 "x10 INCORRECT %.1f %%, x3 INCORRECT %.1f %% (math correctly-rounded, as the stand-in declares); "
                 "judged as precise math: x10 %.1f %%, x3 %.1f %%\n",
                 f.population, 100 * x10, 100 * x3, 100.0 * f.precise_x10 / f.population,
                 100.0 * f.precise_x3 / f.population);
-    REQUIRE(f.population >= 200);
+    REQUIRE(f.population >= kMinimumPopulation);
     // Measured 97.4 % (2026-11-29; x3 7 %); the rule before issue 11 (a slice of all heads,
     // the floor at its largest magnitude) gave 45.7 % (x3 2.6 %) on the same cases. The misses are diverging recurrences (no l2norm, g = 0,
     // beta = 1, K > 100) whose carried magnitudes, and so fp32 floors, dwarf the stand-in's
     // actual error. The issue asks 99 %: not reached yet.
-    CHECK(x10 >= 0.95);
+    CHECK(x10 >= kMinimumX10);
     // x3 is reported, not asserted beyond what is robust: a legal error three times over
     // is often within rho = 2 plus the floor.
     CHECK(f.incorrect_x3 > 0);

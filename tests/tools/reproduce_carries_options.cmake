@@ -7,7 +7,7 @@ cmake_minimum_required(VERSION 3.25)
 file(REMOVE_RECURSE ${OUT})
 set(ENV{GDR_REQUIRE_GPU} "0")
 set(ENV{GDR_STRICT} "0")
-execute_process(COMMAND ${GDR} fuzz --subject cpu-emulated-reversed --cases 20 --tolerances ${TIGHT} --out ${OUT}
+execute_process(COMMAND ${GDR} fuzz --subject cpu-emulated-reversed --cases 20 --workers 1 --tolerances ${TIGHT} --out ${OUT}
                         --no-shrink --stop-at-first-failure
                 RESULT_VARIABLE code OUTPUT_VARIABLE out ERROR_VARIABLE err)
 if(NOT code EQUAL 1)
