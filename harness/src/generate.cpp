@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <cstring>
 #include <map>
 #include <numeric>
 #include <set>
@@ -35,6 +36,7 @@ enum Stream : std::uint64_t {
     kStreamPads = 32,
     kStreamOneHotPosition = 33,
     kStreamOneHotSign = 34,
+    kStreamUntouchedState = 36,  // 35 is special_values.cpp's
     kStreamNormalAngle = 0x4000,  // xor-ed in for the second uniform of Box-Muller
 };
 
@@ -291,28 +293,51 @@ HostCase materialize(const CaseSpec& spec) {
         }
     });
 
-    // The bank: values keyed by logical (entry, slot, hv, k, v), the same in both layouts.
-    c.initial_bank = HostTensor(s.state_dtype, bank_shape(s));
-    const bool kv = s.layout == Layout::KV;
-    for (std::int64_t n = 0; n < s.resolved_bank_entries(); ++n)
-        for (std::int64_t slot = 0; slot < s.slots; ++slot)
-            for (std::int64_t hv = 0; hv < HV; ++hv)
-                for (std::int64_t x = 0; x < K; ++x)
-                    for (std::int64_t y = 0; y < V; ++y) {
-                        const std::uint64_t ctr = coords({n, slot, hv, x, y});
-                        const double value = s.exact ? half_grid(s.seed, kStreamState, ctr)
-                                                     : s.state_scale * standard_normal(s.seed, kStreamState, ctr);
-                        store(c.initial_bank, kv ? offset(c.initial_bank, {n, slot, hv, x, y})
-                                                 : offset(c.initial_bank, {n, slot, hv, y, x}),
-                              value);
-                    }
-
     HostCase indexing = materialize_indexing(s);
     c.has_state_indices = indexing.has_state_indices;
     c.state_indices = std::move(indexing.state_indices);
     c.cache_seqlens = std::move(indexing.cache_seqlens);
     c.cu_seqlens_i32 = std::move(indexing.cu_seqlens_i32);
     c.cu_seqlens_i64 = std::move(indexing.cu_seqlens_i64);
+
+    // The bank: values keyed by logical (entry, slot, hv, k, v), the same in both layouts.
+    // Entries an active row reads are N(0, 1) draws (Box-Muller, ~50 ns each); the others,
+    // which a correct kernel never reads, a cheap hashed uniform of the same scale and
+    // variance: a serving engine's pool has 10^8 to 10^9 elements, mostly untouched.
+    c.initial_bank = HostTensor(s.state_dtype, bank_shape(s));
+    const bool kv = s.layout == Layout::KV;
+    std::vector<std::uint8_t> read(std::size_t(s.resolved_bank_entries()), 0);
+    for (std::int64_t r = 0; r < s.rows(); ++r)
+        if (c.row_is_active(r)) read[std::size_t(c.has_state_indices ? c.state_indices[std::size_t(r)] : r)] = 1;
+    // One matrix per iteration, in parallel (values are pure functions of their coordinates,
+    // so the bytes do not depend on the thread count).
+    const std::int64_t matrices = s.resolved_bank_entries() * s.slots * HV;
+#pragma omp parallel for schedule(static) if (matrices * K * V > (1 << 16))
+    for (std::int64_t m = 0; m < matrices; ++m) {
+        const std::int64_t n = m / (s.slots * HV), slot = m / HV % s.slots, hv = m % HV;
+        const std::int64_t base = offset(c.initial_bank, {n, slot, hv, 0, 0});  // the bank is contiguous
+        const auto at = [&](std::int64_t x, std::int64_t y) { return base + (kv ? x * V + y : y * K + x); };
+        if (s.exact || read[std::size_t(n)]) {
+            for (std::int64_t x = 0; x < K; ++x)
+                for (std::int64_t y = 0; y < V; ++y) {
+                    const std::uint64_t ctr = coords({n, slot, hv, x, y});
+                    store(c.initial_bank, at(x, y),
+                          s.exact ? half_grid(s.seed, kStreamState, ctr)
+                                  : s.state_scale * standard_normal(s.seed, kStreamState, ctr));
+                }
+            continue;
+        }
+        // Unread: one mix per element from a per-matrix key (these values need not survive
+        // shrinking, only be a pure function of the case and their logical coordinates).
+        constexpr double sqrt3 = 1.7320508075688772935;  // U[-sqrt 3, sqrt 3] has variance 1
+        const std::uint64_t key = mix64(mix64(s.seed ^ kStreamUntouchedState) ^ coords({n, slot, hv}));
+        for (std::int64_t x = 0; x < K; ++x)
+            for (std::int64_t y = 0; y < V; ++y) {
+                const double u = double(mix64(key + std::uint64_t(x) * 0x9E3779B97F4A7C15ull + std::uint64_t(y)) >> 11) * 0x1p-53;
+                store(c.initial_bank, at(x, y), s.state_scale * sqrt3 * (2.0 * u - 1.0));
+            }
+    }
+
     apply_specials(c);  // last: a hashed state special goes where a row reads
     return c;
 }
@@ -357,61 +382,71 @@ std::vector<std::pair<std::int64_t, std::int64_t>> written_bank_slices(const Hos
     return out;
 }
 
-RunBuffers make_run_buffers(const HostCase& c, DType o_storage, DType bank_storage) {
+namespace {
+
+// The case's initial bank into `bank` (same shape, any dtype), with the slices the call
+// writes, except the one each row reads first, poisoned: reading a wrong slot reads NaN,
+// and a skipped write leaves the pattern behind.
+void fill_bank(const HostCase& c, HostTensor& bank) {
     const CaseSpec& s = c.spec;
-    RunBuffers buffers;
-    buffers.o = HostTensor(o_storage, {s.varlen ? 1 : s.batch, s.seq_len, s.num_value_heads, s.value_dim});
-    buffers.o.poison();
-    buffers.bank = c.initial_bank.converted(bank_storage);
-    // Slices the call writes, except the one each row reads first: reading a wrong slot
-    // reads NaN, and a skipped write leaves the pattern behind.
+    if (bank.dtype() == c.initial_bank.dtype())
+        std::memcpy(bank.data(), c.initial_bank.data(), c.initial_bank.storage_bytes());  // bytes, NaN payloads kept
+    else
+        for (std::int64_t i = 0; i < bank.numel(); ++i) bank.set(i, c.initial_bank.get(i));
     std::map<std::int64_t, std::int64_t> read_slot;  // entry -> the slot its row reads
     for (std::int64_t r = 0; r < s.rows(); ++r)
         if (c.row_is_active(r))
             read_slot.emplace(c.has_state_indices ? c.state_indices[std::size_t(r)] : r,
                               s.circular ? std::int64_t(c.cache_seqlens[std::size_t(r)]) % s.slots : 0);
     const std::int64_t slice = s.num_value_heads * s.key_dim * s.value_dim;
-    const std::size_t element = dtype_size(bank_storage);
+    const std::size_t element = dtype_size(bank.dtype());
     for (const auto& [entry, slot] : written_bank_slices(c)) {
         if (slot == read_slot.at(entry)) continue;
-        auto* base = static_cast<std::byte*>(buffers.bank.data()) +
-                     std::size_t((entry * s.slots + slot) * slice) * element;
-        fill_poison(base, std::size_t(slice) * element, bank_storage);
+        auto* base = static_cast<std::byte*>(bank.data()) + std::size_t((entry * s.slots + slot) * slice) * element;
+        fill_poison(base, std::size_t(slice) * element, bank.dtype());
     }
+}
+
+HostTensor poisoned_output(const CaseSpec& s, DType o_storage) {
+    HostTensor o(o_storage, {s.varlen ? 1 : s.batch, s.seq_len, s.num_value_heads, s.value_dim});
+    o.poison();
+    return o;
+}
+
+}  // namespace
+
+RunBuffers make_run_buffers(const HostCase& c, DType o_storage, DType bank_storage) {
+    RunBuffers buffers;
+    buffers.o = poisoned_output(c.spec, o_storage);
+    buffers.bank = HostTensor(bank_storage, c.initial_bank.shape());
+    fill_bank(c, buffers.bank);
     return buffers;
 }
 
 RunBuffers make_subject_buffers(const HostCase& c, DType o_storage, DType bank_storage) {
-    RunBuffers buffers = make_run_buffers(c, o_storage, bank_storage);
     const std::int64_t n = c.spec.resolved_bank_entries();
+    RunBuffers buffers;
     buffers.margins = c.has_state_indices ? arena_margins(c.state_indices.data(), c.spec.rows(), n) : ArenaMargins{};
-    if (buffers.margins.empty()) return buffers;
-    std::vector<std::int64_t> shape = buffers.bank.shape();
-    shape[0] += buffers.margins.before + buffers.margins.after;
-    buffers.arena = HostTensor(bank_storage, shape);
-    buffers.arena.poison();
-    const std::size_t entry_bytes = buffers.bank.storage_bytes() / std::size_t(n);
-    std::copy(buffers.bank.bytes().begin(), buffers.bank.bytes().end(),
-              buffers.arena.bytes().begin() + std::ptrdiff_t(std::size_t(buffers.margins.before) * entry_bytes));
+    if (buffers.margins.empty()) return make_run_buffers(c, o_storage, bank_storage);
+    buffers.o = poisoned_output(c.spec, o_storage);
+    const std::int64_t entry_elements = c.initial_bank.numel() / n;
+    buffers.bank = HostTensor::with_margins(bank_storage, c.initial_bank.shape(), buffers.margins.before * entry_elements,
+                                            buffers.margins.after * entry_elements);
+    buffers.bank.poison();  // the margins stay poison; the bank itself is filled next
+    fill_bank(c, buffers.bank);
     return buffers;
 }
 
-namespace {
-std::size_t arena_bank_offset(const RunBuffers& buffers) {
-    return std::size_t(buffers.margins.before) * (buffers.bank.storage_bytes() / std::size_t(buffers.bank.shape()[0]));
-}
-}  // namespace
-
-void take_bank_from_arena(RunBuffers& buffers) {
-    if (buffers.arena.empty()) return;
-    const auto begin = buffers.arena.bytes().begin() + std::ptrdiff_t(arena_bank_offset(buffers));
-    std::copy(begin, begin + std::ptrdiff_t(buffers.bank.storage_bytes()), buffers.bank.bytes().begin());
+void reset_subject_buffers(const HostCase& c, RunBuffers& buffers) {
+    buffers.o.poison();
+    fill_bank(c, buffers.bank);
 }
 
 ArenaDamage arena_damage(const RunBuffers& buffers) {
-    if (buffers.arena.empty()) return {};
+    if (buffers.margins.empty()) return {};
     const std::int64_t n = buffers.bank.shape()[0];
-    return inspect_arena(buffers.arena.data(), buffers.margins, n, buffers.bank.numel() / n, buffers.bank.dtype());
+    return inspect_arena(buffers.bank.bytes().data(), buffers.margins, n, buffers.bank.numel() / n,
+                         buffers.bank.dtype());
 }
 
 Problem make_problem(const HostCase& c, RunBuffers& buffers) {
@@ -444,9 +479,7 @@ Problem make_problem(const HostCase& c, RunBuffers& buffers) {
     p.g = arg(c.g);
     p.beta = arg(c.beta);
 
-    p.state = buffers.arena.empty() ? buffers.bank.data()
-                                    : static_cast<void*>(static_cast<std::byte*>(buffers.arena.data()) +
-                                                         arena_bank_offset(buffers));
+    p.state = buffers.bank.data();
     const auto& shape = buffers.bank.shape();
     for (std::size_t d = 0; d < 5; ++d) p.state_shape[d] = shape[d];
     p.state_storage = buffers.bank.dtype();

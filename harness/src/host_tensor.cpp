@@ -72,6 +72,23 @@ HostTensor::HostTensor(DType dtype, std::vector<std::int64_t> shape, std::vector
     storage_.assign(std::size_t(bytes), std::byte{0});
 }
 
+HostTensor HostTensor::with_margins(DType dtype, std::vector<std::int64_t> shape, std::int64_t before,
+                                    std::int64_t after) {
+    if (before < 0 || after < 0) throw InvalidArgument("shape", "a margin is negative");
+    HostTensor tensor(dtype, std::move(shape));
+    const std::size_t size = dtype_size(dtype);
+    tensor.margin_before_bytes_ = std::size_t(before) * size;
+    tensor.margin_after_bytes_ = std::size_t(after) * size;
+    const std::int64_t total = checked_add(std::int64_t(tensor.storage_.size()),
+                                           checked_mul(checked_add(before, after, "margins"), std::int64_t(size), "margins"),
+                                           "storage bytes");
+    if (total > kMaxStorageBytes)
+        throw InvalidArgument("shape", "storage of " + std::to_string(total) + " bytes exceeds the 1 TiB limit");
+    std::vector<std::byte>().swap(tensor.storage_);  // free first: a bank may be most of the memory
+    tensor.storage_.assign(std::size_t(total), std::byte{0});
+    return tensor;
+}
+
 std::int64_t HostTensor::offset_of(std::int64_t logical_index) const {
     if (logical_index < 0 || logical_index >= numel_)
         throw std::out_of_range("HostTensor: logical index " + std::to_string(logical_index) + " outside [0, " +
@@ -88,17 +105,23 @@ std::int64_t HostTensor::offset_of(std::int64_t logical_index) const {
 }
 
 double HostTensor::get(std::int64_t logical_index) const {
-    return reference::load_double(storage_.data(), dtype_, offset_of(logical_index));
+    return reference::load_double(data(), dtype_, offset_of(logical_index));
 }
 
 void HostTensor::set(std::int64_t logical_index, double value) {
-    reference::store_double(storage_.data(), dtype_, offset_of(logical_index), value);
+    reference::store_double(data(), dtype_, offset_of(logical_index), value);
 }
 
-std::vector<double> HostTensor::to_doubles() const {
-    const std::int64_t n = numel();
-    std::vector<double> out(static_cast<std::size_t>(n));
-    for (std::int64_t i = 0; i < n; ++i) out[std::size_t(i)] = get(i);
+std::vector<double> HostTensor::to_doubles() const { return to_doubles(0, numel()); }
+
+std::vector<double> HostTensor::to_doubles(std::int64_t begin, std::int64_t count) const {
+    if (count == 0) return {};
+    if (begin < 0 || count < 0 || begin > numel_ - count)
+        throw std::out_of_range("HostTensor: elements [" + std::to_string(begin) + ", +" + std::to_string(count) +
+                                ") outside [0, " + std::to_string(numel_) + ")");
+    std::vector<double> out(static_cast<std::size_t>(count));
+    for (std::int64_t i = 0; i < count; ++i)
+        out[std::size_t(i)] = reference::load_double(data(), dtype_, dense_ ? begin + i : offset_of(begin + i));
     return out;
 }
 
@@ -109,9 +132,14 @@ HostTensor HostTensor::converted(DType dtype) const {
     if (dtype == dtype_) {
         // Same dtype: copy the bytes, so NaN payloads (the poison pattern) survive; a trip
         // through double would quiet a signalling NaN.
+        const auto* from = static_cast<const std::byte*>(data());
+        if (dense_) {
+            std::memcpy(out.data(), from, storage_bytes());
+            return out;
+        }
         const std::size_t size = dtype_size(dtype_);
         for (std::int64_t i = 0; i < n; ++i)
-            std::memcpy(out.storage_.data() + std::size_t(i) * size, storage_.data() + std::size_t(offset_of(i)) * size, size);
+            std::memcpy(out.storage_.data() + std::size_t(i) * size, from + std::size_t(offset_of(i)) * size, size);
         return out;
     }
     for (std::int64_t i = 0; i < n; ++i) out.set(i, get(i));
@@ -122,14 +150,28 @@ void HostTensor::poison() { fill_poison(storage_.data(), storage_.size(), dtype_
 
 bool HostTensor::element_is_poison(std::int64_t logical_index) const {
     const std::size_t size = dtype_size(dtype_);
-    return is_poison(storage_.data() + std::size_t(offset_of(logical_index)) * size, size, dtype_);
+    return is_poison(static_cast<const std::byte*>(data()) + std::size_t(offset_of(logical_index)) * size, size, dtype_);
 }
 
 std::int64_t HostTensor::poison_survivors() const {
-    const std::int64_t n = numel();
-    std::int64_t count = 0;
-    for (std::int64_t i = 0; i < n; ++i) count += element_is_poison(i) ? 1 : 0;
-    return count;
+    const std::vector<std::uint8_t> mask = poison_mask(0, numel());
+    return std::int64_t(std::count(mask.begin(), mask.end(), std::uint8_t(1)));
+}
+
+std::vector<std::uint8_t> HostTensor::poison_mask(std::int64_t begin, std::int64_t count) const {
+    if (count == 0) return {};
+    if (begin < 0 || count < 0 || begin > numel_ - count)
+        throw std::out_of_range("HostTensor: elements [" + std::to_string(begin) + ", +" + std::to_string(count) +
+                                ") outside [0, " + std::to_string(numel_) + ")");
+    const std::vector<std::byte> pattern = poison_pattern(dtype_);  // once, not per element
+    const std::size_t size = dtype_size(dtype_);
+    const auto* base = static_cast<const std::byte*>(data());
+    std::vector<std::uint8_t> mask(static_cast<std::size_t>(count));
+    for (std::int64_t i = 0; i < count; ++i) {
+        const std::byte* element = base + std::size_t(dense_ ? begin + i : offset_of(begin + i)) * size;
+        mask[std::size_t(i)] = std::memcmp(element, pattern.data(), size) == 0 ? 1 : 0;
+    }
+    return mask;
 }
 
 }  // namespace gdr::harness

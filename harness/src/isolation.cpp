@@ -16,7 +16,6 @@ CheckResult judge_isolation(const HostCase& host, Subject& subject, const RunBuf
     RunBuffers without = make_subject_buffers(plain, plain_spec.input_dtype, plain_spec.state_dtype);
     const Problem problem = make_problem(plain, without);
     subject.run(problem);
-    take_bank_from_arena(without);
 
     const AffectedUnits affected = affected_units(host);
     const CaseSpec& s = host.spec;

@@ -147,6 +147,9 @@ nlohmann::json to_json(const CheckResult& c) {
 nlohmann::json to_json(const CaseReport& r) {
     nlohmann::json checks = nlohmann::json::array();
     for (const auto& c : r.checks) checks.push_back(to_json(c));
+    nlohmann::json stages = nlohmann::json::array();
+    for (const StageTiming& s : r.stages)
+        stages.push_back({{"stage", s.stage}, {"seconds", number(s.seconds)}, {"peak_rss_bytes", s.peak_rss_bytes}});
     return {{"case", r.case_text}, {"seed", r.seed},       {"subject", r.subject},
             {"outcome", std::string(to_string(r.outcome))}, {"message", r.message}, {"seconds", number(r.seconds)},
             {"reproduce", r.reproduce}, {"math", r.math}, {"checks", checks},
@@ -154,7 +157,7 @@ nlohmann::json to_json(const CaseReport& r) {
             {"declared_limitation", r.outcome == Outcome::not_supported && !r.declared_limitation.empty()
                                         ? nlohmann::json(r.declared_limitation)
                                         : nlohmann::json(nullptr)},
-            {"unexpected_not_supported", is_unexpected_not_supported(r)}};
+            {"unexpected_not_supported", is_unexpected_not_supported(r)}, {"stages", stages}};
 }
 
 std::string format_table(const std::vector<CaseReport>& reports) {

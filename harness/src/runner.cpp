@@ -22,27 +22,28 @@ namespace {
 
 using Slice = std::pair<std::int64_t, std::int64_t>;  // (bank entry, slot)
 
-// R64, with the magnitudes that set each slice's ulp floor (see reference::Magnitudes).
-// `resume_bank`: see reference::OracleOptions (null: the ordinary run).
-void run_truth(const HostCase& host, MathMode math, RunBuffers& truth, RunBuffers& magnitude, RunBuffers& flip,
-               const void* resume_bank = nullptr) {
-    truth = make_run_buffers(host, DType::f64, DType::f64);
-    magnitude = make_run_buffers(host, DType::f64, DType::f64);
-    flip = make_run_buffers(host, DType::f64, DType::f64);
+// R64, with the magnitudes that set each slice's ulp floor (see reference::Magnitudes), on
+// the compact bank of the entries the active rows touch (oracle_bank.hpp).
+// `resume_bank`: see reference::OracleOptions (null: the ordinary run), compact too.
+void run_truth(const HostCase& host, const OracleBank& bank, MathMode math, RunBuffers& truth, RunBuffers& magnitude,
+               RunBuffers& flip, const void* resume_bank = nullptr) {
+    truth = make_oracle_buffers(host, bank, DType::f64, DType::f64);
+    magnitude = make_oracle_buffers(host, bank, DType::f64, DType::f64);
+    flip = make_oracle_buffers(host, bank, DType::f64, DType::f64);
     const reference::Magnitudes magnitudes{
         static_cast<double*>(magnitude.o.data()), static_cast<double*>(magnitude.bank.data()),
         static_cast<double*>(flip.o.data()), static_cast<double*>(flip.bank.data())};
     reference::run_fused_recurrent(
-        make_problem(host, truth),
+        make_oracle_problem(host, bank, truth),
         {reference::Precision::truth_fp64, reference::ReductionOrder::forward, magnitudes, resume_bank,
          elementary_errors(math)});
 }
 
-// Rlp: what a kernel stores, in its dtypes, with sequential fp32 K-sums.
-RunBuffers run_emulated(const HostCase& host, const void* resume_bank = nullptr) {
-    RunBuffers buffers = make_run_buffers(host, host.spec.input_dtype, host.spec.state_dtype);
+// Rlp: what a kernel stores, in its dtypes, with sequential fp32 K-sums (compact bank).
+RunBuffers run_emulated(const HostCase& host, const OracleBank& bank, const void* resume_bank = nullptr) {
+    RunBuffers buffers = make_oracle_buffers(host, bank, host.spec.input_dtype, host.spec.state_dtype);
     reference::run_fused_recurrent(
-        make_problem(host, buffers),
+        make_oracle_problem(host, bank, buffers),
         {reference::Precision::emulated_fp32, reference::ReductionOrder::forward, {}, resume_bank});
     return buffers;
 }
@@ -59,48 +60,28 @@ std::string feature_of(const CaseSpec& spec) {
     return spec.has_g && !spec.exact && spec.g == GateDistribution::huge_negative ? "huge-decay" : "default";
 }
 
-std::vector<std::uint8_t> poison_mask(const HostTensor& tensor, std::int64_t begin, std::int64_t count) {
-    std::vector<std::uint8_t> mask(std::size_t(count), 0);
-    for (std::int64_t i = 0; i < count; ++i) mask[std::size_t(i)] = tensor.element_is_poison(begin + i) ? 1 : 0;
-    return mask;
-}
-
 // Judges a family of slices (all tokens' o, or all written state slots) and folds them into
 // one check: INCORRECT if any slice fails, reporting the first failing slice, else the one
-// closest to its threshold.
+// closest to its threshold. Each slice is widened to double on its own (a serving-size bank
+// is never widened whole) and judged on any thread (slices are independent; the fold runs
+// in slice order, so the verdict and its report do not depend on the thread count). The
+// oracle's tensors may be compact (oracle_bank.hpp), so a slice has its offset in the
+// subject's tensor and its offset in the oracle's.
 class SliceCheck {
 public:
     SliceCheck(std::string name, const CaseSpec& spec, const HostTensor& subject, const HostTensor& truth,
                const HostTensor& emulated, const HostTensor& magnitude, const HostTensor& flip)
-        : name_(std::move(name)), nonfinite_inputs_(has_nonfinite_specials(spec)), subject_(subject.to_doubles()),
-          truth_(truth.to_doubles()),
-          emulated_(emulated.to_doubles()), magnitude_(magnitude.to_doubles()), flip_(flip.to_doubles()),
-          subject_tensor_(subject) {}
+        : name_(std::move(name)), nonfinite_inputs_(has_nonfinite_specials(spec)), subject_(subject), truth_(truth),
+          emulated_(emulated), magnitude_(magnitude), flip_(flip) {}
 
-    void judge(std::string label, std::vector<std::string> dims, std::vector<std::int64_t> shape,
-               std::int64_t begin, bool exact, const ToleranceRow* row) {
-        std::int64_t count = 1;
-        for (std::int64_t extent : shape) count *= extent;
-        const std::vector<std::uint8_t> poison = poison_mask(subject_tensor_, begin, count);
-        const auto span_of = [&](const std::vector<double>& values) {
-            return std::span<const double>(values.data() + begin, std::size_t(count));
-        };
-        const SliceInput input{std::move(label), std::move(dims), std::move(shape), span_of(subject_),
-                               span_of(truth_), span_of(emulated_), poison, subject_tensor_.dtype(),
-                               span_of(magnitude_), span_of(flip_), nonfinite_inputs_};
-        SliceMetrics metrics = exact ? judge_slice_exact(input) : judge_slice(input, *row);
-        ++slices_;
-        if (!metrics.passed) ++failed_slices_;
-        const bool replaces = !worst_ || (!metrics.passed && worst_->passed) ||
-                              (metrics.passed == worst_->passed && worst_->passed &&
-                               metrics.error_ratio() > worst_->error_ratio());
-        if (replaces) {
-            worst_ = std::move(metrics);
-            worst_row_ = exact ? "exact" : row->id;
-        }
+    void add(std::string label, std::vector<std::string> dims, std::vector<std::int64_t> shape,
+             std::int64_t subject_begin, std::int64_t oracle_begin, bool exact, const ToleranceRow* row) {
+        pending_.push_back({std::move(label), std::move(dims), std::move(shape), subject_begin, oracle_begin, exact, row});
+        if (pending_.size() == kBatch) judge_pending();  // bounded memory for any number of slices
     }
 
-    std::optional<CheckResult> result() const {
+    std::optional<CheckResult> result() {
+        judge_pending();
         if (!worst_) return std::nullopt;
         CheckResult check{name_, failed_slices_ ? Outcome::incorrect : Outcome::passed, "", worst_, worst_row_};
         check.detail = failed_slices_ ? fmt::format("{} of {} slices fail; first: {}: {}", failed_slices_, slices_,
@@ -112,10 +93,55 @@ public:
     }
 
 private:
+    struct Slice {
+        std::string label;
+        std::vector<std::string> dims;
+        std::vector<std::int64_t> shape;
+        std::int64_t subject_begin, oracle_begin;
+        bool exact;
+        const ToleranceRow* row;
+    };
+    static constexpr std::size_t kBatch = 4096;
+
+    SliceMetrics judge_one(Slice& slice) const {
+        std::int64_t count = 1;
+        for (std::int64_t extent : slice.shape) count *= extent;
+        const std::vector<std::uint8_t> poison = subject_.poison_mask(slice.subject_begin, count);
+        const std::vector<double> subject = subject_.to_doubles(slice.subject_begin, count),
+                                  truth = truth_.to_doubles(slice.oracle_begin, count),
+                                  emulated = emulated_.to_doubles(slice.oracle_begin, count),
+                                  magnitude = magnitude_.to_doubles(slice.oracle_begin, count),
+                                  flip = flip_.to_doubles(slice.oracle_begin, count);
+        const SliceInput input{std::move(slice.label), std::move(slice.dims), std::move(slice.shape), subject, truth,
+                               emulated, poison, subject_.dtype(), magnitude, flip, nonfinite_inputs_};
+        return slice.exact ? judge_slice_exact(input) : judge_slice(input, *slice.row);
+    }
+
+    void judge_pending() {
+        std::vector<std::optional<SliceMetrics>> metrics(pending_.size());
+        const auto count = std::int64_t(pending_.size());
+#pragma omp parallel for schedule(dynamic, 16) if (count > 16)
+        for (std::int64_t i = 0; i < count; ++i) metrics[std::size_t(i)] = judge_one(pending_[std::size_t(i)]);
+        for (std::size_t i = 0; i < pending_.size(); ++i) fold(std::move(*metrics[i]), pending_[i]);
+        pending_.clear();
+    }
+
+    void fold(SliceMetrics metrics, const Slice& slice) {
+        ++slices_;
+        if (!metrics.passed) ++failed_slices_;
+        const bool replaces = !worst_ || (!metrics.passed && worst_->passed) ||
+                              (metrics.passed == worst_->passed && worst_->passed &&
+                               metrics.error_ratio() > worst_->error_ratio());
+        if (replaces) {
+            worst_ = std::move(metrics);
+            worst_row_ = slice.exact ? "exact" : slice.row->id;
+        }
+    }
+
     std::string name_;
     bool nonfinite_inputs_;  // SliceInput::nonfinite_inputs
-    std::vector<double> subject_, truth_, emulated_, magnitude_, flip_;
-    const HostTensor& subject_tensor_;
+    const HostTensor &subject_, &truth_, &emulated_, &magnitude_, &flip_;
+    std::vector<Slice> pending_;
     std::optional<SliceMetrics> worst_;
     std::string worst_row_;
     std::int64_t slices_ = 0, failed_slices_ = 0;
@@ -140,23 +166,29 @@ CheckResult judge_output(const std::string& name, const CaseSpec& spec, const Or
                 const std::int64_t begin = ((tokens.batch_row * spec.seq_len + t) * spec.num_value_heads + hv) *
                                            spec.value_dim;
                 // Inactive rows must be exact zeros, whatever the tolerance.
-                check.judge(fmt::format("o[b={},t={},hv={}]{}", tokens.batch_row, t, hv, active ? "" : " (inactive row)"),
-                            {"v"}, {spec.value_dim}, begin, spec.exact || !active, row);
+                check.add(fmt::format("o[b={},t={},hv={}]{}", tokens.batch_row, t, hv, active ? "" : " (inactive row)"),
+                            {"v"}, {spec.value_dim}, begin, begin, spec.exact || !active, row);
             }
     }
     return check.result().value_or(CheckResult{name, Outcome::passed, "no tokens: nothing to compare", {}, ""});
 }
 
 CheckResult judge_state(const std::string& name, const CaseSpec& spec, const OracleRuns& oracle,
-                        const RunBuffers& subject, const std::vector<Slice>& written, const ToleranceRow* row) {
+                        const OracleBank& bank, const RunBuffers& subject, const std::vector<Slice>& written,
+                        const ToleranceRow* row) {
     SliceCheck check(name, spec, subject.bank, oracle.truth.bank, oracle.emulated.bank, oracle.magnitude.bank,
                      oracle.flip.bank);
     const bool kv = spec.layout == Layout::KV;
     const std::int64_t d3 = kv ? spec.key_dim : spec.value_dim, d4 = kv ? spec.value_dim : spec.key_dim;
-    for (const auto& [entry, slot] : written)
+    const auto begin = [&](std::int64_t entry, std::int64_t slot, std::int64_t hv) {
+        return ((entry * spec.slots + slot) * spec.num_value_heads + hv) * d3 * d4;
+    };
+    for (const auto& [entry, slot] : written) {
+        const std::int64_t compact = bank.compact_entry(entry);
         for (std::int64_t hv = 0; hv < spec.num_value_heads; ++hv)
-            check.judge(fmt::format("state[n={},slot={},hv={}]", entry, slot, hv), {kv ? "k" : "v", kv ? "v" : "k"},
-                        {d3, d4}, ((entry * spec.slots + slot) * spec.num_value_heads + hv) * d3 * d4, spec.exact, row);
+            check.add(fmt::format("state[n={},slot={},hv={}]", entry, slot, hv), {kv ? "k" : "v", kv ? "v" : "k"},
+                        {d3, d4}, begin(entry, slot, hv), begin(compact, slot, hv), spec.exact, row);
+    }
     return check.result().value_or(CheckResult{name, Outcome::passed, "no state is written by this case", {}, ""});
 }
 
@@ -183,13 +215,15 @@ bool steps_checkable(const CaseSpec& spec, const Problem& problem) {
 std::vector<CheckResult> judge_steps(const PreparedCase& prepared, MathMode math, const Problem& problem,
                                      const RunBuffers& subject, const std::vector<Slice>& written,
                                      const ToleranceRow* o_row, const ToleranceRow* state_row) {
+    const HostTensor stored = gather_entries(subject.bank, prepared.oracle_bank);  // compact, as the runs' banks
     RunBuffers truth, magnitude, flip;
-    run_truth(prepared.host, math, truth, magnitude, flip, subject.bank.data());
-    const RunBuffers emulated = run_emulated(prepared.host, subject.bank.data());
+    run_truth(prepared.host, prepared.oracle_bank, math, truth, magnitude, flip, stored.data());
+    const RunBuffers emulated = run_emulated(prepared.host, prepared.oracle_bank, stored.data());
     const OracleRuns stepped{truth, emulated, magnitude, flip};
     const CaseSpec& spec = prepared.host.spec;
     return {judge_output(check_names::o_vs_stepped_r64, spec, stepped, problem, subject, o_row),
-            judge_state(check_names::state_vs_stepped_r64, spec, stepped, subject, written, state_row)};
+            judge_state(check_names::state_vs_stepped_r64, spec, stepped, prepared.oracle_bank, subject, written,
+                        state_row)};
 }
 
 CheckResult judge_untouched(const PreparedCase& prepared, const RunBuffers& subject, const std::vector<Slice>& written) {
@@ -223,9 +257,10 @@ CheckResult count_poison(const RunBuffers& subject, const std::vector<Slice>& wr
     const std::int64_t in_o = subject.o.poison_survivors();
     const std::int64_t slice_elements = spec.num_value_heads * spec.key_dim * spec.value_dim;
     std::int64_t in_state = 0;
-    for (const auto& [entry, slot] : written)
-        for (std::int64_t i = 0; i < slice_elements; ++i)
-            in_state += subject.bank.element_is_poison((entry * spec.slots + slot) * slice_elements + i) ? 1 : 0;
+    for (const auto& [entry, slot] : written) {
+        const std::vector<std::uint8_t> mask = subject.bank.poison_mask((entry * spec.slots + slot) * slice_elements, slice_elements);
+        in_state += std::int64_t(std::count(mask.begin(), mask.end(), std::uint8_t(1)));
+    }
     const std::string detail = fmt::format("{} in o, {} in written state slots", in_o, in_state);
     return {check_names::poison_survivors, in_o + in_state ? Outcome::incorrect : Outcome::passed, detail, {}, ""};
 }
@@ -244,28 +279,69 @@ CheckResult judge_arena(const RunBuffers& subject, const SubjectRunResult& run_r
             {}, ""};
 }
 
-CheckResult check_determinism(const RunBuffers& first, const RunBuffers& second) {
-    const BitwiseResult o = compare_bytes(first.o.bytes(), second.o.bytes(), dtype_size(first.o.dtype()));
-    const BitwiseResult bank = compare_bytes(first.bank.bytes(), second.bank.bytes(), dtype_size(first.bank.dtype()));
-    if (o.identical && bank.identical) return {check_names::determinism, Outcome::passed, "two runs gave identical bytes", {}, ""};
+// What a second run must reproduce bitwise: o, the written slices and the arena's margins
+// (the untouched slices must equal the initial bank, which judge_untouched checks).
+struct RunBytes {
+    std::vector<std::byte> o, written, margins;
+};
+
+RunBytes bytes_to_reproduce(const RunBuffers& run, const std::vector<Slice>& written, const CaseSpec& spec) {
+    RunBytes bytes;
+    bytes.o = run.o.bytes();
+    const std::size_t slice_bytes =
+        std::size_t(spec.num_value_heads * spec.key_dim * spec.value_dim) * dtype_size(run.bank.dtype());
+    const auto* bank = static_cast<const std::byte*>(run.bank.data());
+    for (const auto& [entry, slot] : written) {
+        const std::byte* slice = bank + std::size_t(entry * spec.slots + slot) * slice_bytes;
+        bytes.written.insert(bytes.written.end(), slice, slice + slice_bytes);
+    }
+    const std::vector<std::byte>& all = run.bank.bytes();
+    const std::size_t before = run.bank.margin_before_bytes(), after_begin = before + run.bank.storage_bytes();
+    bytes.margins.assign(all.begin(), all.begin() + std::ptrdiff_t(before));
+    bytes.margins.insert(bytes.margins.end(), all.begin() + std::ptrdiff_t(after_begin), all.end());
+    return bytes;
+}
+
+// Runs the subject a second time in the first run's memory, reset to the initial state
+// (one bank in memory, not two: a serving-size bank is gigabytes), and compares. Called
+// only when the first run left every untouched slice as it was, so that the reset bank
+// is the first run's starting bank.
+CheckResult check_determinism(const PreparedCase& prepared, Subject& subject, RunBuffers& run,
+                              const std::vector<Slice>& written) {
+    const CaseSpec& spec = prepared.host.spec;
+    const RunBytes first = bytes_to_reproduce(run, written, spec);
+    reset_subject_buffers(prepared.host, run);
+    subject.run(make_problem(prepared.host, run));
+    const RunBytes second = bytes_to_reproduce(run, written, spec);
+    const std::size_t element = dtype_size(run.bank.dtype());
+    const BitwiseResult o = compare_bytes(first.o, second.o, dtype_size(run.o.dtype()));
+    const BitwiseResult bank = compare_bytes(first.written, second.written, element);
+    const BitwiseResult margins = compare_bytes(first.margins, second.margins, element);
+    const CheckResult untouched = judge_untouched(prepared, run, written);
+    if (o.identical && bank.identical && margins.identical && untouched.outcome == Outcome::passed)
+        return {check_names::determinism, Outcome::passed, "two runs gave identical bytes", {}, ""};
     return {check_names::determinism, Outcome::incorrect,
-            fmt::format("two runs differ: {} elements of o, {} of the bank", o.differing_elements,
-                        bank.differing_elements),
+            fmt::format("two runs differ: {} elements of o, {} of the written state, {} of the arena{}",
+                        o.differing_elements, bank.differing_elements, margins.differing_elements,
+                        untouched.outcome == Outcome::passed ? "" : "; the second run changed untouched slices"),
             {}, ""};
 }
 
-// Writes the failing case's tensors (subject, R64, Rlp; o and bank) as one JSON file.
+// Writes the failing case's tensors (subject, R64, Rlp; o and the bank entries the active
+// rows touch, listed in "entries") as one JSON file.
 std::string dump_tensors(const std::filesystem::path& dir, const PreparedCase& prepared, const RunBuffers& subject,
                          const std::string& subject_name) {
     constexpr std::int64_t max_elements = 1 << 22;  // keep dumps readable; say so when skipped
-    if (subject.o.numel() + subject.bank.numel() > max_elements) return "tensors too large to dump";
+    if (subject.o.numel() + prepared.truth.bank.numel() > max_elements) return "tensors too large to dump";
     std::filesystem::create_directories(dir);
     const auto path = dir / fmt::format("{}-seed{}.json", subject_name, prepared.host.spec.seed);
     const nlohmann::json dump = {
         {"case", to_text(prepared.host.spec)},
         {"o", {{"subject", tensor_to_json(subject.o)}, {"truth", tensor_to_json(prepared.truth.o)},
                {"emulated", tensor_to_json(prepared.emulated.o)}}},
-        {"bank", {{"initial", tensor_to_json(prepared.host.initial_bank)}, {"subject", tensor_to_json(subject.bank)},
+        {"bank", {{"entries", prepared.oracle_bank.entries},
+                  {"initial", tensor_to_json(gather_entries(prepared.host.initial_bank, prepared.oracle_bank))},
+                  {"subject", tensor_to_json(gather_entries(subject.bank, prepared.oracle_bank))},
                   {"truth", tensor_to_json(prepared.truth.bank)}, {"emulated", tensor_to_json(prepared.emulated.bank)}}}};
     std::ofstream(path) << dump.dump() << '\n';
     return "tensors written to " + path.string();
@@ -286,11 +362,17 @@ nlohmann::json tensor_to_json(const HostTensor& tensor) {
     return {{"dtype", to_string(tensor.dtype())}, {"shape", tensor.shape()}, {"values", std::move(values)}};
 }
 
-PreparedCase prepare_case(const CaseSpec& spec) {
-    HostCase host = materialize(spec);
-    PreparedCase prepared{std::move(host), {}, {}, {}, {}};
-    run_truth(prepared.host, MathMode::precise, prepared.truth, prepared.magnitude, prepared.flip);
-    prepared.emulated = run_emulated(prepared.host);
+PreparedCase prepare_case(const CaseSpec& spec, MathMode math) {
+    PreparedCase prepared;
+    prepared.math = math;
+    StageClock clock(prepared.stages);
+    prepared.host = materialize(spec);
+    prepared.oracle_bank = oracle_bank(prepared.host);
+    clock.mark("generation");
+    run_truth(prepared.host, prepared.oracle_bank, math, prepared.truth, prepared.magnitude, prepared.flip);
+    clock.mark(fmt::format("R64 (bounds: {} math)", to_string(math)));
+    prepared.emulated = run_emulated(prepared.host, prepared.oracle_bank);
+    clock.mark("Rlp");
     return prepared;
 }
 
@@ -349,19 +431,17 @@ CaseReport run_case(const PreparedCase& prepared, Subject& subject, const Tolera
     std::vector<std::vector<std::byte>> input_bytes;
     for (const auto& [name, tensor] : inputs) input_bytes.push_back(tensor->bytes());
 
-    RunBuffers first, second;
+    report.stages = prepared.stages;
+    StageClock clock(report.stages);
+    RunBuffers first;
     Problem first_problem;
     SubjectRunResult run_result;
     try {
         first = make_subject_buffers(prepared.host, spec.input_dtype, spec.state_dtype);
+        clock.mark("subject buffers");
         first_problem = make_problem(prepared.host, first);
         run_result = subject.run(first_problem);
-        take_bank_from_arena(first);
-        if (options.check_determinism) {
-            second = make_subject_buffers(prepared.host, spec.input_dtype, spec.state_dtype);
-            subject.run(make_problem(prepared.host, second));
-            take_bank_from_arena(second);
-        }
+        clock.mark("subject run");
     } catch (const NotSupported& error) {
         if (options.declared_limitation)
             report.declared_limitation = options.declared_limitation(spec, error.what()).value_or("");
@@ -372,20 +452,31 @@ CaseReport run_case(const PreparedCase& prepared, Subject& subject, const Tolera
     }
 
     const std::vector<Slice> written = written_bank_slices(prepared.host);
-    // The prepared bounds are the precise math mode's; another mode's are computed here.
+    // The prepared bounds are those of prepared.math; another mode's are computed here.
     const MathMode math = options.verdict.math.value_or(subject.math_mode());
     report.math = std::string(to_string(math));
     RunBuffers other_truth, other_magnitude, other_flip;
-    if (math != MathMode::precise) run_truth(prepared.host, math, other_truth, other_magnitude, other_flip);
+    if (math != prepared.math) {
+        run_truth(prepared.host, prepared.oracle_bank, math, other_truth, other_magnitude, other_flip);
+        clock.mark(fmt::format("R64 bounds, {} math", to_string(math)));
+    }
     const OracleRuns oracle{prepared.truth, prepared.emulated, prepared.magnitude,
-                            math == MathMode::precise ? prepared.flip : other_flip};
+                            math == prepared.math ? prepared.flip : other_flip};
     report.checks.push_back(judge_output(check_names::o_vs_r64, spec, oracle, first_problem, first, o_row));
-    report.checks.push_back(judge_state(check_names::state_vs_r64, spec, oracle, first, written, state_row));
-    if (steps_checkable(spec, first_problem))
+    clock.mark(check_names::o_vs_r64);
+    report.checks.push_back(
+        judge_state(check_names::state_vs_r64, spec, oracle, prepared.oracle_bank, first, written, state_row));
+    clock.mark(check_names::state_vs_r64);
+    if (steps_checkable(spec, first_problem)) {
         for (CheckResult& check : judge_steps(prepared, math, first_problem, first, written, o_row, state_row))
             report.checks.push_back(std::move(check));
-    report.checks.push_back(judge_untouched(prepared, first, written));
+        clock.mark("stepped oracle and checks");
+    }
+    const CheckResult untouched = judge_untouched(prepared, first, written);
+    report.checks.push_back(untouched);
+    clock.mark(check_names::untouched_bank);
     report.checks.push_back(count_poison(first, written, spec));
+    clock.mark(check_names::poison_survivors);
     if (run_result.has_guard_bands)
         report.checks.push_back({check_names::guard_bands, run_result.damaged_guard_bytes ? Outcome::incorrect : Outcome::passed,
                                  run_result.damaged_guard_bytes
@@ -401,7 +492,7 @@ CaseReport run_case(const PreparedCase& prepared, Subject& subject, const Tolera
     for (const std::string& input : modified_inputs) modified += (modified.empty() ? "" : ", ") + input;
     report.checks.push_back({check_names::inputs_unchanged, modified.empty() ? Outcome::passed : Outcome::incorrect,
                              modified.empty() ? "no read-only input changed" : "the subject wrote to: " + modified, {}, ""});
-    if (options.check_determinism) report.checks.push_back(check_determinism(first, second));
+    clock.mark("guard bands, arena, inputs");
     if (!spec.specials.empty()) {
         try {
             report.checks.push_back(judge_isolation(prepared.host, subject, first));
@@ -409,18 +500,35 @@ CaseReport run_case(const PreparedCase& prepared, Subject& subject, const Tolera
             report.checks.push_back({check_names::isolation, Outcome::failed,
                                      std::string("the run without the special values failed: ") + error.what(), {}, ""});
         }
+        clock.mark(check_names::isolation);
     }
 
     std::string message;
     if (is_failure(worst_outcome(report.checks)) && !options.dump_dir.empty())
         message = dump_tensors(options.dump_dir, prepared, first, subject.name());
+    // Last: the second run reuses the first one's memory.
+    if (options.check_determinism) {
+        if (untouched.outcome != Outcome::passed) {
+            report.checks.push_back({check_names::determinism, Outcome::not_run,
+                                     "not judged: the first run changed untouched slices (see untouched bank)", {}, ""});
+        } else {
+            try {
+                report.checks.push_back(check_determinism(prepared, subject, first, written));
+            } catch (const std::exception& error) {
+                report.checks.push_back({check_names::determinism, Outcome::failed,
+                                         std::string("the second run failed: ") + error.what(), {}, ""});
+            }
+            clock.mark(check_names::determinism);
+        }
+    }
     return finish(Outcome::passed, message);
 }
 
 CaseReport run_case(const CaseSpec& spec, Subject& subject, const ToleranceTable& tolerances,
                     const RunOptions& options) {
     try {
-        return run_case(prepare_case(spec), subject, tolerances, options);
+        return run_case(prepare_case(spec, options.verdict.math.value_or(subject.math_mode())), subject, tolerances,
+                        options);
     } catch (const std::exception& error) {
         CaseReport report;
         report.case_text = to_text(spec);

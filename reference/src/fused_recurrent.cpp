@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <limits>
 #include <type_traits>
+#include <utility>
+#include <vector>
 
 #include <Eigen/Core>
 
@@ -68,7 +70,11 @@ public:
         }
     }
 
-    void run() {
+    // The (row, value head) pairs whose recurrences the call runs, and the inactive rows'
+    // zero outputs. Each pair reads and writes only its own o[row, :, hv] and bank matrices
+    // (active indices are distinct), so the pairs may run in any order on any thread.
+    std::vector<std::pair<Index, Index>> zero_inactive_rows_and_list_heads() {
+        std::vector<std::pair<Index, Index>> heads;
         for (Index row = 0; row < p_.rows(); ++row) {
             const RowTokens tokens = row_tokens(p_, row);
             if (tokens.length() == 0) continue;  // writes no output and no state
@@ -76,12 +82,15 @@ public:
                 zero_output(tokens);  // o == 0 exactly; the bank is neither read nor written
                 continue;
             }
-            for (Index hv = 0; hv < p_.num_value_heads; ++hv) run_head(row, tokens, hv);
+            for (Index hv = 0; hv < p_.num_value_heads; ++hv) heads.emplace_back(row, hv);
         }
+        return heads;
     }
 
-private:
     // One active row and one value head: the whole recurrence over its tokens.
+    void run_head(Index row, Index hv) { run_head(row, row_tokens(p_, row), hv); }
+
+private:
     void run_head(Index row, const RowTokens& tokens, Index hv) {
         const Index n = row_bank_entry(p_, row);
         const Index r = row_read_slot(p_, row);
@@ -338,6 +347,24 @@ private:
     double alpha_error_ = 0, qk_error_ = 0;  // this token's, from elementary_
 };
 
+// The (row, head) recurrences on every thread OpenMP gives this caller (oracle_threads.hpp),
+// each thread with its own working storage; the result is bitwise the same for any count.
+template <class Scalar>
+void run_in_parallel(const Problem& problem, const OracleOptions& options) {
+    const auto make = [&] {
+        return FusedRecurrent<Scalar>(problem, options.order, options.magnitudes, options.resume_bank,
+                                      options.elementary);
+    };
+    const std::vector<std::pair<Index, Index>> heads = make().zero_inactive_rows_and_list_heads();
+    const auto count = std::int64_t(heads.size());
+#pragma omp parallel if (count > 1)
+    {
+        FusedRecurrent<Scalar> recurrence = make();
+#pragma omp for schedule(dynamic, 1)
+        for (std::int64_t i = 0; i < count; ++i) recurrence.run_head(heads[std::size_t(i)].first, heads[std::size_t(i)].second);
+    }
+}
+
 }  // namespace
 
 void run_fused_recurrent(const Problem& problem, const OracleOptions& options) {
@@ -351,9 +378,9 @@ void run_fused_recurrent(const Problem& problem, const OracleOptions& options) {
     if (options.resume_bank && !(problem.circular() && problem.output_final_state))
         throw InvalidArgument("resume_bank", "resuming from a subject's slots needs circular mode with output_final_state");
     if (truth)
-        FusedRecurrent<double>(problem, options.order, options.magnitudes, options.resume_bank, options.elementary).run();
+        run_in_parallel<double>(problem, options);
     else
-        FusedRecurrent<float>(problem, options.order, options.magnitudes, options.resume_bank, options.elementary).run();
+        run_in_parallel<float>(problem, options);
 }
 
 }  // namespace gdr::reference

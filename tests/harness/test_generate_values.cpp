@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <functional>
+#include <set>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -11,6 +13,7 @@
 #include "gdr/core/problem.hpp"
 #include "gdr/harness/case_gen.hpp"
 #include "gdr/harness/generate.hpp"
+#include "gdr/reference/oracle_threads.hpp"
 #include "gdr/reference/numeric.hpp"
 #include "support/host_case_tools.hpp"
 #include "support/rc_property.hpp"
@@ -29,9 +32,12 @@ using gdr::testing::RowInfo;
 namespace {
 
 // Every element of `small` equals the element of `big` at the same logical coordinates.
-bool same_where_both_exist(const HostTensor& small, const HostTensor& big) {
+// Where both tensors have an element (and, for banks, `keep(entry)` says so), the same bits.
+bool same_where_both_exist(const HostTensor& small, const HostTensor& big,
+                           const std::function<bool(std::int64_t)>& keep = {}) {
     bool ok = true;
     for_each_index(small.shape(), [&](const std::vector<std::int64_t>& index) {
+        if (keep && !keep(index[0])) return;
         const double a = small.get(flat(small.shape(), index));
         const double b = big.get(flat(big.shape(), index));
         if (std::memcmp(&a, &b, sizeof a) != 0) ok = false;
@@ -175,8 +181,52 @@ TEST_CASE("generate: a shrunk case keeps the values of the elements it still has
         RC_ASSERT(same_where_both_exist(b.v, a.v));
         RC_ASSERT(same_where_both_exist(b.g, a.g));
         RC_ASSERT(same_where_both_exist(b.beta, a.beta));
-        RC_ASSERT(same_where_both_exist(b.initial_bank, a.initial_bank));
+        // Bank entries keep their values where an active row reads them in both cases; an
+        // entry no row reads holds the cheap fill (generate.hpp).
+        const auto read_in = [](const HostCase& c) {
+            std::set<std::int64_t> read;
+            for (std::int64_t r = 0; r < c.spec.rows(); ++r)
+                if (c.row_is_active(r)) read.insert(c.has_state_indices ? c.state_indices[std::size_t(r)] : r);
+            return read;
+        };
+        const std::set<std::int64_t> read_a = read_in(a), read_b = read_in(b);
+        RC_ASSERT(same_where_both_exist(b.initial_bank, a.initial_bank,
+                                        [&](std::int64_t n) { return read_a.count(n) && read_b.count(n); }));
     });
+}
+
+TEST_CASE("generate: entries no active row reads hold the cheap fill, of the same scale", "[generate]") {
+    // N = 8 entries, rows 0..3 name entries by a permutation: four are read, four are not.
+    const HostCase c = materialize(gdr::harness::parse_text("B=4 T=1 H=1 HV=2 K=16 V=16 N=8 indices=permutation state_scale=2 seed=5"));
+    std::set<std::int64_t> read;
+    for (std::int64_t r = 0; r < 4; ++r) read.insert(c.state_indices[std::size_t(r)]);
+    REQUIRE(read.size() == 4);
+    const std::int64_t entry = c.initial_bank.numel() / 8;
+    double largest_unread = 0, largest_read = 0, sum_squares_unread = 0;
+    for (std::int64_t i = 0; i < c.initial_bank.numel(); ++i) {
+        const double x = c.initial_bank.get(i);
+        if (read.count(i / entry)) {
+            largest_read = std::max(largest_read, std::abs(x));
+        } else {
+            largest_unread = std::max(largest_unread, std::abs(x));
+            sum_squares_unread += x * x;
+        }
+    }
+    // Uniform on [-2 sqrt 3, 2 sqrt 3] (variance 4) where unread; normal (tails past that) where read.
+    CHECK(largest_unread <= 2 * std::sqrt(3.0));
+    CHECK(largest_read > 2 * std::sqrt(3.0));
+    CHECK(sum_squares_unread / double(4 * entry) == Approx(4.0).epsilon(0.1));
+}
+
+TEST_CASE("generate: the bank's bytes do not depend on the thread count", "[generate]") {
+    const CaseSpec spec = gdr::harness::parse_text("B=4 T=1 H=2 HV=4 K=64 V=64 N=40 indices=permutation seed=9");
+    const int threads = gdr::reference::oracle_threads();
+    gdr::reference::set_oracle_threads(1);
+    const HostCase one = materialize(spec);
+    gdr::reference::set_oracle_threads(4);
+    const HostCase four = materialize(spec);
+    gdr::reference::set_oracle_threads(threads);
+    CHECK(one.initial_bank.bytes() == four.initial_bank.bytes());
 }
 
 TEST_CASE("generate: strides, layout and varlen do not change logical values", "[generate][property]") {

@@ -5,6 +5,7 @@
 // judged on (decode_case_config).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -50,7 +51,14 @@ DamagedSubject::Damage amplify_head(const PreparedCase& prepared, std::int64_t h
             }
         };
         amplify(p.o.data, p.o.dtype, prepared.truth.o.to_doubles(), spec.value_dim);
-        amplify(p.state, p.state_dtype, prepared.truth.bank.to_doubles(), spec.key_dim * spec.value_dim);
+        // R64's bank is compact (oracle_bank.hpp): spread it over the subject's entries.
+        const std::int64_t entry_elements = spec.slots * spec.num_value_heads * spec.key_dim * spec.value_dim;
+        const std::vector<double> compact = prepared.truth.bank.to_doubles();
+        std::vector<double> truth_bank(std::size_t(p.bank_elements()), std::numeric_limits<double>::quiet_NaN());
+        for (std::size_t c = 0; c < prepared.oracle_bank.entries.size(); ++c)
+            std::copy_n(compact.begin() + std::ptrdiff_t(c) * entry_elements, entry_elements,
+                        truth_bank.begin() + std::ptrdiff_t(prepared.oracle_bank.entries[c] * entry_elements));
+        amplify(p.state, p.state_dtype, truth_bank, spec.key_dim * spec.value_dim);
     };
 }
 

@@ -3,7 +3,7 @@
 # merge has every case 0..N-1 exactly once, no recorded case ran twice, and resuming with
 # another configuration is refused (exit 2).   usage: fuzz_resume.sh GDR WORKDIR
 set -euo pipefail
-gdr=$1 dir=$2 cases=60
+gdr=$1 dir=$2 cases=400  # more than the first two runs can finish (about 30 cases/s on 2 cores)
 rm -rf "$dir" && mkdir -p "$dir"
 campaign=(fuzz --subject cpu-emulated-reversed --seed 9 --cases "$cases" --workers 2 --progress-seconds 0.2)
 

@@ -117,7 +117,7 @@ int run_verify(const std::vector<std::string>& subject_names, const ReportOption
     return gate.exit_code(reports);
 }
 
-int run_check(const CaseSource& source, const SubjectEntry& entry, const ReportOptions& options) {
+int run_check(const CaseSource& source, const SubjectEntry& entry, const ReportOptions& options, bool profile = false) {
     const CaseSpec spec = source.load();
     Gate gate(verdict_options(options).strict);
     if (const auto refusal = gate.refusal(entry)) {
@@ -135,6 +135,7 @@ int run_check(const CaseSource& source, const SubjectEntry& entry, const ReportO
                    check.tolerance_row_id.empty() ? "" : " [row " + check.tolerance_row_id + "]");
     if (!report.math.empty()) fmt::print("  math mode: {}\n", report.math);
     if (!report.message.empty()) fmt::print("{}\n", report.message);
+    if (profile) fmt::print("\n{}", format_stages(report.stages));
     write_reports(reports, options, "gdr check");
     gate.record(entry, report.outcome != Outcome::not_run);
     return gate.exit_code(reports);
@@ -231,6 +232,10 @@ int main(int argc, char** argv) {
     auto* check = app.add_subcommand("check", "check one case spec against one subject and print the report");
     add_case_options(*check, check_source);
     check->add_option("--subject", check_subject, "the subject (see `gdr subjects`)")->capture_default_str();
+    bool check_profile = false;
+    check->add_flag("--profile", check_profile,
+                    "print each stage's wall time and the peak memory after it (generation, oracle runs, subject runs, "
+                    "checks); the JSON report always has them");
     add_report_options(*check, check_options);
 
     CaseSource spec_source;
@@ -283,7 +288,7 @@ int main(int argc, char** argv) {
     }
     try {
         if (verify->parsed()) return run_verify(verify_subjects, verify_options);
-        if (check->parsed()) return run_check(check_source, builtin_registry().at(check_subject), check_options);
+        if (check->parsed()) return run_check(check_source, builtin_registry().at(check_subject), check_options, check_profile);
         if (spec->parsed()) return run_spec(spec_source);
         if (oracle->parsed()) return run_oracle(oracle_source, precision, oracle_out);
         if (subjects->parsed()) return run_subjects();

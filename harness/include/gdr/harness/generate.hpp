@@ -1,6 +1,8 @@
 // Materialises a CaseSpec into host tensors. Every value is a pure function of
 // (seed, tensor, logical coordinates) through a counter-based hash, so a shrunk case (a
-// smaller B, T or K) keeps the values of the elements it still has.
+// smaller B, T or K) keeps the values of the elements it still has. The one exception is
+// deliberate: a bank entry no active row reads holds a cheap hashed fill instead of the
+// N(0,1) draws (so an entry's values depend on whether some active row names it).
 //
 // Counters: splitmix64 over (seed, a stream per tensor or decision, a hash of the
 // element's logical coordinates), never a flat index, so no extent enters a value:
@@ -13,7 +15,8 @@
 //
 // Distributions: q, k normal N(0,1), uniform U[-1,1], or l2normalized (normal, divided by
 // its norm per token and head); v N(0,1); g weak U[-0.1,0], strong U[-5,-0.5], zero,
-// huge_negative U[-1e4,-50]; beta U[0,1], 1 or 1/2; bank state_scale * N(0,1). Values are
+// huge_negative U[-1e4,-50]; beta U[0,1], 1 or 1/2; bank state_scale * N(0,1) where an active
+// row reads it, state_scale * U[-sqrt 3, sqrt 3] elsewhere (variance 1, 20x cheaper). Values are
 // rounded once to their storage dtype.
 //
 // Exact mode (validate() enforces its preconditions; nothing is silently forced):
@@ -91,17 +94,18 @@ HostCase materialize_indexing(const CaseSpec& spec);
 struct RunBuffers {
     HostTensor o;     // [B, T, HV, V], contiguous
     HostTensor bank;  // like initial_bank
-    // Subjects' buffers only (make_subject_buffers): the bank inside a poisoned arena
-    // (bank_arena.hpp) when the indices reach outside [0, N); make_problem then points the
-    // state at the arena, and take_bank_from_arena copies the bank back into `bank`.
-    HostTensor arena;  // [before + N + after, Slots, HV, ., .], empty without margins
+    // Subjects' buffers only (make_subject_buffers): when the indices reach outside [0, N),
+    // the bank's storage has poisoned margins of whole entries around it, its arena
+    // (bank_arena.hpp; HostTensor::with_margins).
     ArenaMargins margins;
 };
 RunBuffers make_run_buffers(const HostCase& host_case, DType o_storage, DType bank_storage);
-// make_run_buffers with the bank placed in its arena, for a subject to run on.
+// make_run_buffers with the bank inside its arena, for a subject to run on.
 RunBuffers make_subject_buffers(const HostCase& host_case, DType o_storage, DType bank_storage);
-// After the subject ran: the bank's bytes from the arena into buffers.bank (no-op without one).
-void take_bank_from_arena(RunBuffers& buffers);
+// The buffers as make_subject_buffers made them (o poisoned, the bank initial and poisoned
+// where written), for another run in the same memory; the arena's margins are left as
+// they are.
+void reset_subject_buffers(const HostCase& host_case, RunBuffers& buffers);
 // Arena elements outside the bank that no longer hold poison.
 ArenaDamage arena_damage(const RunBuffers& buffers);
 

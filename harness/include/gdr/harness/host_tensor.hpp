@@ -17,6 +17,12 @@ public:
     HostTensor(DType dtype, std::vector<std::int64_t> shape);
     // Strided tensor; storage covers the largest reachable offset. Strides in elements.
     HostTensor(DType dtype, std::vector<std::int64_t> shape, std::vector<std::int64_t> strides);
+    // Contiguous tensor inside a larger allocation: `before` and `after` more elements of
+    // storage around it (a bank inside its arena, bank_arena.hpp), so that a write just
+    // outside the tensor lands in memory the owner checks. data() is the tensor's first
+    // element; bytes() and poison() cover the margins too.
+    static HostTensor with_margins(DType dtype, std::vector<std::int64_t> shape, std::int64_t before,
+                                   std::int64_t after);
 
     DType dtype() const { return dtype_; }
     const std::vector<std::int64_t>& shape() const { return shape_; }
@@ -24,11 +30,14 @@ public:
     std::int64_t numel() const { return numel_; }  // logical elements
     bool empty() const { return numel_ == 0; }
 
-    void* data() { return storage_.data(); }
-    const void* data() const { return storage_.data(); }
-    std::size_t storage_bytes() const { return storage_.size(); }
+    void* data() { return storage_.data() + margin_before_bytes_; }
+    const void* data() const { return storage_.data() + margin_before_bytes_; }
+    // The tensor's own storage (margins excluded).
+    std::size_t storage_bytes() const { return storage_.size() - margin_before_bytes_ - margin_after_bytes_; }
+    // Every byte the tensor owns, margins included.
     std::vector<std::byte>& bytes() { return storage_; }
     const std::vector<std::byte>& bytes() const { return storage_; }
+    std::size_t margin_before_bytes() const { return margin_before_bytes_; }
 
     // Storage offset (elements) of a logical row-major flat index.
     std::int64_t offset_of(std::int64_t logical_index) const;
@@ -36,6 +45,8 @@ public:
     void set(std::int64_t logical_index, double value);       // one RNE rounding to dtype()
     // Every logical element as double, in logical row-major order.
     std::vector<double> to_doubles() const;
+    // Logical elements [begin, begin + count) as double (one slice of a large tensor).
+    std::vector<double> to_doubles(std::int64_t begin, std::int64_t count) const;
     // The same logical values stored as `dtype` (contiguous); f64 copies are exact.
     HostTensor converted(DType dtype) const;
 
@@ -44,13 +55,16 @@ public:
     void poison();
     // Logical elements whose bytes still hold the poison pattern.
     std::int64_t poison_survivors() const;
+    // Per logical element of [begin, begin + count): 1 where its bytes hold the poison pattern.
+    std::vector<std::uint8_t> poison_mask(std::int64_t begin, std::int64_t count) const;
     bool element_is_poison(std::int64_t logical_index) const;
 
 private:
     DType dtype_ = DType::f32;
     std::vector<std::int64_t> shape_;
     std::vector<std::int64_t> strides_;
-    std::vector<std::byte> storage_;
+    std::vector<std::byte> storage_;  // [margin before | the tensor | margin after]
+    std::size_t margin_before_bytes_ = 0, margin_after_bytes_ = 0;
     // Fixed at construction: offset_of runs once per element access, and fuzz campaigns
     // spent half their time recomputing these.
     std::int64_t numel_ = 0;

@@ -12,6 +12,7 @@
 
 #include "gdr/harness/compare.hpp"
 #include "gdr/harness/outcome.hpp"
+#include "gdr/harness/stage_profile.hpp"
 
 namespace gdr::harness {
 
@@ -37,6 +38,9 @@ struct CaseReport {
     // fails a strict gate (gdr --strict, GDR_STRICT=1).
     std::string declared_limitation;
     std::string math;       // the math mode the rule allowed (math_mode.hpp), "" before judging
+    // Where the time and memory went: the case's preparation (generation, the oracle runs;
+    // shared by every subject that runs the case) and this subject's run and checks.
+    std::vector<StageTiming> stages;
 };
 
 // A NOT_SUPPORTED that no declared limitation of its subject covers.

@@ -15,6 +15,8 @@
 
 #include "gdr/harness/case_spec.hpp"
 #include "gdr/harness/generate.hpp"
+#include "gdr/harness/math_mode.hpp"
+#include "gdr/harness/oracle_bank.hpp"
 #include "gdr/harness/report.hpp"
 #include "gdr/harness/subject.hpp"
 #include "gdr/harness/tolerance.hpp"
@@ -22,9 +24,12 @@
 
 namespace gdr::harness {
 
-// A case with its two oracle runs done, shared by every subject that runs it.
+// A case with its two oracle runs done, shared by every subject that runs it. The runs'
+// banks are compact: entry c of truth.bank (and the others) is the case's bank entry
+// oracle_bank.entries[c] (oracle_bank.hpp).
 struct PreparedCase {
     HostCase host;
+    OracleBank oracle_bank;
     RunBuffers truth;      // R64: o and bank stored as f64, nothing rounded
     RunBuffers emulated;   // Rlp: o and bank in the case's dtypes
     RunBuffers magnitude;  // per element of truth, the magnitude of the terms its last step sums (f64)
@@ -32,10 +37,13 @@ struct PreparedCase {
     // show (reference::Magnitudes: elementary functions of the precise math mode, cache-
     // rounding flips, carried across tokens; f64, +Inf where R64 is no reference)
     RunBuffers flip;
+    std::vector<StageTiming> stages;  // generation and the oracle runs (stage_profile.hpp)
+    MathMode math = MathMode::precise;  // the math mode whose bounds `flip` holds
 };
 
-// Throws gdr::InvalidArgument for an invalid spec (naming the key).
-PreparedCase prepare_case(const CaseSpec& spec);
+// Throws gdr::InvalidArgument for an invalid spec (naming the key). `math`: the mode whose
+// elementary-function bounds to compute (run_case computes another subject's mode anew).
+PreparedCase prepare_case(const CaseSpec& spec, MathMode math = MathMode::precise);
 
 // Which declared limitation of the subject covers a NOT_SUPPORTED case (given the spec and
 // the subject's reason): its id, or nullopt when none does (subjects/limitation.hpp).

@@ -34,6 +34,9 @@ std::size_t special_rank(SpecialTensor tensor);
 // InvalidArgument naming "specials": wrong rank, a coordinate out of range, g or beta absent,
 // a hashed element with nowhere to go, more than kMaxSpecials.
 void validate_specials(const CaseSpec& spec);
+// The extent of each coordinate of a special value in this case: rows, the row's tokens,
+// heads, elements (q, k, v, g, beta) or entries, slots, HV, K, V (state).
+std::vector<std::int64_t> special_extents(const CaseSpec& spec, SpecialTensor tensor, std::int64_t row);
 
 // The value a kind stores in `dtype` (before the one rounding to it, which is exact).
 double special_value(SpecialKind kind, DType dtype);

@@ -1,0 +1,44 @@
+// The bank entries the oracle runs need. A serving engine's state pool is far larger than
+// its batch (hundreds to thousands of entries for tens of rows), and the entries no row
+// touches are judged bitwise from their stored bytes, never widened: the oracle (R64, Rlp,
+// magnitudes, flip bounds, stepped runs) runs on a compact bank of just the entries the
+// active rows read and write, with each row's index renumbered into it. Memory and time
+// then follow the batch, not the pool.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "gdr/core/problem.hpp"
+#include "gdr/harness/generate.hpp"
+#include "gdr/harness/host_tensor.hpp"
+
+namespace gdr::harness {
+
+struct OracleBank {
+    // Compact entry c holds the case's bank entry entries[c]; ascending.
+    std::vector<std::int64_t> entries;
+    // Per row: the compact entry it reads and writes, -1 where the row is inactive (the
+    // compact problem's state_indices).
+    std::vector<std::int64_t> row_indices;
+    // The compact entry of a bank entry, -1 when no active row touches it.
+    std::int64_t compact_entry(std::int64_t bank_entry) const;
+    // Entries of the compact bank: at least 1 (a bank needs one), unused when no row is active.
+    std::int64_t bank_entries() const { return entries.empty() ? 1 : std::int64_t(entries.size()); }
+};
+
+// The entries the active rows of `host_case` touch (rows with zero tokens included: they
+// touch nothing, but a compact index keeps them active as in the full problem).
+OracleBank oracle_bank(const HostCase& host_case);
+
+// The compact bank's entries of `bank` (a tensor shaped like the case's bank): the same
+// dtype, shape [bank_entries(), Slots, HV, ., .]; entries of an empty OracleBank stay 0.
+HostTensor gather_entries(const HostTensor& bank, const OracleBank& oracle);
+
+// make_run_buffers for an oracle run: o as there (poisoned, [B, T, HV, V]), the bank
+// compact (the initial values of the entries it holds, in `bank_storage`).
+RunBuffers make_oracle_buffers(const HostCase& host_case, const OracleBank& oracle, DType o_storage, DType bank_storage);
+// make_problem with the compact bank and the renumbered indices.
+Problem make_oracle_problem(const HostCase& host_case, const OracleBank& oracle, RunBuffers& buffers);
+
+}  // namespace gdr::harness
