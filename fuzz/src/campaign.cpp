@@ -193,8 +193,8 @@ void run_worker(SharedState& shared, const std::function<std::unique_ptr<Subject
     }
     RunOptions options;
     options.gdr_command = config.gdr_command;
-    options.check_determinism = config.check_determinism;
     options.verdict = config.verdict;
+    options.verdict.check_determinism = config.check_determinism;
     options.declared_limitation = config.declared_limitation;
 
     while (!shared.stop && !shared.poll_stop_request()) {

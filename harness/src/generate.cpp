@@ -331,11 +331,18 @@ HostCase materialize(const CaseSpec& spec) {
         // shrinking, only be a pure function of the case and their logical coordinates).
         constexpr double sqrt3 = 1.7320508075688772935;  // U[-sqrt 3, sqrt 3] has variance 1
         const std::uint64_t key = mix64(mix64(s.seed ^ kStreamUntouchedState) ^ coords({n, slot, hv}));
-        for (std::int64_t x = 0; x < K; ++x)
-            for (std::int64_t y = 0; y < V; ++y) {
-                const double u = double(mix64(key + std::uint64_t(x) * 0x9E3779B97F4A7C15ull + std::uint64_t(y)) >> 11) * 0x1p-53;
-                store(c.initial_bank, at(x, y), s.state_scale * sqrt3 * (2.0 * u - 1.0));
-            }
+        const auto unread = [&](std::int64_t x, std::int64_t y) {
+            const double u = double(mix64(key + std::uint64_t(x) * 0x9E3779B97F4A7C15ull + std::uint64_t(y)) >> 11) * 0x1p-53;
+            return s.state_scale * sqrt3 * (2.0 * u - 1.0);
+        };
+        if (s.state_dtype == DType::f32) {  // the common pool dtype, stored directly (one rounding, as store's)
+            auto* out = static_cast<float*>(c.initial_bank.data());
+            for (std::int64_t x = 0; x < K; ++x)
+                for (std::int64_t y = 0; y < V; ++y) out[at(x, y)] = static_cast<float>(unread(x, y));
+        } else {
+            for (std::int64_t x = 0; x < K; ++x)
+                for (std::int64_t y = 0; y < V; ++y) store(c.initial_bank, at(x, y), unread(x, y));
+        }
     }
 
     apply_specials(c);  // last: a hashed state special goes where a row reads

@@ -13,6 +13,7 @@
 #include "gdr/core/errors.hpp"
 #include "gdr/harness/check_names.hpp"
 #include "gdr/harness/isolation.hpp"
+#include "gdr/harness/memory_estimate.hpp"
 #include "gdr/harness/special_values.hpp"
 #include "gdr/reference/fused_recurrent.hpp"
 
@@ -396,9 +397,7 @@ CaseReport run_case(const PreparedCase& prepared, Subject& subject, const Tolera
     report.case_text = to_text(spec);
     report.seed = spec.seed;
     report.subject = subject.name();
-    VerdictOptions verdict = options.verdict;
-    verdict.check_determinism = options.check_determinism;
-    report.reproduce = reproduce_command(spec, subject.name(), options.gdr_command, verdict);
+    report.reproduce = reproduce_command(spec, subject.name(), options.gdr_command, options.verdict);
     const auto finish = [&](Outcome outcome, std::string message) {
         report.outcome = worst(outcome, worst_outcome(report.checks));
         report.message = std::move(message);
@@ -507,7 +506,7 @@ CaseReport run_case(const PreparedCase& prepared, Subject& subject, const Tolera
     if (is_failure(worst_outcome(report.checks)) && !options.dump_dir.empty())
         message = dump_tensors(options.dump_dir, prepared, first, subject.name());
     // Last: the second run reuses the first one's memory.
-    if (options.check_determinism) {
+    if (options.verdict.check_determinism) {
         if (untouched.outcome != Outcome::passed) {
             report.checks.push_back({check_names::determinism, Outcome::not_run,
                                      "not judged: the first run changed untouched slices (see untouched bank)", {}, ""});
@@ -524,9 +523,29 @@ CaseReport run_case(const PreparedCase& prepared, Subject& subject, const Tolera
     return finish(Outcome::passed, message);
 }
 
+std::optional<std::string> memory_refusal(const CaseSpec& spec, const RunOptions& options) {
+    const MemoryEstimate needed = estimate_case_memory(spec);
+    const std::int64_t budget = options.memory_budget_bytes > 0 ? options.memory_budget_bytes : available_memory_bytes();
+    if (budget <= 0 || needed.bytes <= budget) return std::nullopt;
+    return fmt::format("the case needs about {:.2f} GB of host memory ({}), over the budget of {:.2f} GB ({})",
+                       double(needed.bytes) / 1e9, needed.breakdown, double(budget) / 1e9,
+                       options.memory_budget_bytes > 0 ? "--memory-budget" : "the memory available");
+}
+
 CaseReport run_case(const CaseSpec& spec, Subject& subject, const ToleranceTable& tolerances,
                     const RunOptions& options) {
     try {
+        // Refused before anything is allocated when it cannot fit (a NOT_RUN, with the figures).
+        if (const auto refusal = memory_refusal(spec, options)) {
+            CaseReport report;
+            report.case_text = to_text(spec);
+            report.seed = spec.seed;
+            report.subject = subject.name();
+            report.outcome = Outcome::not_run;
+            report.message = *refusal;
+            report.reproduce = reproduce_command(spec, subject.name(), options.gdr_command, options.verdict);
+            return report;
+        }
         return run_case(prepare_case(spec, options.verdict.math.value_or(subject.math_mode())), subject, tolerances,
                         options);
     } catch (const std::exception& error) {
@@ -553,6 +572,14 @@ const PreparedCase* SharedCase::prepared() {
 }
 
 CaseReport SharedCase::run(Subject& subject, const ToleranceTable& tolerances, const RunOptions& options) {
+    if (!tried_) {  // a case that cannot fit (or an invalid spec) is reported by run_case(spec) without preparing
+        bool refused = true;
+        try {
+            refused = memory_refusal(spec_, options).has_value();
+        } catch (const std::exception&) {
+        }
+        if (refused) return run_case(spec_, subject, tolerances, options);
+    }
     if (const PreparedCase* ready = prepared()) return run_case(*ready, subject, tolerances, options);
     return run_case(spec_, subject, tolerances, options);
 }

@@ -67,6 +67,9 @@ public:
             flip_read_.resize(K_, V_);
             flip_h_.resize(K_, V_);
             flip_o_.resize(V_);
+            decayed_.resize(K_);
+            decayed_error_.resize(K_);
+            step_error_.resize(K_);
         }
     }
 
@@ -170,7 +173,8 @@ private:
     void record_magnitudes(Index j, Scalar alpha, Scalar beta) {
         // |alpha| x the carried magnitude of h (|h| where it was read exactly): errors carried
         // from earlier tokens scale with their terms, not with a small h they cancelled to.
-        const auto decayed = (std::abs(alpha) * magnitude_read_.col(j)).eval();
+        Vector& decayed = decayed_;
+        decayed.noalias() = std::abs(alpha) * magnitude_read_.col(j);
         const Scalar u_terms = std::abs(v_[j]) + decayed.dot(abs_k_);
         magnitude_h_.col(j) = decayed + (std::abs(beta) * u_terms) * abs_k_;
         magnitude_o_[j] = magnitude_h_.col(j).dot(abs_q_);
@@ -184,9 +188,11 @@ private:
         const double a = std::abs(double(alpha)), b = std::abs(double(beta));
         const double ea = alpha_error_, ek = qk_error_, eq = qk_error_;
         const auto k_abs = abs_k_.template cast<double>();
-        const Eigen::VectorXd d = a * w.template cast<double>() + ea * decayed.template cast<double>();
+        Eigen::VectorXd& d = decayed_error_;  // working storage: no allocation per column
+        d.noalias() = a * w.template cast<double>() + ea * decayed.template cast<double>();
         const double u_error = b * (d.dot(k_abs) + ek * double(decayed.dot(abs_k_)));
-        const Eigen::VectorXd h_error = d + (u_error + ek * b * double(u_terms)) * k_abs;
+        Eigen::VectorXd& h_error = step_error_;
+        h_error.noalias() = d + (u_error + ek * b * double(u_terms)) * k_abs;
         flip_h_.col(j) = h_error.template cast<Scalar>();
         flip_o_[j] = Scalar(h_error.dot(abs_q_.template cast<double>()) + eq * double(magnitude_o_[j]));
     }
@@ -343,7 +349,8 @@ private:
     const Scalar scale_;
     // Working storage, allocated once per call; the token loop allocates nothing.
     Matrix h_, magnitude_h_, flip_read_, flip_h_, unrounded_, magnitude_read_;
-    Vector q_, k_, v_, o_, abs_q_, abs_k_, magnitude_o_, flip_o_;
+    Vector q_, k_, v_, o_, abs_q_, abs_k_, magnitude_o_, flip_o_, decayed_;
+    Eigen::VectorXd decayed_error_, step_error_;
     double alpha_error_ = 0, qk_error_ = 0;  // this token's, from elementary_
 };
 

@@ -3,6 +3,7 @@
 // exists to see it to report INCORRECT (or the outcome that fits an error).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 
@@ -35,7 +36,7 @@ const CheckResult& check_named(const CaseReport& report, const std::string& name
 double o_at(const Problem& p, std::int64_t index) { return reference::load_double(p.o.data, p.o.dtype, index); }
 void set_o(const Problem& p, std::int64_t index, double value) { reference::store_double(p.o.data, p.o.dtype, index, value); }
 
-// Row 0 is active and owns bank entry 2 of 5; entries 0 and 4 are untouched by every row.
+// Two rows name entries of a bank of 5 (a permutation): most entries are untouched.
 const std::string kIndexed = "B=2 T=2 H=1 HV=2 K=8 V=6 layout=vk in=f32 state=f32 N=5 indices=permutation seed=3";
 
 }  // namespace
@@ -101,6 +102,69 @@ TEST_CASE("runner: a different second run fails determinism", "[runner]") {
         if (run == 1) set_o(p, 0, o_at(p, 0) + reference::ulp(p.o.dtype, o_at(p, 0)));  // one ulp
     });
     CHECK(check_named(report, "determinism").outcome == Outcome::incorrect);
+}
+
+TEST_CASE("runner: the second run, in the first one's memory, must reproduce the state and the arena", "[runner]") {
+    const HostCase host = materialize(parse_text(kIndexed));
+    const std::vector<std::int64_t> written = oracle_bank(host).entries;
+    REQUIRE(!written.empty());
+    std::int64_t untouched_entry = 0;
+    while (std::count(written.begin(), written.end(), untouched_entry)) ++untouched_entry;
+    REQUIRE(untouched_entry < host.spec.resolved_bank_entries());
+    // A written state element one ulp off in the second run only.
+    const CaseReport state = run(kIndexed, [&](const Problem& p, int run, SubjectRunResult&) {
+        if (run != 1) return;
+        const std::int64_t at = p.bank_entry_elements() * written[0];
+        const double x = reference::load_double(p.state, p.state_dtype, at);
+        reference::store_double(p.state, p.state_dtype, at, x + reference::ulp(p.state_dtype, x));
+    });
+    CHECK(check_named(state, "determinism").outcome == Outcome::incorrect);
+    CHECK_THAT(check_named(state, "determinism").detail, Catch::Contains("1 of the written state"));
+    // An untouched entry changed by the second run only (the first left it intact).
+    const auto change_untouched_in = [&](int changing_run) {
+        return [&, changing_run](const Problem& p, int run, SubjectRunResult&) {
+            if (run == changing_run)
+                reference::store_double(p.state, p.state_dtype, p.bank_entry_elements() * untouched_entry, 7.0);
+        };
+    };
+    const CaseReport untouched = run(kIndexed, change_untouched_in(1));
+    CHECK(check_named(untouched, "untouched bank").outcome == Outcome::passed);
+    CHECK(check_named(untouched, "determinism").outcome == Outcome::incorrect);
+    CHECK_THAT(check_named(untouched, "determinism").detail, Catch::Contains("changed untouched slices"));
+    // When the first run already changed an untouched entry the second is not judged.
+    const CaseReport first = run(kIndexed, change_untouched_in(0));
+    CHECK(check_named(first, "untouched bank").outcome == Outcome::incorrect);
+    CHECK(check_named(first, "determinism").outcome == Outcome::not_run);
+}
+
+TEST_CASE("runner: a case over the memory budget is NOT_RUN before anything is allocated", "[runner]") {
+    int runs = 0;
+    DamagedSubject subject([&runs](const Problem&, int, SubjectRunResult&) { ++runs; });
+    RunOptions options;
+    options.memory_budget_bytes = 1000;  // less than any case
+    const CaseReport report = run_case(parse_text(kIndexed), subject, ToleranceTable::load_default(), options);
+    CHECK(report.outcome == Outcome::not_run);
+    CHECK_THAT(report.message, Catch::Contains("over the budget") && Catch::Contains("--memory-budget"));
+    CHECK(runs == 0);
+    SharedCase shared(parse_text(kIndexed));
+    CHECK(shared.run(subject, ToleranceTable::load_default(), options).outcome == Outcome::not_run);
+    CHECK(runs == 0);
+    options.memory_budget_bytes = std::int64_t(1) << 32;
+    CHECK(run_case(parse_text(kIndexed), subject, ToleranceTable::load_default(), options).outcome == Outcome::passed);
+    CHECK(runs == 2);
+}
+
+TEST_CASE("runner: each stage's time and peak memory are in the report", "[runner]") {
+    const CaseReport report = run(kIndexed, [](const Problem&, int, SubjectRunResult&) {});
+    std::vector<std::string> stages;
+    for (const StageTiming& stage : report.stages) {
+        stages.push_back(stage.stage);
+        CHECK(stage.seconds >= 0);
+        CHECK(stage.peak_rss_bytes > 0);
+    }
+    for (const char* stage : {"generation", "subject run", "o vs R64", "state vs R64", "untouched bank", "determinism"})
+        CHECK(std::find(stages.begin(), stages.end(), stage) != stages.end());
+    CHECK(to_json(report).at("stages").size() == report.stages.size());
 }
 
 TEST_CASE("runner: a subject that writes its inputs is INCORRECT", "[runner]") {

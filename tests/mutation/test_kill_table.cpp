@@ -40,7 +40,7 @@ private:
 
 KillOptions options_with() {
     KillOptions options;
-    options.run_options.check_determinism = false;
+    options.run_options.verdict.check_determinism = false;
     return options;
 }
 

@@ -52,7 +52,7 @@ Limitation key_dim_over(std::int64_t k) {
 
 std::vector<CaseReport> run_cases(const SubjectEntry& subject) {
     harness::RunOptions options;
-    options.check_determinism = false;
+    options.verdict.check_determinism = false;
     options.declared_limitation = subject.limitation_lookup();
     const auto made = subject.make(0);
     std::vector<CaseReport> reports;

@@ -125,8 +125,11 @@ int run_check(const CaseSource& source, const SubjectEntry& entry, const ReportO
         return exit_failed;
     }
     const ToleranceTable tolerances = load_tolerances(verdict_options(options));
+    const RunOptions run = run_options(options, entry.limitation_lookup());
+    // One case asked for by name: one that cannot fit is invalid input, refused before anything runs.
+    if (const auto refusal = memory_refusal(spec, run)) throw gdr::InvalidArgument("--memory-budget", *refusal);
     const auto subject = entry.make(0);
-    const CaseReport report = run_case(spec, *subject, tolerances, run_options(options, entry.limitation_lookup()));
+    const CaseReport report = run_case(spec, *subject, tolerances, run);
     const std::vector<CaseReport> reports{report};
     fmt::print("{}\n", format_table(reports));
     if (report.outcome != Outcome::passed) fmt::print("\n{}\n", format_failure(report));

@@ -16,6 +16,10 @@ void add_report_options(CLI::App& command, ReportOptions& options) {
     command.add_option("--junit", options.junit_file, "write a JUnit XML report to this file");
     command.add_option("--json", options.json_file, "write a JSON summary of the run to this file");
     command.add_option("--dump-dir", options.dump_dir, "write failing cases' tensors here");
+    command.add_option("--memory-budget", options.memory_budget_gb,
+                       "GB of host memory a case may take; a case that needs more is NOT_RUN, refused before anything "
+                       "is allocated (default: the memory available)")
+        ->check(CLI::Range(0.001, 1.0e6));
     command.add_option("--tolerances", options.verdict.tolerance_file, "tolerance table (default: the compiled-in one)");
     command.add_flag("--strict", options.verdict.strict,
                      "a NOT_SUPPORTED that no declared limitation of the subject covers fails (also GDR_STRICT=1)");
@@ -46,8 +50,8 @@ harness::ToleranceTable load_tolerances(const harness::VerdictOptions& verdict) 
 harness::RunOptions run_options(const ReportOptions& options, harness::LimitationLookup limitations) {
     harness::RunOptions run;
     run.verdict = verdict_options(options);
-    run.check_determinism = run.verdict.check_determinism;
     run.dump_dir = options.dump_dir;
+    run.memory_budget_bytes = std::int64_t(options.memory_budget_gb * 1e9);
     run.declared_limitation = std::move(limitations);
     return run;
 }

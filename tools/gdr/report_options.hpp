@@ -19,6 +19,7 @@ struct ReportOptions {
     std::string junit_file;
     std::string json_file;  // the JSON summary of the run (an output, in every verb)
     std::string dump_dir;
+    double memory_budget_gb = 0;  // 0: the memory the machine has available
     harness::VerdictOptions verdict;  // --tolerances, --strict, --no-determinism, --math
 };
 

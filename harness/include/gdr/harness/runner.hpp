@@ -51,21 +51,27 @@ using LimitationLookup = std::function<std::optional<std::string>(const CaseSpec
 
 struct RunOptions {
     std::string gdr_command = "gdr";  // how the reproduce line invokes the tool
-    bool check_determinism = true;    // run the subject twice and compare bytes
     std::filesystem::path dump_dir;   // where failing cases' tensors go; empty: nowhere
     // Fills CaseReport::declared_limitation of a NOT_SUPPORTED case; none: every
     // NOT_SUPPORTED is unexpected.
     LimitationLookup declared_limitation;
-    // The options behind this verdict, for the reproduce line (its --no-determinism follows
-    // check_determinism above, what the run did).
-    // (--math among them: it overrides the subject's declared math mode).
+    // The options behind this verdict (verdict.check_determinism: run the subject twice and
+    // compare bytes), for the reproduce line too; --math overrides the subject's math mode.
     VerdictOptions verdict;
+    // Host memory a case may take (estimate_case_memory); a case over it is NOT_RUN, refused
+    // before anything is allocated. 0: the memory the machine has available.
+    std::int64_t memory_budget_bytes = 0;
 };
 
 // Never throws for subject errors: they become FAILED / NOT_SUPPORTED / NOT_RUN outcomes.
 CaseReport run_case(const PreparedCase& prepared, Subject& subject, const ToleranceTable& tolerances,
                     const RunOptions& options = {});
-// prepare_case + run_case; an invalid spec is a FAILED report naming the key.
+// Why a case cannot run within options.memory_budget_bytes (estimate_case_memory), or nullopt.
+// Throws InvalidArgument for an invalid spec.
+std::optional<std::string> memory_refusal(const CaseSpec& spec, const RunOptions& options);
+
+// prepare_case + run_case; an invalid spec is a FAILED report naming the key, a case over
+// the memory budget a NOT_RUN saying why (before anything is allocated).
 CaseReport run_case(const CaseSpec& spec, Subject& subject, const ToleranceTable& tolerances,
                     const RunOptions& options = {});
 
