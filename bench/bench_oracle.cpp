@@ -20,6 +20,7 @@
 #include "gdr/core/dtype.hpp"
 #include "gdr/core/problem.hpp"
 #include "gdr/reference/fused_recurrent.hpp"
+#include "gdr/reference/oracle_threads.hpp"
 
 namespace {
 
@@ -92,6 +93,9 @@ struct Workload {
 };
 
 void bench_oracle(benchmark::State& state, Precision precision, i64 T, gdr::Layout layout) {
+    // One thread: the per-core rate, what a campaign worker gets (the oracle spreads over
+    // every core by default; reference/oracle_threads.hpp).
+    gdr::reference::set_oracle_threads(1);
     Workload w(precision, T, layout);
     const gdr::reference::OracleOptions options{precision, gdr::reference::ReductionOrder::forward};
     for (auto _ : state) {

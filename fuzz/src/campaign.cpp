@@ -1,5 +1,7 @@
 #include "gdr/fuzz/campaign.hpp"
 
+#include "gdr/reference/oracle_threads.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -319,9 +321,13 @@ CampaignSummary run_campaign(const CampaignConfig& config,
     bool started = false;  // the start record names the subject: written by the first worker
 
     std::vector<std::thread> workers;
-    for (int w = 0; w < config.workers_per_device * int(devices.size()); ++w) {
+    const int worker_count = config.workers_per_device * int(devices.size());
+    // Each worker's oracle runs get its share of the cores, not all of them each.
+    const int oracle_threads = std::max(1, reference::oracle_threads() / worker_count);
+    for (int w = 0; w < worker_count; ++w) {
         const int device = devices[std::size_t(w) % devices.size()];
-        workers.emplace_back([&shared, &make_subject, &started, device] {
+        workers.emplace_back([&shared, &make_subject, &started, device, oracle_threads] {
+            reference::set_oracle_threads(oracle_threads);
             try {
                 run_worker(shared, make_subject, device, started);
             } catch (...) {

@@ -36,12 +36,19 @@ HostTensor gather_entries(const HostTensor& bank, const OracleBank& oracle) {
     return compact;
 }
 
-RunBuffers make_oracle_buffers(const HostCase& c, const OracleBank& oracle, DType o_storage, DType bank_storage) {
+RunBuffers make_oracle_buffers(const HostCase& c, const OracleBank& oracle, DType o_storage, DType bank_storage,
+                               bool initial_values) {
     const CaseSpec& s = c.spec;
     RunBuffers buffers;
     buffers.o = HostTensor(o_storage, {s.varlen ? 1 : s.batch, s.seq_len, s.num_value_heads, s.value_dim});
     buffers.o.poison();
-    buffers.bank = gather_entries(c.initial_bank, oracle).converted(bank_storage);
+    if (initial_values) {
+        buffers.bank = gather_entries(c.initial_bank, oracle).converted(bank_storage);
+    } else {
+        std::vector<std::int64_t> shape = c.initial_bank.shape();
+        shape[0] = oracle.bank_entries();
+        buffers.bank = HostTensor(bank_storage, shape);
+    }
     return buffers;
 }
 

@@ -29,8 +29,8 @@ using Slice = std::pair<std::int64_t, std::int64_t>;  // (bank entry, slot)
 void run_truth(const HostCase& host, const OracleBank& bank, MathMode math, RunBuffers& truth, RunBuffers& magnitude,
                RunBuffers& flip, const void* resume_bank = nullptr) {
     truth = make_oracle_buffers(host, bank, DType::f64, DType::f64);
-    magnitude = make_oracle_buffers(host, bank, DType::f64, DType::f64);
-    flip = make_oracle_buffers(host, bank, DType::f64, DType::f64);
+    magnitude = make_oracle_buffers(host, bank, DType::f64, DType::f64, false);
+    flip = make_oracle_buffers(host, bank, DType::f64, DType::f64, false);
     const reference::Magnitudes magnitudes{
         static_cast<double*>(magnitude.o.data()), static_cast<double*>(magnitude.bank.data()),
         static_cast<double*>(flip.o.data()), static_cast<double*>(flip.bank.data())};

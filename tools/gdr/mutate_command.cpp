@@ -1,5 +1,7 @@
 #include "mutate_command.hpp"
 
+#include "gdr/reference/oracle_threads.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -32,7 +34,10 @@ constexpr std::string_view result_line_prefix = "kill-result ";
 // outcome of the mutants after it. A child that dies without a result is a kill (FAILED).
 // start_isolated starts it, finish_isolated collects its result (several run at a time).
 std::FILE* start_isolated(const SubjectEntry& mutant, const MutateOptions& mutate, const ReportOptions& options) {
-    std::string command = shell_quote(std::filesystem::read_symlink("/proc/self/exe").string()) +
+    // Each child's oracle gets its share of the cores (mutate.jobs children run at once).
+    const int threads = std::max(1, gdr::reference::oracle_threads() / std::max(1, mutate.jobs));
+    std::string command = fmt::format("OMP_NUM_THREADS={} ", threads) +
+                          shell_quote(std::filesystem::read_symlink("/proc/self/exe").string()) +
                           " mutate --in-process --result-line --mutant " + shell_quote(mutant.name) +
                           fmt::format(" --seconds {} --seed {}", mutate.seconds_per_mutant, mutate.seed);
     for (const std::string& arg : verdict_options(options).cli_args()) command += " " + shell_quote(arg);

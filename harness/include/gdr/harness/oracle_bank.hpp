@@ -36,8 +36,10 @@ OracleBank oracle_bank(const HostCase& host_case);
 HostTensor gather_entries(const HostTensor& bank, const OracleBank& oracle);
 
 // make_run_buffers for an oracle run: o as there (poisoned, [B, T, HV, V]), the bank
-// compact (the initial values of the entries it holds, in `bank_storage`).
-RunBuffers make_oracle_buffers(const HostCase& host_case, const OracleBank& oracle, DType o_storage, DType bank_storage);
+// compact (the initial values of the entries it holds, in `bank_storage`; zeros without
+// `initial_values`, for the magnitude and bound outputs, which the run writes where it writes).
+RunBuffers make_oracle_buffers(const HostCase& host_case, const OracleBank& oracle, DType o_storage, DType bank_storage,
+                               bool initial_values = true);
 // make_problem with the compact bank and the renumbered indices.
 Problem make_oracle_problem(const HostCase& host_case, const OracleBank& oracle, RunBuffers& buffers);
 
