@@ -197,6 +197,7 @@ void run_worker(SharedState& shared, const std::function<std::unique_ptr<Subject
     options.gdr_command = config.gdr_command;
     options.verdict = config.verdict;
     options.verdict.check_determinism = config.check_determinism;
+    options.memory_budget_bytes = config.memory_budget_bytes;
     options.declared_limitation = config.declared_limitation;
 
     while (!shared.stop && !shared.poll_stop_request()) {

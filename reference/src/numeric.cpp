@@ -1,6 +1,8 @@
 #include "gdr/reference/numeric.hpp"
 
 #include <algorithm>
+#include <bit>
+#include <cstdint>
 #include <cmath>
 #include <limits>
 
@@ -62,8 +64,14 @@ double ulp(DType dtype, double value) {
     // |value| in [2^e, 2^(e+1)) has spacing 2^(e - p + 1); below the smallest normal the
     // spacing stays that of the subnormals, 2^(e_min - p + 1). Above the format's largest
     // finite value this is the spacing the binade would have (no special case for overflow).
-    const int e = value == 0.0 ? f.min_exponent : std::max(std::ilogb(value), f.min_exponent);
-    return std::ldexp(1.0, e - f.precision + 1);
+    // The exponent from the bits, and 2^k built as bits where k is a normal double's exponent:
+    // the comparison judges every element with this, and ilogb/ldexp were a tenth of its time.
+    const auto bits = std::bit_cast<std::uint64_t>(value);
+    const int biased = int((bits >> 52) & 0x7ff);
+    const int exponent = value == 0.0 ? f.min_exponent : biased == 0 ? std::ilogb(value) : biased - 1023;
+    const int k = std::max(exponent, f.min_exponent) - f.precision + 1;
+    if (k < -1022) return std::ldexp(1.0, k);
+    return std::bit_cast<double>(std::uint64_t(k + 1023) << 52);
 }
 
 double unit_roundoff(DType dtype) { return std::ldexp(1.0, -format_of(dtype).precision); }

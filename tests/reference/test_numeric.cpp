@@ -215,7 +215,24 @@ TEST_CASE("numeric: ulp and unit roundoff", "[numeric]") {
     CHECK(ulp(DType::bf16, 0.0) == std::ldexp(1.0, -133));
     CHECK(ulp(DType::f32, 1e-45) == std::ldexp(1.0, -149));
     CHECK(ulp(DType::f64, 1.0) == std::ldexp(1.0, -52));
+    CHECK(ulp(DType::f64, 1e-310) == std::ldexp(1.0, -1074));  // a double subnormal
+    CHECK(ulp(DType::f32, 1e300) == std::ldexp(1.0, 996 - 23));
     CHECK(std::isnan(ulp(DType::f32, std::nan(""))));
+    // The bit-level exponent agrees with the definition, 2^(max(ilogb x, e_min) - p + 1),
+    // over every binade a double has (the comparison calls ulp per element, so it is fast).
+    {
+        std::mt19937_64 bits_rng(11);
+        const std::pair<DType, std::pair<int, int>> formats[] = {
+            {DType::f32, {-126, 24}}, {DType::bf16, {-126, 8}}, {DType::f16, {-14, 11}}, {DType::f64, {-1022, 53}}};
+        for (int i = 0; i < 20000; ++i) {
+            const double x = std::bit_cast<double>(bits_rng());  // every exponent, subnormals, both signs
+            if (!std::isfinite(x)) continue;
+            for (const auto& [dtype, format] : formats) {
+                const int e = x == 0.0 ? format.first : std::max(std::ilogb(x), format.first);
+                REQUIRE(ulp(dtype, x) == std::ldexp(1.0, e - format.second + 1));
+            }
+        }
+    }
     CHECK(unit_roundoff(DType::f32) == std::ldexp(1.0, -24));
     CHECK(unit_roundoff(DType::f16) == std::ldexp(1.0, -11));
     CHECK(unit_roundoff(DType::bf16) == std::ldexp(1.0, -8));

@@ -171,6 +171,7 @@ int FuzzCommand::run() const {
     config.out_dir = out_dir_;
     config.jsonl_file = report_.jsonl_file;
     config.dump_dir = report_.dump_dir;
+    config.memory_budget_bytes = std::int64_t(report_.memory_budget_gb * 1e9);
     config.verdict = verdict_options(report_);
     config.check_determinism = config.verdict.check_determinism;
     config.declared_limitation = entry.limitation_lookup();

@@ -80,6 +80,8 @@ struct CampaignConfig {
     std::filesystem::path jsonl_file;
     // Where the shrunk failing cases' tensors are dumped (one more run each); empty: nowhere.
     std::filesystem::path dump_dir;
+    // Host memory a case may take (harness::RunOptions::memory_budget_bytes); 0: available.
+    std::int64_t memory_budget_bytes = 0;
 
     CaseGenConfig generator = harness::decode_case_config();
     // bound_work() budget per case (B x T x HV x K x V): the CPU oracle's cost per case.
