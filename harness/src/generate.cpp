@@ -301,14 +301,18 @@ HostCase materialize(const CaseSpec& spec) {
     c.cu_seqlens_i64 = std::move(indexing.cu_seqlens_i64);
 
     // The bank: values keyed by logical (entry, slot, hv, k, v), the same in both layouts.
-    // Entries an active row reads are N(0, 1) draws (Box-Muller, ~50 ns each); the others,
-    // which a correct kernel never reads, a cheap hashed uniform of the same scale and
-    // variance: a serving engine's pool has 10^8 to 10^9 elements, mostly untouched.
+    // The slot an active row reads is N(0, 1) draws (Box-Muller, ~50 ns each); every other
+    // slot, which a correct kernel never reads (it is untouched, or written over), a cheap
+    // hashed uniform of the same scale and variance: a serving engine's pool has 10^8 to
+    // 10^9 elements, mostly untouched.
     c.initial_bank = HostTensor(s.state_dtype, bank_shape(s));
     const bool kv = s.layout == Layout::KV;
-    std::vector<std::uint8_t> read(std::size_t(s.resolved_bank_entries()), 0);
+    // read_slot[n]: 1 + the slot an active row reads from entry n, 0 where no row reads it.
+    std::vector<std::int64_t> read_slot(std::size_t(s.resolved_bank_entries()), 0);
     for (std::int64_t r = 0; r < s.rows(); ++r)
-        if (c.row_is_active(r)) read[std::size_t(c.has_state_indices ? c.state_indices[std::size_t(r)] : r)] = 1;
+        if (c.row_is_active(r))
+            read_slot[std::size_t(c.has_state_indices ? c.state_indices[std::size_t(r)] : r)] =
+                1 + (s.circular ? std::int64_t(c.cache_seqlens[std::size_t(r)]) % s.slots : 0);
     // One matrix per iteration, in parallel (values are pure functions of their coordinates,
     // so the bytes do not depend on the thread count).
     const std::int64_t matrices = s.resolved_bank_entries() * s.slots * HV;
@@ -317,7 +321,7 @@ HostCase materialize(const CaseSpec& spec) {
         const std::int64_t n = m / (s.slots * HV), slot = m / HV % s.slots, hv = m % HV;
         const std::int64_t base = offset(c.initial_bank, {n, slot, hv, 0, 0});  // the bank is contiguous
         const auto at = [&](std::int64_t x, std::int64_t y) { return base + (kv ? x * V + y : y * K + x); };
-        if (s.exact || read[std::size_t(n)]) {
+        if (s.exact || read_slot[std::size_t(n)] == slot + 1) {
             for (std::int64_t x = 0; x < K; ++x)
                 for (std::int64_t y = 0; y < V; ++y) {
                     const std::uint64_t ctr = coords({n, slot, hv, x, y});

@@ -32,12 +32,12 @@ using gdr::testing::RowInfo;
 namespace {
 
 // Every element of `small` equals the element of `big` at the same logical coordinates.
-// Where both tensors have an element (and, for banks, `keep(entry)` says so), the same bits.
+// Where both tensors have an element (and, for banks, `keep(index)` says so), the same bits.
 bool same_where_both_exist(const HostTensor& small, const HostTensor& big,
-                           const std::function<bool(std::int64_t)>& keep = {}) {
+                           const std::function<bool(const std::vector<std::int64_t>&)>& keep = {}) {
     bool ok = true;
     for_each_index(small.shape(), [&](const std::vector<std::int64_t>& index) {
-        if (keep && !keep(index[0])) return;
+        if (keep && !keep(index)) return;
         const double a = small.get(flat(small.shape(), index));
         const double b = big.get(flat(big.shape(), index));
         if (std::memcmp(&a, &b, sizeof a) != 0) ok = false;
@@ -181,17 +181,20 @@ TEST_CASE("generate: a shrunk case keeps the values of the elements it still has
         RC_ASSERT(same_where_both_exist(b.v, a.v));
         RC_ASSERT(same_where_both_exist(b.g, a.g));
         RC_ASSERT(same_where_both_exist(b.beta, a.beta));
-        // Bank entries keep their values where an active row reads them in both cases; an
-        // entry no row reads holds the cheap fill (generate.hpp).
+        // Bank slots keep their values where an active row reads them in both cases; a slot
+        // no row reads holds the cheap fill (generate.hpp).
         const auto read_in = [](const HostCase& c) {
-            std::set<std::int64_t> read;
+            std::set<std::pair<std::int64_t, std::int64_t>> read;  // (entry, slot)
             for (std::int64_t r = 0; r < c.spec.rows(); ++r)
-                if (c.row_is_active(r)) read.insert(c.has_state_indices ? c.state_indices[std::size_t(r)] : r);
+                if (c.row_is_active(r))
+                    read.insert({c.has_state_indices ? c.state_indices[std::size_t(r)] : r,
+                                 c.spec.circular ? std::int64_t(c.cache_seqlens[std::size_t(r)]) % c.spec.slots : 0});
             return read;
         };
-        const std::set<std::int64_t> read_a = read_in(a), read_b = read_in(b);
-        RC_ASSERT(same_where_both_exist(b.initial_bank, a.initial_bank,
-                                        [&](std::int64_t n) { return read_a.count(n) && read_b.count(n); }));
+        const auto read_a = read_in(a), read_b = read_in(b);
+        RC_ASSERT(same_where_both_exist(b.initial_bank, a.initial_bank, [&](const std::vector<std::int64_t>& i) {
+            return read_a.count({i[0], i[1]}) && read_b.count({i[0], i[1]});
+        }));
     });
 }
 

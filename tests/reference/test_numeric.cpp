@@ -9,6 +9,7 @@
 #include <cstring>
 #include <limits>
 #include <random>
+#include <vector>
 
 #include "gdr/core/poison.hpp"
 #include "gdr/reference/numeric.hpp"
@@ -244,6 +245,19 @@ TEST_CASE("numeric: ulp and unit roundoff", "[numeric]") {
         for (int i = 0; i < 1000; ++i) {
             const double x = u(rng);
             REQUIRE(std::fabs(round_to(dtype, x) - x) <= ulp(dtype, x) / 2);
+        }
+    }
+}
+
+TEST_CASE("numeric: fill_poison repeats the pattern over any length, and writes nothing past it", "[numeric]") {
+    for (DType dtype : {DType::f32, DType::f16, DType::bf16, DType::f64}) {
+        const std::vector<std::byte> pattern = gdr::poison_pattern(dtype);
+        for (std::size_t bytes : {std::size_t(0), std::size_t(1), pattern.size(), std::size_t(7), std::size_t(1000),
+                                  std::size_t(4099)}) {
+            std::vector<std::byte> buffer(bytes + 8, std::byte{0x11});
+            gdr::fill_poison(buffer.data(), bytes, dtype);
+            for (std::size_t i = 0; i < bytes; ++i) REQUIRE(buffer[i] == pattern[i % pattern.size()]);
+            for (std::size_t i = bytes; i < buffer.size(); ++i) REQUIRE(buffer[i] == std::byte{0x11});
         }
     }
 }

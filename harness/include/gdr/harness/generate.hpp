@@ -1,8 +1,8 @@
 // Materialises a CaseSpec into host tensors. Every value is a pure function of
 // (seed, tensor, logical coordinates) through a counter-based hash, so a shrunk case (a
 // smaller B, T or K) keeps the values of the elements it still has. The one exception is
-// deliberate: a bank entry no active row reads holds a cheap hashed fill instead of the
-// N(0,1) draws (so an entry's values depend on whether some active row names it).
+// deliberate: a bank slot no active row reads holds a cheap hashed fill instead of the
+// N(0,1) draws (so a slot's values depend on whether some active row reads it).
 //
 // Counters: splitmix64 over (seed, a stream per tensor or decision, a hash of the
 // element's logical coordinates), never a flat index, so no extent enters a value:
@@ -15,8 +15,8 @@
 //
 // Distributions: q, k normal N(0,1), uniform U[-1,1], or l2normalized (normal, divided by
 // its norm per token and head); v N(0,1); g weak U[-0.1,0], strong U[-5,-0.5], zero,
-// huge_negative U[-1e4,-50]; beta U[0,1], 1 or 1/2; bank state_scale * N(0,1) where an active
-// row reads it, state_scale * U[-sqrt 3, sqrt 3] elsewhere (variance 1, 20x cheaper). Values are
+// huge_negative U[-1e4,-50]; beta U[0,1], 1 or 1/2; bank state_scale * N(0,1) in the slots active
+// rows read, state_scale * U[-sqrt 3, sqrt 3] elsewhere (variance 1, 20x cheaper). Values are
 // rounded once to their storage dtype.
 //
 // Exact mode (validate() enforces its preconditions; nothing is silently forced):
