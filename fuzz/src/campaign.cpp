@@ -25,11 +25,6 @@ namespace gdr::fuzz {
 
 using namespace gdr::harness;
 
-harness::VerdictOptions verdict_of(const CampaignConfig& config) {
-    harness::VerdictOptions verdict = config.verdict;
-    verdict.check_determinism = config.check_determinism;
-    return verdict;
-}
 
 namespace {
 
@@ -196,7 +191,6 @@ void run_worker(SharedState& shared, const std::function<std::unique_ptr<Subject
     RunOptions options;
     options.gdr_command = config.gdr_command;
     options.verdict = config.verdict;
-    options.verdict.check_determinism = config.check_determinism;
     options.memory_budget_bytes = config.memory_budget_bytes;
     options.declared_limitation = config.declared_limitation;
 
@@ -249,7 +243,7 @@ void run_worker(SharedState& shared, const std::function<std::unique_ptr<Subject
             ReplayFile replay;
             replay.spec = failure.shrunk;
             replay.subject = subject->name();
-            replay.options = verdict_of(config);
+            replay.options = config.verdict;
             replay.outcome = std::string(to_string(failure.report.outcome));
             replay.failure_class = failure.failure_class;
             replay.failing_checks = failing_checks(failure.report);
@@ -384,7 +378,7 @@ nlohmann::json to_json(const CampaignSummary& summary, const CampaignConfig& con
             {"cases", summary.cases},
             {"not_supported", summary.not_supported},
             {"not_supported_unexpected", summary.unexpected_not_supported},
-            {"options", to_json(verdict_of(config))},
+            {"options", to_json(config.verdict)},
             {"work_budget", config.work_budget},  // shapes which cases are drawn, so the campaign's record
             {"not_run_reason", summary.not_run_reason ? nlohmann::json(*summary.not_run_reason) : nlohmann::json()},
             {"stopped_by", summary.stopped_by ? nlohmann::json(*summary.stopped_by) : nlohmann::json()},

@@ -79,8 +79,8 @@ json start_record(const CampaignConfig& config, const std::string& subject, bool
             {"seed", config.seed},
             {"shard", fmt::format("{}/{}", config.shard_index, config.shard_count)},
             {"work_budget", config.work_budget},
-            {"check_determinism", config.check_determinism},
-            {"options", to_json(verdict_of(config))},
+            {"check_determinism", config.verdict.check_determinism},
+            {"options", to_json(config.verdict)},
             {"fingerprint", fmt::format("{:016x}", fingerprint)},
             {"coverage_classes", all_coverage_classes()},
             {"resumed", resumed}};

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # A campaign stopped by its --seconds bound, resumed, killed by SIGKILL, resumed again: the
 # merge has every case 0..N-1 exactly once, no recorded case ran twice, and resuming with
-# another configuration is refused (exit 2).   usage: fuzz_resume.sh GDR WORKDIR
+# another configuration is refused (exit 2).   usage: fuzz_resume.sh GDR WORKDIR [CASES]
 set -euo pipefail
-gdr=$1 dir=$2 cases=400  # more than the first two runs can finish (about 30 cases/s on 2 cores)
+# CASES: more than the first two runs (2.5 s) can finish: 400 in an optimised build (about
+# 30 cases/s on 2 cores), 60 under the sanitizers (10-20x slower).
+gdr=$1 dir=$2 cases=${3:-400}
 rm -rf "$dir" && mkdir -p "$dir"
 campaign=(fuzz --subject cpu-emulated-reversed --seed 9 --cases "$cases" --workers 2 --progress-seconds 0.2)
 

@@ -173,7 +173,6 @@ int FuzzCommand::run() const {
     config.dump_dir = report_.dump_dir;
     config.memory_budget_bytes = std::int64_t(report_.memory_budget_gb * 1e9);
     config.verdict = verdict_options(report_);
-    config.check_determinism = config.verdict.check_determinism;
     config.declared_limitation = entry.limitation_lookup();
     if (work_budget_ != 0) config.work_budget = work_budget_;
     if (max_shrink_seconds_ >= 0) config.max_shrink_seconds = max_shrink_seconds_;

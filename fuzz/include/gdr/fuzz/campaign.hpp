@@ -86,12 +86,12 @@ struct CampaignConfig {
     CaseGenConfig generator = harness::decode_case_config();
     // bound_work() budget per case (B x T x HV x K x V): the CPU oracle's cost per case.
     std::int64_t work_budget = std::int64_t(1) << 21;
-    bool check_determinism = true;
     std::int64_t max_shrink_steps = 500;  // accepted shrinks per failure
     double max_shrink_seconds = 120;      // per failure
     std::string gdr_command = "gdr";      // in reproduce commands
-    // The options behind the verdicts (the tolerance file the table came from, strictness),
-    // carried by reproduce lines and replay files; their determinism follows check_determinism.
+    // The options behind the verdicts (the tolerance file the table came from, strictness,
+    // the math mode, whether the determinism run happens), carried by reproduce lines,
+    // replay files and records.
     harness::VerdictOptions verdict;
     // Which declared limitation covers a NOT_SUPPORTED case (the subject's registry entry);
     // none: every NOT_SUPPORTED is unexpected.
@@ -107,10 +107,6 @@ struct CampaignConfig {
     // counted in the summary; records are appended to the same file. Null: a fresh campaign.
     const CampaignRecords* resume = nullptr;
 };
-
-// The campaign's verdict options as it runs them (determinism as check_determinism says):
-// what its reproduce lines, replay files and records carry.
-harness::VerdictOptions verdict_of(const CampaignConfig& config);
 
 // Throws gdr::InvalidArgument naming the `gdr fuzz` option that sets the bad field
 // ("--shard", "--cases", "--seconds", ...).
