@@ -1,11 +1,12 @@
 // Special values placed in a materialized case (hashed coordinates drawn), written into its
-// tensors, and the units they may reach.
+// tensors, and the units they may reach (special_values.cpp: their spec syntax).
+#include "gdr/harness/special_values.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
 #include "gdr/harness/generate.hpp"
-#include "gdr/harness/special_values.hpp"
 #include "gdr/reference/numeric.hpp"
 
 namespace gdr::harness {
