@@ -19,6 +19,7 @@ std::vector<std::byte> poison_pattern(DType dtype) {
 }
 
 void fill_poison(void* destination, std::size_t bytes, DType dtype) {
+    if (bytes == 0) return;  // an empty tensor's pointer may be null (memcpy must not see it)
     const std::vector<std::byte> pattern = poison_pattern(dtype);
     auto* out = static_cast<std::byte*>(destination);
     // The pattern once, then the filled prefix copied onto what follows, doubling: banks are

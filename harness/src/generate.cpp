@@ -400,8 +400,10 @@ namespace {
 // and a skipped write leaves the pattern behind.
 void fill_bank(const HostCase& c, HostTensor& bank) {
     const CaseSpec& s = c.spec;
-    if (bank.dtype() == c.initial_bank.dtype())
-        std::memcpy(bank.data(), c.initial_bank.data(), c.initial_bank.storage_bytes());  // bytes, NaN payloads kept
+    if (bank.dtype() == c.initial_bank.dtype()) {
+        if (c.initial_bank.storage_bytes() > 0)  // bytes, NaN payloads kept
+            std::memcpy(bank.data(), c.initial_bank.data(), c.initial_bank.storage_bytes());
+    }
     else
         for (std::int64_t i = 0; i < bank.numel(); ++i) bank.set(i, c.initial_bank.get(i));
     std::map<std::int64_t, std::int64_t> read_slot;  // entry -> the slot its row reads

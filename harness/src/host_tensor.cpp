@@ -134,7 +134,7 @@ HostTensor HostTensor::converted(DType dtype) const {
         // through double would quiet a signalling NaN.
         const auto* from = static_cast<const std::byte*>(data());
         if (dense_) {
-            std::memcpy(out.data(), from, storage_bytes());
+            if (storage_bytes() > 0) std::memcpy(out.data(), from, storage_bytes());
             return out;
         }
         const std::size_t size = dtype_size(dtype_);

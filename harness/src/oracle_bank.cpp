@@ -26,7 +26,7 @@ OracleBank oracle_bank(const HostCase& c) {
 
 HostTensor gather_entries(const HostTensor& bank, const OracleBank& oracle) {
     std::vector<std::int64_t> shape = bank.shape();
-    const std::size_t entry_bytes = bank.storage_bytes() / std::size_t(shape[0]);
+    const std::size_t entry_bytes = shape[0] > 0 ? bank.storage_bytes() / std::size_t(shape[0]) : 0;
     shape[0] = oracle.bank_entries();
     HostTensor compact(bank.dtype(), shape);
     const auto* from = static_cast<const std::byte*>(bank.data());
