@@ -89,6 +89,12 @@ HostTensor HostTensor::with_margins(DType dtype, std::vector<std::int64_t> shape
     return tensor;
 }
 
+void HostTensor::check_range(std::int64_t begin, std::int64_t count) const {
+    if (begin < 0 || count < 0 || begin > numel_ - count)
+        throw std::out_of_range("HostTensor: elements [" + std::to_string(begin) + ", +" + std::to_string(count) +
+                                ") outside [0, " + std::to_string(numel_) + ")");
+}
+
 std::int64_t HostTensor::offset_of(std::int64_t logical_index) const {
     if (logical_index < 0 || logical_index >= numel_)
         throw std::out_of_range("HostTensor: logical index " + std::to_string(logical_index) + " outside [0, " +
@@ -116,9 +122,7 @@ std::vector<double> HostTensor::to_doubles() const { return to_doubles(0, numel(
 
 std::vector<double> HostTensor::to_doubles(std::int64_t begin, std::int64_t count) const {
     if (count == 0) return {};
-    if (begin < 0 || count < 0 || begin > numel_ - count)
-        throw std::out_of_range("HostTensor: elements [" + std::to_string(begin) + ", +" + std::to_string(count) +
-                                ") outside [0, " + std::to_string(numel_) + ")");
+    check_range(begin, count);
     std::vector<double> out(static_cast<std::size_t>(count));
     for (std::int64_t i = 0; i < count; ++i)
         out[std::size_t(i)] = reference::load_double(data(), dtype_, dense_ ? begin + i : offset_of(begin + i));
@@ -165,9 +169,7 @@ std::int64_t HostTensor::poison_survivors() const {
 
 std::vector<std::uint8_t> HostTensor::poison_mask(std::int64_t begin, std::int64_t count) const {
     if (count == 0) return {};
-    if (begin < 0 || count < 0 || begin > numel_ - count)
-        throw std::out_of_range("HostTensor: elements [" + std::to_string(begin) + ", +" + std::to_string(count) +
-                                ") outside [0, " + std::to_string(numel_) + ")");
+    check_range(begin, count);
     const std::vector<std::byte> pattern = poison_pattern(dtype_);  // once, not per element
     const std::size_t size = dtype_size(dtype_);
     const auto* base = static_cast<const std::byte*>(data());

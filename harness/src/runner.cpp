@@ -350,6 +350,17 @@ std::string dump_tensors(const std::filesystem::path& dir, const PreparedCase& p
 
 }  // namespace
 
+// A report of `spec` on `subject` before anything is judged: the case, seed, subject and
+// the reproduce line.
+CaseReport report_for(const CaseSpec& spec, Subject& subject, const RunOptions& options) {
+    CaseReport report;
+    report.case_text = to_text(spec);
+    report.seed = spec.seed;
+    report.subject = subject.name();
+    report.reproduce = reproduce_command(spec, subject.name(), options.gdr_command, options.verdict);
+    return report;
+}
+
 std::string shell_quote(std::string_view text) {
     std::string out = "'";
     for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
@@ -393,11 +404,7 @@ CaseReport run_case(const PreparedCase& prepared, Subject& subject, const Tolera
                     const RunOptions& options) {
     const auto started = std::chrono::steady_clock::now();
     const CaseSpec& spec = prepared.host.spec;
-    CaseReport report;
-    report.case_text = to_text(spec);
-    report.seed = spec.seed;
-    report.subject = subject.name();
-    report.reproduce = reproduce_command(spec, subject.name(), options.gdr_command, options.verdict);
+    CaseReport report = report_for(spec, subject, options);
     const auto finish = [&](Outcome outcome, std::string message) {
         report.outcome = worst(outcome, worst_outcome(report.checks));
         report.message = std::move(message);
@@ -537,22 +544,15 @@ CaseReport run_case(const CaseSpec& spec, Subject& subject, const ToleranceTable
     try {
         // Refused before anything is allocated when it cannot fit (a NOT_RUN, with the figures).
         if (const auto refusal = memory_refusal(spec, options)) {
-            CaseReport report;
-            report.case_text = to_text(spec);
-            report.seed = spec.seed;
-            report.subject = subject.name();
+            CaseReport report = report_for(spec, subject, options);
             report.outcome = Outcome::not_run;
             report.message = *refusal;
-            report.reproduce = reproduce_command(spec, subject.name(), options.gdr_command, options.verdict);
             return report;
         }
         return run_case(prepare_case(spec, options.verdict.math.value_or(subject.math_mode())), subject, tolerances,
                         options);
     } catch (const std::exception& error) {
-        CaseReport report;
-        report.case_text = to_text(spec);
-        report.seed = spec.seed;
-        report.subject = subject.name();
+        CaseReport report = report_for(spec, subject, options);
         report.outcome = Outcome::failed;
         report.message = std::string("could not prepare the case: ") + error.what();
         return report;

@@ -60,6 +60,9 @@ public:
     bool element_is_poison(std::int64_t logical_index) const;
 
 private:
+    // Throws std::out_of_range unless [begin, begin + count) lies within the logical elements.
+    void check_range(std::int64_t begin, std::int64_t count) const;
+
     DType dtype_ = DType::f32;
     std::vector<std::int64_t> shape_;
     std::vector<std::int64_t> strides_;

@@ -66,6 +66,9 @@ struct RunOptions {
 // Never throws for subject errors: they become FAILED / NOT_SUPPORTED / NOT_RUN outcomes.
 CaseReport run_case(const PreparedCase& prepared, Subject& subject, const ToleranceTable& tolerances,
                     const RunOptions& options = {});
+// A report of `spec` on `subject` before anything is judged (case, seed, subject, reproduce line).
+CaseReport report_for(const CaseSpec& spec, Subject& subject, const RunOptions& options);
+
 // Why a case cannot run within options.memory_budget_bytes (estimate_case_memory), or nullopt.
 // Throws InvalidArgument for an invalid spec.
 std::optional<std::string> memory_refusal(const CaseSpec& spec, const RunOptions& options);
