@@ -2,6 +2,7 @@
 
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -15,13 +16,20 @@ GuardedBuffer::GuardedBuffer(std::size_t payload_bytes, DType dtype) : payload_b
     const std::size_t total = payload_bytes + 2 * guard_bytes;
     check(cudaMalloc(reinterpret_cast<void**>(&allocation_), total), "cudaMalloc (guarded buffer)");
     payload_ = allocation_ + guard_bytes;
-    // Poison everything from the host pattern: one staging copy keeps this independent of
-    // the element size (cudaMemset only repeats single bytes).
-    std::vector<std::byte> poison(total);
-    fill_poison(poison.data(), guard_bytes, dtype);
-    fill_poison(poison.data() + guard_bytes, payload_bytes, dtype);
-    fill_poison(poison.data() + guard_bytes + payload_bytes, guard_bytes, dtype);
-    check(cudaMemcpy(allocation_, poison.data(), total, cudaMemcpyHostToDevice), "cudaMemcpy (poison guarded buffer)");
+    // Poison everything from a host chunk of the pattern, doubled on the device (cudaMemset
+    // repeats single bytes only; a serving-size bank is gigabytes, too much to stage on the
+    // host). The chunk is a whole number of patterns, so every copy keeps the phase; the back
+    // guard is then filled from its own first byte, as damaged_guard_bytes() compares it.
+    std::vector<std::byte> chunk(std::min<std::size_t>(total, std::size_t(1) << 20));
+    fill_poison(chunk.data(), chunk.size(), dtype);
+    check(cudaMemcpy(allocation_, chunk.data(), chunk.size(), cudaMemcpyHostToDevice), "cudaMemcpy (poison guarded buffer)");
+    for (std::size_t filled = chunk.size(); filled < total;) {
+        const std::size_t step = std::min(filled, total - filled);
+        check(cudaMemcpy(allocation_ + filled, allocation_, step, cudaMemcpyDeviceToDevice), "cudaMemcpy (poison guarded buffer)");
+        filled += step;
+    }
+    check(cudaMemcpy(allocation_ + guard_bytes + payload_bytes, chunk.data(), guard_bytes, cudaMemcpyHostToDevice),
+          "cudaMemcpy (poison back guard)");
 }
 
 GuardedBuffer::~GuardedBuffer() { release(); }
@@ -45,14 +53,19 @@ void GuardedBuffer::release() noexcept {
     payload_ = nullptr;
 }
 
-void GuardedBuffer::upload(const void* host, std::size_t bytes) {
-    if (bytes > payload_bytes_) throw std::length_error("GuardedBuffer::upload: more bytes than the payload holds");
-    check(cudaMemcpy(payload_, host, bytes, cudaMemcpyHostToDevice), "cudaMemcpy (upload)");
+void GuardedBuffer::upload(const void* host, std::size_t bytes, std::size_t offset) {
+    if (offset > payload_bytes_ || bytes > payload_bytes_ - offset)
+        throw std::length_error("GuardedBuffer::upload: the range runs past the payload");
+    if (bytes == 0) return;  // an empty host range may have no pointer
+    check(cudaMemcpy(static_cast<std::byte*>(payload_) + offset, host, bytes, cudaMemcpyHostToDevice), "cudaMemcpy (upload)");
 }
 
-void GuardedBuffer::download(void* host, std::size_t bytes) const {
-    if (bytes > payload_bytes_) throw std::length_error("GuardedBuffer::download: more bytes than the payload holds");
-    check(cudaMemcpy(host, payload_, bytes, cudaMemcpyDeviceToHost), "cudaMemcpy (download)");
+void GuardedBuffer::download(void* host, std::size_t bytes, std::size_t offset) const {
+    if (offset > payload_bytes_ || bytes > payload_bytes_ - offset)
+        throw std::length_error("GuardedBuffer::download: the range runs past the payload");
+    if (bytes == 0) return;
+    check(cudaMemcpy(host, static_cast<const std::byte*>(payload_) + offset, bytes, cudaMemcpyDeviceToHost),
+          "cudaMemcpy (download)");
 }
 
 std::size_t GuardedBuffer::damaged_guard_bytes() const {

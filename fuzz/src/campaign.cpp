@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <exception>
 #include <fstream>
 #include <mutex>
@@ -203,7 +204,9 @@ void run_worker(SharedState& shared, const std::function<std::unique_ptr<Subject
         const rc::Shrinkable<CaseSpec> tree = campaign_case_tree(config, case_number);
         const CaseSpec spec = tree.value();
         std::vector<std::string> coverage;
+        const Clock::time_point case_start = Clock::now();
         CaseReport report = run_one(spec, *subject, shared.tolerances, options, &coverage);
+        const double case_ms = 1e3 * seconds_since(case_start), subject_ms = 1e3 * report.subject_seconds;
         {
             std::lock_guard guard(shared.lock);
             CampaignSummary& summary = shared.summary;
@@ -217,7 +220,10 @@ void run_worker(SharedState& shared, const std::function<std::unique_ptr<Subject
             if (is_unexpected_not_supported(report) && !summary.unexpected_not_supported++)
                 summary.first_unexpected_not_supported = report.reproduce;
             for (const std::string& name : coverage) ++summary.coverage[name];
-            shared.pending_cases.push_back({case_number, to_string(report.outcome), coverage_mask(coverage)});
+            summary.harness_overhead_ms.push_back(case_ms - subject_ms);
+            // [case, outcome, coverage mask, wall ms, the subject's ms] (records.hpp)
+            shared.pending_cases.push_back({case_number, to_string(report.outcome), coverage_mask(coverage),
+                                            std::round(case_ms * 100) / 100, std::round(subject_ms * 100) / 100});
             if (seconds_since(shared.last_progress) >= config.progress_seconds) shared.write_progress();
             if (shared.progress) shared.progress->on_case({case_number, &spec, report.outcome}, summary);
         }
@@ -345,6 +351,14 @@ CampaignSummary run_campaign(const CampaignConfig& config,
     return summary;
 }
 
+double CampaignSummary::overhead_quantile_ms(double q) const {
+    if (harness_overhead_ms.empty()) return 0;
+    std::vector<double> sorted = harness_overhead_ms;
+    const auto at = sorted.begin() + std::ptrdiff_t(q * double(sorted.size() - 1) + 0.5);
+    std::nth_element(sorted.begin(), at, sorted.end());
+    return *at;
+}
+
 nlohmann::json to_json(const CampaignFailure& failure) {
     return {{"record", "failure"},
             {"case_number", failure.case_number},
@@ -386,6 +400,7 @@ nlohmann::json to_json(const CampaignSummary& summary, const CampaignConfig& con
             {"workers", summary.workers},
             {"seconds", summary.seconds},
             {"cases_per_second", summary.cases_per_second()},
+            {"harness_overhead_ms", {{"median", summary.overhead_quantile_ms(0.5)}, {"p90", summary.overhead_quantile_ms(0.9)}}},
             {"failure_count", summary.failures.size()},
             {"failures_by_class", summary.failures_by_class},
             {"coverage", summary.coverage},
@@ -396,6 +411,9 @@ std::string format_summary(const CampaignSummary& summary) {
     std::string text = fmt::format("subject {}: {} cases in {:.1f} s ({:.1f} cases/s), {} failures, {} not supported\n",
                                    summary.subject, summary.cases, summary.seconds, summary.cases_per_second(),
                                    summary.failures.size(), summary.not_supported);
+    if (!summary.harness_overhead_ms.empty())
+        text += fmt::format("harness overhead per case (all but the subject's own runs): median {:.1f} ms, 90th percentile {:.1f} ms\n",
+                            summary.overhead_quantile_ms(0.5), summary.overhead_quantile_ms(0.9));
     if (summary.not_run_reason) text += fmt::format("NOT_RUN: {}\n", *summary.not_run_reason);
     if (summary.unexpected_not_supported)
         text += fmt::format("{} not supported unexpectedly (no declared limitation covers them), the first: {}\n",

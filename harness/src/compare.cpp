@@ -155,6 +155,11 @@ double SliceMetrics::error_ratio() const {
     return max_abs_error / threshold_abs;
 }
 
+double SliceMetrics::error_at_threshold() const {
+    if (worst_ratio >= 0 && std::isfinite(worst_ratio)) return worst_ratio * threshold_abs;
+    return max_abs_error;
+}
+
 std::vector<std::int64_t> unravel(std::int64_t flat, const std::vector<std::int64_t>& shape) {
     std::vector<std::int64_t> index(shape.size());
     for (std::size_t d = shape.size(); d-- > 0;) {
@@ -313,8 +318,8 @@ SliceMetrics judge_slice(const SliceInput& in, const ToleranceRow& row, std::siz
     if (const auto c = rec.count_of("abs"))
         add_why(m, fmt::format("{} elements beyond their threshold; worst at {}: error {:.3g} vs threshold {:.3g}; "
                                "max abs error {:.3g}",
-                               c, format_index(m.dim_names, m.worst_index), m.worst_ratio * m.threshold_abs,
-                               m.threshold_abs, m.max_abs_error));
+                               c, format_index(m.dim_names, m.worst_index), m.error_at_threshold(), m.threshold_abs,
+                               m.max_abs_error));
     if (m.rel_frobenius > m.threshold_frobenius)
         add_why(m, fmt::format("relative Frobenius error {:.3g} > {:.3g}", m.rel_frobenius, m.threshold_frobenius));
     if (m.emulated_nonfinite)

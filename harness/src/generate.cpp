@@ -445,7 +445,11 @@ RunBuffers make_subject_buffers(const HostCase& c, DType o_storage, DType bank_s
     const std::int64_t entry_elements = c.initial_bank.numel() / n;
     buffers.bank = HostTensor::with_margins(bank_storage, c.initial_bank.shape(), buffers.margins.before * entry_elements,
                                             buffers.margins.after * entry_elements);
-    buffers.bank.poison();  // the margins stay poison; the bank itself is filled next
+    // The margins are poison for good; the bank between them is filled next.
+    auto* arena = buffers.bank.bytes().data();
+    fill_poison(arena, buffers.bank.margin_before_bytes(), bank_storage);
+    fill_poison(arena + buffers.bank.margin_before_bytes() + buffers.bank.storage_bytes(), buffers.bank.margin_after_bytes(),
+                bank_storage);
     fill_bank(c, buffers.bank);
     return buffers;
 }

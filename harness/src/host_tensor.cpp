@@ -47,7 +47,12 @@ HostTensor::HostTensor(DType dtype, std::vector<std::int64_t> shape)
     : HostTensor(dtype, shape, dense_strides(shape)) {}
 
 HostTensor::HostTensor(DType dtype, std::vector<std::int64_t> shape, std::vector<std::int64_t> strides)
+    : HostTensor(dtype, std::move(shape), std::move(strides), 0, 0) {}
+
+HostTensor::HostTensor(DType dtype, std::vector<std::int64_t> shape, std::vector<std::int64_t> strides,
+                       std::int64_t margin_before, std::int64_t margin_after)
     : dtype_(dtype), shape_(std::move(shape)), strides_(std::move(strides)) {
+    if (margin_before < 0 || margin_after < 0) throw InvalidArgument("shape", "a margin is negative");
     if (shape_.size() != strides_.size())
         throw InvalidArgument("shape", "rank " + std::to_string(shape_.size()) + " but " +
                                            std::to_string(strides_.size()) + " strides");
@@ -60,33 +65,29 @@ HostTensor::HostTensor(DType dtype, std::vector<std::int64_t> shape, std::vector
     for (const std::int64_t e : shape_) numel_ = checked_mul(numel_, e, "element count");
     if (shape_.empty()) numel_ = 0;  // rank 0 is "absent" and holds nothing
     dense_ = strides_ == dense_strides(shape_);
-    if (numel_ == 0) return;
     // Storage covers the largest reachable offset: sum of (extent - 1) * stride, plus one.
-    std::int64_t last = 0;
-    for (std::size_t d = 0; d < shape_.size(); ++d)
-        last = checked_add(last, checked_mul(shape_[d] - 1, strides_[d], "storage offset"), "storage offset");
-    const std::int64_t storage_elements = checked_add(last, 1, "storage size");
-    const std::int64_t bytes = checked_mul(storage_elements, std::int64_t(dtype_size(dtype_)), "storage bytes");
-    if (bytes > kMaxStorageBytes)
-        throw InvalidArgument("shape", "storage of " + std::to_string(bytes) + " bytes exceeds the 1 TiB limit");
-    storage_.assign(std::size_t(bytes), std::byte{0});
+    std::int64_t storage_elements = 0;
+    if (numel_ > 0) {
+        std::int64_t last = 0;
+        for (std::size_t d = 0; d < shape_.size(); ++d)
+            last = checked_add(last, checked_mul(shape_[d] - 1, strides_[d], "storage offset"), "storage offset");
+        storage_elements = checked_add(last, 1, "storage size");
+    }
+    const std::int64_t size = std::int64_t(dtype_size(dtype_));
+    const std::int64_t bytes = checked_mul(storage_elements, size, "storage bytes");
+    margin_before_bytes_ = std::size_t(checked_mul(margin_before, size, "margins"));
+    margin_after_bytes_ = std::size_t(checked_mul(margin_after, size, "margins"));
+    const std::int64_t total = checked_add(
+        bytes, checked_add(std::int64_t(margin_before_bytes_), std::int64_t(margin_after_bytes_), "margins"), "storage bytes");
+    if (total > kMaxStorageBytes)
+        throw InvalidArgument("shape", "storage of " + std::to_string(total) + " bytes exceeds the 1 TiB limit");
+    if (total > 0) storage_.assign(std::size_t(total), std::byte{0});
 }
 
 HostTensor HostTensor::with_margins(DType dtype, std::vector<std::int64_t> shape, std::int64_t before,
                                     std::int64_t after) {
-    if (before < 0 || after < 0) throw InvalidArgument("shape", "a margin is negative");
-    HostTensor tensor(dtype, std::move(shape));
-    const std::size_t size = dtype_size(dtype);
-    tensor.margin_before_bytes_ = std::size_t(before) * size;
-    tensor.margin_after_bytes_ = std::size_t(after) * size;
-    const std::int64_t total = checked_add(std::int64_t(tensor.storage_.size()),
-                                           checked_mul(checked_add(before, after, "margins"), std::int64_t(size), "margins"),
-                                           "storage bytes");
-    if (total > kMaxStorageBytes)
-        throw InvalidArgument("shape", "storage of " + std::to_string(total) + " bytes exceeds the 1 TiB limit");
-    std::vector<std::byte>().swap(tensor.storage_);  // free first: a bank may be most of the memory
-    tensor.storage_.assign(std::size_t(total), std::byte{0});
-    return tensor;
+    std::vector<std::int64_t> strides = dense_strides(shape);
+    return HostTensor(dtype, std::move(shape), std::move(strides), before, after);
 }
 
 void HostTensor::check_range(std::int64_t begin, std::int64_t count) const {
@@ -124,8 +125,11 @@ std::vector<double> HostTensor::to_doubles(std::int64_t begin, std::int64_t coun
     if (count == 0) return {};
     check_range(begin, count);
     std::vector<double> out(static_cast<std::size_t>(count));
-    for (std::int64_t i = 0; i < count; ++i)
-        out[std::size_t(i)] = reference::load_double(data(), dtype_, dense_ ? begin + i : offset_of(begin + i));
+    if (dense_) {
+        reference::load_doubles(data(), dtype_, begin, count, out.data());
+        return out;
+    }
+    for (std::int64_t i = 0; i < count; ++i) out[std::size_t(i)] = reference::load_double(data(), dtype_, offset_of(begin + i));
     return out;
 }
 

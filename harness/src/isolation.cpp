@@ -9,13 +9,13 @@
 
 namespace gdr::harness {
 
-CheckResult judge_isolation(const HostCase& host, Subject& subject, const RunBuffers& with) {
+CheckResult judge_isolation(const HostCase& host, Subject& subject, const RunBuffers& with, double& subject_seconds) {
     CaseSpec plain_spec = host.spec;
     plain_spec.specials.clear();
     const HostCase plain = materialize(plain_spec);
     RunBuffers without = make_subject_buffers(plain, plain_spec.input_dtype, plain_spec.state_dtype);
     const Problem problem = make_problem(plain, without);
-    subject.run(problem);
+    timed_run(subject, problem, subject_seconds);
 
     const AffectedUnits affected = affected_units(host);
     const CaseSpec& s = host.spec;

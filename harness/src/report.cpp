@@ -45,7 +45,7 @@ std::string error_vs_threshold(const CheckResult& c) {
     const SliceMetrics& m = *c.worst_slice;
     if (m.exact) return m.mismatch_count ? fmt::format("{} differ (exact)", m.mismatch_count) : "exact";
     if (m.mismatch_count && m.max_abs_index.empty()) return fmt::format("{} non-finite", m.mismatch_count);
-    return fmt::format("{:.3g} / {:.3g}", m.max_abs_error, m.threshold_abs);
+    return fmt::format("{:.3g} / {:.3g}", m.error_at_threshold(), m.threshold_abs);
 }
 
 void append_mismatches(std::string& out, const SliceMetrics& m, const std::vector<Mismatch>& list, std::string_view title) {
@@ -152,6 +152,7 @@ nlohmann::json to_json(const CaseReport& r) {
         stages.push_back({{"stage", s.stage}, {"seconds", number(s.seconds)}, {"peak_rss_bytes", s.peak_rss_bytes}});
     return {{"case", r.case_text}, {"seed", r.seed},       {"subject", r.subject},
             {"outcome", std::string(to_string(r.outcome))}, {"message", r.message}, {"seconds", number(r.seconds)},
+            {"subject_seconds", number(r.subject_seconds)},
             {"reproduce", r.reproduce}, {"math", r.math}, {"checks", checks},
             // NOT_SUPPORTED: whether a declared limitation covers it (null otherwise).
             {"declared_limitation", r.outcome == Outcome::not_supported && !r.declared_limitation.empty()

@@ -87,9 +87,12 @@ public:
         CheckResult check{name_, failed_slices_ ? Outcome::incorrect : Outcome::passed, "", worst_, worst_row_};
         check.detail = failed_slices_ ? fmt::format("{} of {} slices fail; first: {}: {}", failed_slices_, slices_,
                                                     worst_->label, worst_->why)
-                                      : fmt::format("{} slices pass; closest: {} (error {:.3g} vs threshold {:.3g})",
-                                                    slices_, worst_->label, worst_->max_abs_error,
-                                                    worst_->threshold_abs);
+                                      : fmt::format("{} slices pass; closest: {} (error {:.3g} vs threshold {:.3g}{})",
+                                                    slices_, worst_->label, worst_->error_at_threshold(),
+                                                    worst_->threshold_abs,
+                                                    worst_->worst_index.empty()
+                                                        ? ""
+                                                        : " at " + format_index(worst_->dim_names, worst_->worst_index));
         return check;
     }
 
@@ -308,11 +311,11 @@ RunBytes bytes_to_reproduce(const RunBuffers& run, const std::vector<Slice>& wri
 // only when the first run left every untouched slice as it was, so that the reset bank
 // is the first run's starting bank.
 CheckResult check_determinism(const PreparedCase& prepared, Subject& subject, RunBuffers& run,
-                              const std::vector<Slice>& written) {
+                              const std::vector<Slice>& written, double& subject_seconds) {
     const CaseSpec& spec = prepared.host.spec;
     const RunBytes first = bytes_to_reproduce(run, written, spec);
     reset_subject_buffers(prepared.host, run);
-    subject.run(make_problem(prepared.host, run));
+    timed_run(subject, make_problem(prepared.host, run), subject_seconds);
     const RunBytes second = bytes_to_reproduce(run, written, spec);
     const std::size_t element = dtype_size(run.bank.dtype());
     const BitwiseResult o = compare_bytes(first.o, second.o, dtype_size(run.o.dtype()));
@@ -446,7 +449,7 @@ CaseReport run_case(const PreparedCase& prepared, Subject& subject, const Tolera
         first = make_subject_buffers(prepared.host, spec.input_dtype, spec.state_dtype);
         clock.mark("subject buffers");
         first_problem = make_problem(prepared.host, first);
-        run_result = subject.run(first_problem);
+        run_result = timed_run(subject, first_problem, report.subject_seconds);
         clock.mark("subject run");
     } catch (const NotSupported& error) {
         if (options.declared_limitation)
@@ -501,7 +504,7 @@ CaseReport run_case(const PreparedCase& prepared, Subject& subject, const Tolera
     clock.mark("guard bands, arena, inputs");
     if (!spec.specials.empty()) {
         try {
-            report.checks.push_back(judge_isolation(prepared.host, subject, first));
+            report.checks.push_back(judge_isolation(prepared.host, subject, first, report.subject_seconds));
         } catch (const std::exception& error) {
             report.checks.push_back({check_names::isolation, Outcome::failed,
                                      std::string("the run without the special values failed: ") + error.what(), {}, ""});
@@ -519,7 +522,7 @@ CaseReport run_case(const PreparedCase& prepared, Subject& subject, const Tolera
                                      "not judged: the first run changed untouched slices (see untouched bank)", {}, ""});
         } else {
             try {
-                report.checks.push_back(check_determinism(prepared, subject, first, written));
+                report.checks.push_back(check_determinism(prepared, subject, first, written, report.subject_seconds));
             } catch (const std::exception& error) {
                 report.checks.push_back({check_names::determinism, Outcome::failed,
                                          std::string("the second run failed: ") + error.what(), {}, ""});

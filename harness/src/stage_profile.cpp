@@ -2,6 +2,8 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 namespace gdr::harness {
@@ -19,13 +21,15 @@ void StageClock::mark(std::string stage) {
 }
 
 std::string format_stages(const std::vector<StageTiming>& stages) {
-    std::string out = fmt::format("  {:<28} {:>10} {:>14}\n", "stage", "seconds", "peak memory");
+    std::size_t width = 28;  // the longest stage name's, so that the columns line up
+    for (const StageTiming& s : stages) width = std::max(width, s.stage.size());
+    std::string out = fmt::format("  {:<{}} {:>10} {:>14}\n", "stage", width, "seconds", "peak memory");
     double total = 0;
     for (const StageTiming& s : stages) {
-        out += fmt::format("  {:<28} {:>10.3f} {:>11.2f} GB\n", s.stage, s.seconds, double(s.peak_rss_bytes) / 1e9);
+        out += fmt::format("  {:<{}} {:>10.3f} {:>11.2f} GB\n", s.stage, width, s.seconds, double(s.peak_rss_bytes) / 1e9);
         total += s.seconds;
     }
-    return out + fmt::format("  {:<28} {:>10.3f}\n", "total", total);
+    return out + fmt::format("  {:<{}} {:>10.3f}\n", "total", width, total);
 }
 
 }  // namespace gdr::harness

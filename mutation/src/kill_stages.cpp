@@ -41,12 +41,15 @@ std::vector<harness::CaseSpec> targeted_kill_cases() {
                             "qk=l2normalized seed=106"),
         // fast_math_exp: __expf(g) = ex2.approx(fl(g log2 e)) errs by about |g| / 2 ulp (the
         // rounding of the product), beyond precise math's 2 ulp only for large |g|, and shows
-        // only where alpha h dominates a step: g ~ [-1e4, -50] with a state of 1e30, so that
-        // the heads with g in [-69, -50] (0.2 %, about 16 of the 8192 (row, head, token)
-        // here) carry alpha h of 1 to 1e8 against beta k v of about 1. (H200: the old aimed
-        // case, |g| <= 5 and a state of 1e4, did not kill it in 60 s.)
-        harness::parse_text("B=512 T=2 H=1 HV=8 K=1 V=2 layout=kv in=f32 gate=f32 state=f32 gdist=huge_negative "
-                            "state_scale=1e30 seed=107"),
+        // only where alpha h dominates a step: g ~ [-1e4, -50] with a state of 1e37, so that
+        // the heads with g in [-85, -50] (0.35 %, about 29 of the 8192 (row, head) here) carry
+        // alpha h of 1 to 1e15 against beta k v of about 1; T = 1 so that no later token's
+        // decay wipes the error out. H200 (2026-12-03): the kernel passes at 0.50 of its
+        // thresholds, the mutant fails 15 slices at up to 5x; the earlier T = 2 case with a
+        // 1e30 state (about 16 heads in the window, each erased by the second token's decay)
+        // did not kill it in 60 s.
+        harness::parse_text("B=1024 T=1 H=1 HV=8 K=1 V=2 layout=kv in=f32 gate=f32 state=f32 l2norm=0 "
+                            "gdist=huge_negative state_scale=1e37 seed=113"),
         // small_outputs_reduced_precision: f32 outputs, small heads, K = 2 (little cancellation).
         harness::parse_text("B=2 T=2 H=1 HV=4 K=2 V=16 layout=kv in=f32 state=f32 seed=108"),
         // l2norm_skipped: l2norm on, q and k far from unit norm.

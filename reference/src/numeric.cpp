@@ -18,6 +18,13 @@ double load_double(const void* base, DType dtype, std::int64_t index) {
     return with_storage(dtype, [&]<class S>(S) { return to_scalar<double>(static_cast<const S*>(base)[index]); });
 }
 
+void load_doubles(const void* base, DType dtype, std::int64_t begin, std::int64_t count, double* out) {
+    with_storage(dtype, [&]<class S>(S) {
+        const S* in = static_cast<const S*>(base) + begin;
+        for (std::int64_t i = 0; i < count; ++i) out[i] = to_scalar<double>(in[i]);
+    });
+}
+
 float load_float(const void* base, DType dtype, std::int64_t index) {
     return with_storage(dtype, [&]<class S>(S) { return to_scalar<float>(static_cast<const S*>(base)[index]); });
 }

@@ -6,7 +6,6 @@
 #include <fmt/format.h>
 
 #include "gdr/core/errors.hpp"
-#include "gdr/core/poison.hpp"
 #include "gdr/cuda/decode.hpp"
 #include "gdr/cuda/device.hpp"
 #include "gdr/cuda/guarded_buffer.hpp"
@@ -88,15 +87,19 @@ public:
         const std::size_t entry_bytes = std::size_t(host.bank_entry_elements()) * dtype_size(host.state_storage);
         const std::size_t bank_bytes = std::size_t(host.bank_entries()) * entry_bytes;
         const std::size_t before_bytes = std::size_t(margins.before) * entry_bytes;
-        std::vector<std::byte> arena;
-        if (host.state) {
-            arena.resize(before_bytes + bank_bytes + std::size_t(margins.after) * entry_bytes);
-            fill_poison(arena.data(), arena.size(), host.state_storage);
-            std::memcpy(arena.data() + before_bytes, host.state, bank_bytes);
+        const std::size_t after_bytes = std::size_t(margins.after) * entry_bytes;
+        Mirror* state_mirror = nullptr;
+        if (host.state && bank_bytes > 0) {
+            // Poisoned on the device as it is made; only the bank travels, never a host arena.
+            state_mirror = &mirrors.emplace_back(Mirror{"state", host.state, before_bytes + bank_bytes + after_bytes,
+                                                        host.state_storage,
+                                                        cuda::GuardedBuffer(before_bytes + bank_bytes + after_bytes,
+                                                                            host.state_storage)});
+            state_mirror->device.upload(host.state, bank_bytes, before_bytes);
+            device.state = static_cast<std::byte*>(state_mirror->device.data()) + before_bytes;
+        } else {
+            device.state = nullptr;
         }
-        void* device_arena = mirror("state", arena.empty() ? nullptr : arena.data(), arena.size(), host.state_storage);
-        device.state = device_arena ? static_cast<std::byte*>(device_arena) + before_bytes : nullptr;
-        Mirror* state_mirror = device.state ? &mirrors.back() : nullptr;
 
         launch_(device);
         cuda::check(cudaDeviceSynchronize(), name_.c_str());
@@ -118,12 +121,14 @@ public:
         // o and the bank come back into the caller's buffers (the only writes).
         if (o_mirror) o_mirror->device.download(host.o.data, o_mirror->bytes);
         if (state_mirror) {
-            state_mirror->device.download(arena.data(), arena.size());
-            const harness::ArenaDamage damage = harness::inspect_arena(arena.data(), margins, host.bank_entries(),
-                                                                       host.bank_entry_elements(), host.state_storage);
+            std::vector<std::byte> before(before_bytes), after(after_bytes);
+            state_mirror->device.download(before.data(), before_bytes);
+            state_mirror->device.download(host.state, bank_bytes, before_bytes);
+            state_mirror->device.download(after.data(), after_bytes, before_bytes + bank_bytes);
+            const harness::ArenaDamage damage = harness::inspect_margins(
+                before.data(), after.data(), margins, host.bank_entries(), host.bank_entry_elements(), host.state_storage);
             result.damaged_arena_elements = damage.changed_elements;
             result.arena_detail = damage.detail;
-            std::memcpy(host.state, arena.data() + before_bytes, bank_bytes);
         }
         return result;
     }

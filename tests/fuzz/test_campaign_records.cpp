@@ -7,10 +7,12 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "gdr/core/errors.hpp"
 #include "gdr/fuzz/campaign.hpp"
@@ -67,7 +69,56 @@ std::string argument_of(const std::function<void()>& action) {
     return "(no error)";
 }
 
+// The CPU stand-in, 20 ms slower per run: its time must count as the subject's.
+class SlowSubject final : public harness::Subject {
+public:
+    std::string name() const override { return inner_->name(); }
+    std::string description() const override { return inner_->description(); }
+    std::optional<std::string> unavailable_reason() const override { return inner_->unavailable_reason(); }
+    harness::MathMode math_mode() const override { return inner_->math_mode(); }
+    harness::SubjectRunResult run(const Problem& problem) override {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        return inner_->run(problem);
+    }
+
+private:
+    std::unique_ptr<harness::Subject> inner_ = gdr::testing::cpu_stand_in();
+};
+
 }  // namespace
+
+TEST_CASE("campaign records: each case records its wall time and the subject's, and the overhead excludes the subject",
+          "[records]") {
+    CampaignConfig config = recorded(23, 12, "timing");
+    const CampaignSummary summary = run_campaign(
+        config, [](int) { return std::make_unique<SlowSubject>(); }, {0}, ToleranceTable::load_default(), nullptr);
+    REQUIRE(summary.cases == 12);
+    REQUIRE(summary.harness_overhead_ms.size() == 12);
+    int progress_cases = 0;
+    for (const nlohmann::json& record : read_records(config.out_dir / "campaign.jsonl")) {
+        if (record["record"] != "progress") continue;
+        for (const nlohmann::json& entry : record["cases"]) {
+            REQUIRE(entry.size() == 5);
+            const double wall_ms = entry[3].get<double>(), subject_ms = entry[4].get<double>();
+            // Two subject runs at least (the first and the determinism run), 20 ms each.
+            CHECK(subject_ms >= 40);
+            CHECK(wall_ms >= subject_ms);
+            ++progress_cases;
+        }
+    }
+    CHECK(progress_cases == 12);
+    // The sleeps are the subject's: the overhead of these small cases stays far below them
+    // (in the optimised build; the sanitizers make the harness 10-20x slower).
+    const double median = summary.overhead_quantile_ms(0.5);
+    CHECK(median >= 0);
+#ifndef GDR_TESTS_SANITIZED
+    CHECK(median < 40);
+#endif
+    CHECK(summary.overhead_quantile_ms(0.9) >= median);
+    const nlohmann::json json = to_json(summary, config);
+    CHECK(json["harness_overhead_ms"]["median"].get<double>() == median);
+    std::filesystem::remove_all(config.out_dir);
+}
 
 TEST_CASE("campaign records: three workers per device run exactly the one-worker campaign's cases", "[records]") {
     CampaignConfig config;

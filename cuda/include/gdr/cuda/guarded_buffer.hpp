@@ -25,8 +25,9 @@ public:
     void* data() const { return payload_; }  // device pointer to the payload
     std::size_t bytes() const { return payload_bytes_; }
 
-    void upload(const void* host, std::size_t bytes);   // into the payload's start
-    void download(void* host, std::size_t bytes) const;  // from the payload's start
+    // `bytes` bytes at `offset` into the payload; a range past its end is an error.
+    void upload(const void* host, std::size_t bytes, std::size_t offset = 0);
+    void download(void* host, std::size_t bytes, std::size_t offset = 0) const;
     // Guard bytes (both sides together) that no longer hold the poison pattern.
     std::size_t damaged_guard_bytes() const;
 

@@ -144,6 +144,11 @@ struct CampaignSummary {
     std::optional<std::string> stopped_by;
     std::int64_t resumed_cases = 0;  // of `cases`, those finished by earlier runs (resume)
     int workers = 0;
+    // This run's cases: what each took besides the subject's own runs (generation, the
+    // oracle, the checks, the bookkeeping), in milliseconds; the median and the 90th
+    // percentile are in the summary.
+    std::vector<double> harness_overhead_ms;
+    double overhead_quantile_ms(double q) const;  // 0 without cases
 
     // This run's cases (not the resumed ones) per second.
     double cases_per_second() const { return seconds > 0 ? double(cases - resumed_cases) / seconds : 0; }

@@ -2,8 +2,8 @@
 // `gdr merge`. The records a campaign writes (campaign.cpp):
 //   {"record": "start", seed, shard, subject, work_budget, check_determinism, fingerprint,
 //    coverage_classes, resumed}                          once per run (a resumed run adds one)
-//   {"record": "progress", seconds, cases: [[case number, outcome, coverage mask], ...]}
-//                                                        every progress interval and at the end
+//   {"record": "progress", seconds, cases: [[case number, outcome, coverage mask, wall ms,
+//    the subject's ms], ...]}                            every progress interval and at the end
 //   {"record": "failure", case_number, ...}              after each failure is shrunk
 //   {"record": "summary", ...}                           when a run ends (not after SIGKILL)
 // A case's coverage mask has bit i set for class coverage_classes[i] of its run's start record.

@@ -40,5 +40,9 @@ struct ArenaDamage {
 };
 ArenaDamage inspect_arena(const void* arena, ArenaMargins margins, std::int64_t bank_entries,
                           std::int64_t entry_elements, DType dtype);
+// The same from the two margins alone (`before`: margins.before entries, `after`:
+// margins.after entries), for a subject that fetches only those from its device.
+ArenaDamage inspect_margins(const void* before, const void* after, ArenaMargins margins, std::int64_t bank_entries,
+                            std::int64_t entry_elements, DType dtype);
 
 }  // namespace gdr::harness

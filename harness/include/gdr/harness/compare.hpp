@@ -103,6 +103,10 @@ struct SliceMetrics {
     // max_abs_error / threshold_abs (inf when the threshold is 0 and the error is not),
     // for ranking slices; 0 when both are 0.
     double error_ratio() const;
+    // The error at the element that threshold_abs belongs to (the worst element when judged
+    // per element, else max_abs_error): the pair a report prints side by side. The slice's
+    // max_abs_error may sit at a larger element with a larger threshold.
+    double error_at_threshold() const;
 };
 
 // Per element: poison survivors fail; where round_to(value_dtype, truth) is non-finite

@@ -38,6 +38,7 @@ public:
     std::vector<std::byte>& bytes() { return storage_; }
     const std::vector<std::byte>& bytes() const { return storage_; }
     std::size_t margin_before_bytes() const { return margin_before_bytes_; }
+    std::size_t margin_after_bytes() const { return margin_after_bytes_; }
 
     // Storage offset (elements) of a logical row-major flat index.
     std::int64_t offset_of(std::int64_t logical_index) const;
@@ -60,6 +61,10 @@ public:
     bool element_is_poison(std::int64_t logical_index) const;
 
 private:
+    // The constructors' one body: the storage is allocated once, with its margins (a
+    // serving-size bank is gigabytes, and first touches of fresh pages are its slow part).
+    HostTensor(DType dtype, std::vector<std::int64_t> shape, std::vector<std::int64_t> strides,
+               std::int64_t margin_before, std::int64_t margin_after);
     // Throws std::out_of_range unless [begin, begin + count) lies within the logical elements.
     void check_range(std::int64_t begin, std::int64_t count) const;
 

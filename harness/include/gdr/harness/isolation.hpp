@@ -12,6 +12,7 @@ namespace gdr::harness {
 
 // `with` holds the subject's results on `host` (which has specials). Runs the subject on
 // the case without them; its exceptions propagate (the runner reports them).
-CheckResult judge_isolation(const HostCase& host, Subject& subject, const RunBuffers& with);
+// The run's wall time is added to `subject_seconds`.
+CheckResult judge_isolation(const HostCase& host, Subject& subject, const RunBuffers& with, double& subject_seconds);
 
 }  // namespace gdr::harness

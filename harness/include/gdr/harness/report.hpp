@@ -32,6 +32,9 @@ struct CaseReport {
     std::string message;
     std::vector<CheckResult> checks;
     double seconds = 0;
+    // Of `seconds`: the subject's own runs (the first, the determinism and the isolation
+    // runs), so that the harness's overhead is the rest (a campaign's records carry both).
+    double subject_seconds = 0;
     std::string reproduce;  // a shell command that reruns exactly this case
     // NOT_SUPPORTED only: the id of the subject's declared limitation that covers this case
     // (subjects/limitation.hpp); empty when none does, an unexpected NOT_SUPPORTED, which

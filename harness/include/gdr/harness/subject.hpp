@@ -5,6 +5,7 @@
 // The subjects themselves, and the registry that names them, are in subjects/.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -40,5 +41,14 @@ public:
     // gdr::InvalidArgument or std::runtime_error for errors (FAILED).
     virtual SubjectRunResult run(const Problem& host_problem) = 0;
 };
+
+// subject.run(problem), its wall time added to `seconds` (CaseReport::subject_seconds: the
+// harness's overhead is what a case takes besides).
+inline SubjectRunResult timed_run(Subject& subject, const Problem& problem, double& seconds) {
+    const auto started = std::chrono::steady_clock::now();
+    SubjectRunResult result = subject.run(problem);
+    seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    return result;
+}
 
 }  // namespace gdr::harness

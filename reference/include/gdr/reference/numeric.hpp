@@ -13,6 +13,9 @@ namespace gdr::reference {
 // Element `index` (in elements) of a buffer of `dtype`, converted exactly (f64 -> float
 // rounds once to nearest even).
 double load_double(const void* base, DType dtype, std::int64_t index);
+// out[i] = load_double(base, dtype, begin + i) for i < count, in one typed loop (the
+// comparison widens every slice it judges with this).
+void load_doubles(const void* base, DType dtype, std::int64_t begin, std::int64_t count, double* out);
 float load_float(const void* base, DType dtype, std::int64_t index);
 
 // Stores `value` rounded once, to nearest even, to `dtype`.
