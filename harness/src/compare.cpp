@@ -320,8 +320,22 @@ SliceMetrics judge_slice(const SliceInput& in, const ToleranceRow& row, std::siz
                                "max abs error {:.3g}",
                                c, format_index(m.dim_names, m.worst_index), m.error_at_threshold(), m.threshold_abs,
                                m.max_abs_error));
-    if (m.rel_frobenius > m.threshold_frobenius)
-        add_why(m, fmt::format("relative Frobenius error {:.3g} > {:.3g}", m.rel_frobenius, m.threshold_frobenius));
+    if (acc.truth_sq > 0) {
+        if (m.rel_frobenius > m.threshold_frobenius)
+            add_why(m, fmt::format("relative Frobenius error {:.3g} > {:.3g}", m.rel_frobenius, m.threshold_frobenius));
+    } else if (acc.diff_sq > 0) {
+        // R64 is exactly 0 on every compared element (terms that cancel exactly: e.g. alpha
+        // underflowed to 0 and k . q == 0 in fp64), so no relative error exists, and a legal
+        // fp32 order leaves residues of the size of the terms' rounding. The same cap with
+        // ||t|| multiplied through: ||s - t|| <= rho ||e - t|| + units u ||M|| + ||flip||.
+        // (Found by an H200 campaign, fuzz/corpus/decode/regress-zero-truth-cancellation-k2.json.)
+        const double allowed = row.rho * std::sqrt(e_diff_sq) +
+                               row.frobenius_units * reference::unit_roundoff(in.value_dtype) * std::sqrt(magnitude_sq) +
+                               std::sqrt(flip_sq);
+        if (std::sqrt(acc.diff_sq) > allowed)
+            add_why(m, fmt::format("Frobenius error {:.3g} > {:.3g} (R64 is 0 on the whole slice: judged absolutely)",
+                                   std::sqrt(acc.diff_sq), allowed));
+    }
     if (m.emulated_nonfinite)
         add_why(m, fmt::format("{} Rlp values non-finite where R64 is finite: no valid threshold", m.emulated_nonfinite));
     return m;

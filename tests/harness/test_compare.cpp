@@ -391,6 +391,34 @@ TEST_CASE("judge_slice: an all-zero truth", "[compare]") {
     CHECK(std::isinf(m.rel_frobenius));
 }
 
+TEST_CASE("judge_slice: R64 exactly 0 from terms that cancel is judged by an absolute Frobenius cap", "[compare]") {
+    // o = (k . q) v with k . q == 0 exactly in fp64 and terms of 0.05: a legal fp32 order
+    // leaves a residue of the terms' rounding (H200 campaign: -5.8e-10 in bf16), which a
+    // relative Frobenius error (division by ||t|| = 0) called infinite.
+    Slice s;
+    s.shape = {4};
+    s.truth.assign(4, 0.0);
+    s.emulated = s.truth;
+    s.magnitude.assign(4, 0.05);
+    s.subject = {-5.8e-10, 0.0, 0.0, 0.0};
+    SliceMetrics m = judge_slice(s.input(), rule());
+    CHECK(m.passed);
+    INFO(m.why);
+
+    s.subject[1] = 1e-4;  // far beyond the terms' rounding: both rules fail it
+    m = judge_slice(s.input(), rule());
+    CHECK_FALSE(m.passed);
+    CHECK(m.mismatch_count == 1);
+
+    // A floor so wide that every element passes on its own: the Frobenius cap still fails
+    // a slice of residues far beyond units x u x ||M||.
+    s.subject = {1e-6, -1e-6, 1e-6, -1e-6};
+    m = judge_slice(s.input(), rule(2, 1e6, 2));
+    CHECK(m.mismatch_count == 0);
+    CHECK_FALSE(m.passed);
+    CHECK_THAT(m.why, Catch::Contains("judged absolutely"));
+}
+
 TEST_CASE("judge_slice: sizes that disagree are a programming error", "[compare]") {
     Slice s = known();
     s.emulated.pop_back();
