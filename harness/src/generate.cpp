@@ -220,7 +220,7 @@ std::vector<std::int64_t> bank_shape(const CaseSpec& s) {
 
 bool HostCase::row_is_active(std::int64_t row) const {
     if (has_state_indices) {
-        const std::int64_t n = state_indices[std::size_t(row)];
+        const std::int64_t n = bank_entry(row);
         if (n < 0 || n >= spec.resolved_bank_entries()) return false;
     }
     return !spec.circular || cache_seqlens[std::size_t(row)] >= 0;
@@ -311,7 +311,7 @@ HostCase materialize(const CaseSpec& spec) {
     std::vector<std::int64_t> read_slot(std::size_t(s.resolved_bank_entries()), 0);
     for (std::int64_t r = 0; r < s.rows(); ++r)
         if (c.row_is_active(r))
-            read_slot[std::size_t(c.has_state_indices ? c.state_indices[std::size_t(r)] : r)] =
+            read_slot[std::size_t(c.bank_entry(r))] =
                 1 + (s.circular ? std::int64_t(c.cache_seqlens[std::size_t(r)]) % s.slots : 0);
     // One matrix per iteration, in parallel (values are pure functions of their coordinates,
     // so the bytes do not depend on the thread count).
@@ -378,7 +378,7 @@ std::vector<std::pair<std::int64_t, std::int64_t>> written_bank_slices(const Hos
         if (!c.row_is_active(r)) continue;
         const std::int64_t length = s.row_tokens(r);
         if (length == 0) continue;
-        const std::int64_t entry = c.has_state_indices ? c.state_indices[std::size_t(r)] : r;
+        const std::int64_t entry = c.bank_entry(r);
         if (!s.circular) {
             out.emplace_back(entry, 0);
             continue;
@@ -409,7 +409,7 @@ void fill_bank(const HostCase& c, HostTensor& bank) {
     std::map<std::int64_t, std::int64_t> read_slot;  // entry -> the slot its row reads
     for (std::int64_t r = 0; r < s.rows(); ++r)
         if (c.row_is_active(r))
-            read_slot.emplace(c.has_state_indices ? c.state_indices[std::size_t(r)] : r,
+            read_slot.emplace(c.bank_entry(r),
                               s.circular ? std::int64_t(c.cache_seqlens[std::size_t(r)]) % s.slots : 0);
     const std::int64_t slice = s.num_value_heads * s.key_dim * s.value_dim;
     const std::size_t element = dtype_size(bank.dtype());

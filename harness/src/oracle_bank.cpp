@@ -14,13 +14,13 @@ OracleBank oracle_bank(const HostCase& c) {
     const std::int64_t rows = c.spec.rows();
     OracleBank oracle;
     for (std::int64_t r = 0; r < rows; ++r)
-        if (c.row_is_active(r)) oracle.entries.push_back(c.has_state_indices ? c.state_indices[std::size_t(r)] : r);
+        if (c.row_is_active(r)) oracle.entries.push_back(c.bank_entry(r));
     std::sort(oracle.entries.begin(), oracle.entries.end());  // distinct: validate() saw to it
     oracle.row_indices.assign(std::size_t(rows), -1);
     for (std::int64_t r = 0; r < rows; ++r)
         if (c.row_is_active(r))
             oracle.row_indices[std::size_t(r)] =
-                oracle.compact_entry(c.has_state_indices ? c.state_indices[std::size_t(r)] : r);
+                oracle.compact_entry(c.bank_entry(r));
     return oracle;
 }
 

@@ -20,8 +20,6 @@ std::int64_t hashed_below(std::uint64_t seed, std::size_t special, std::size_t d
     return std::min(r, n - 1);
 }
 
-std::int64_t entry_of(const HostCase& c, std::int64_t row) { return c.has_state_indices ? c.state_indices[std::size_t(row)] : row; }
-
 // The (batch row, token) of a row's position: varlen rows are sequences of batch row 0.
 std::pair<std::int64_t, std::int64_t> batch_token(const CaseSpec& s, std::int64_t row, std::int64_t position) {
     if (!s.varlen) return {row, position};
@@ -57,7 +55,7 @@ std::vector<PlacedSpecial> place_specials(const HostCase& c) {
             if (special.tensor == SpecialTensor::state && !rows.empty()) {
                 const std::int64_t row = rows[std::size_t(hashed_below(s.seed, i, 0, std::int64_t(rows.size())))];
                 const std::int64_t slot = s.circular ? std::int64_t(c.cache_seqlens[std::size_t(row)]) % s.slots : 0;
-                placed.at = {entry_of(c, row), slot};
+                placed.at = {c.bank_entry(row), slot};
             } else if (special.tensor != SpecialTensor::state) {
                 placed.at = {rows[std::size_t(hashed_below(s.seed, i, 0, std::int64_t(rows.size())))]};
             }
@@ -103,7 +101,7 @@ AffectedUnits affected_units(const HostCase& c) {
         if (p.tensor == SpecialTensor::state) {
             units.entry_heads.insert({p.at[0], p.at[2]});
             for (std::int64_t r = 0; r < s.rows(); ++r)
-                if (c.row_is_active(r) && entry_of(c, r) == p.at[0]) units.row_heads.insert({r, p.at[2]});
+                if (c.row_is_active(r) && c.bank_entry(r) == p.at[0]) units.row_heads.insert({r, p.at[2]});
         } else if (p.tensor == SpecialTensor::q || p.tensor == SpecialTensor::k) {
             for (std::int64_t hv = p.at[2] * group; hv < (p.at[2] + 1) * group; ++hv) units.row_heads.insert({p.at[0], hv});
         } else {
@@ -112,7 +110,7 @@ AffectedUnits affected_units(const HostCase& c) {
     }
     // What a row computes lands in the entry it owns.
     for (const auto& [row, hv] : units.row_heads)
-        if (c.row_is_active(row)) units.entry_heads.insert({entry_of(c, row), hv});
+        if (c.row_is_active(row)) units.entry_heads.insert({c.bank_entry(row), hv});
     return units;
 }
 

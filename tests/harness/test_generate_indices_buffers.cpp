@@ -189,7 +189,7 @@ TEST_CASE("generate: run buffers poison o and every written slot but the one rea
         std::set<std::pair<std::int64_t, std::int64_t>> poisoned;
         for (std::int64_t r = 0; r < spec.rows(); ++r) {
             if (!row_active(c, r)) continue;
-            const std::int64_t n = c.has_state_indices ? c.state_indices[std::size_t(r)] : r;
+            const std::int64_t n = c.bank_entry(r);
             const std::int64_t read = spec.circular ? c.cache_seqlens[std::size_t(r)] % spec.slots : 0;
             const RowInfo row = row_info(c, r);
             std::int64_t count = 0;
@@ -248,7 +248,7 @@ TEST_CASE("generate: make_problem describes the case and passes core validation"
             RC_ASSERT(tokens.end == row.end);
             RC_ASSERT(gdr::row_is_active(p, r) == row_active(c, r));
             if (row_active(c, r)) {
-                RC_ASSERT(gdr::row_bank_entry(p, r) == (c.has_state_indices ? c.state_indices[std::size_t(r)] : r));
+                RC_ASSERT(gdr::row_bank_entry(p, r) == (c.bank_entry(r)));
                 RC_ASSERT(gdr::row_read_slot(p, r) ==
                           (spec.circular ? c.cache_seqlens[std::size_t(r)] % spec.slots : 0));
             }

@@ -65,7 +65,7 @@ std::vector<double> recurrence_trace(const HostCase& c) {
     for (std::int64_t r = 0; r < s.rows(); ++r) {
         if (!row_active(c, r)) continue;
         const RowInfo row = row_info(c, r);
-        const std::int64_t n = c.has_state_indices ? c.state_indices[std::size_t(r)] : r;
+        const std::int64_t n = c.bank_entry(r);
         const std::int64_t slot = s.circular ? c.cache_seqlens[std::size_t(r)] % s.slots : 0;
         for (std::int64_t hv = 0; hv < HV; ++hv) {
             const std::int64_t h = hv / (HV / H);
@@ -187,7 +187,7 @@ TEST_CASE("generate: a shrunk case keeps the values of the elements it still has
             std::set<std::pair<std::int64_t, std::int64_t>> read;  // (entry, slot)
             for (std::int64_t r = 0; r < c.spec.rows(); ++r)
                 if (c.row_is_active(r))
-                    read.insert({c.has_state_indices ? c.state_indices[std::size_t(r)] : r,
+                    read.insert({c.bank_entry(r),
                                  c.spec.circular ? std::int64_t(c.cache_seqlens[std::size_t(r)]) % c.spec.slots : 0});
             return read;
         };

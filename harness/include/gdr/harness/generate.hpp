@@ -74,6 +74,9 @@ struct HostCase {
     // docs/SPEC.md "Active rows" on the materialized arrays (core's row_is_active reads a
     // Problem; this is the same rule before any Problem exists).
     bool row_is_active(std::int64_t row) const;
+    // The bank entry row `row` names: state_indices[row], or the row itself without indices
+    // (meaningful for active rows).
+    std::int64_t bank_entry(std::int64_t row) const { return has_state_indices ? state_indices[std::size_t(row)] : row; }
 };
 
 // Counter-based uniform in [0, 1): a pure function of its arguments (splitmix64-style).
