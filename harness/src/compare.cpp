@@ -49,6 +49,13 @@ void check_sizes(const SliceInput& in, bool need_emulated) {
     }
 }
 
+// Whether a / b (a, b >= 0) may exceed `best`, at the cost of one multiplication: the
+// running maxima of quotients below divide only where this holds, and give bitwise the
+// same maxima as dividing everywhere (fl(a / b) >= best needs a >= best b (1 - 2u), and
+// fl(best b) is within (1 + u) of best b; a NaN product divides). The divisions' latency
+// was most of the comparison's time.
+bool may_exceed(double a, double b, double best) { return a > 0 && !(a < best * b * (1 - 0x1p-50)); }
+
 // Keeps the count, the first `keep` and the last `keep` mismatches in flat order.
 class MismatchRecorder {
 public:
@@ -113,7 +120,7 @@ struct Accumulator {
             max_abs = d;
             max_at = i;
         }
-        if (t != 0) max_rel = std::max(max_rel, d / std::abs(t));
+        if (t != 0 && may_exceed(d, std::abs(t), max_rel)) max_rel = std::max(max_rel, d / std::abs(t));
         diff_sq += d * d;
         truth_sq += t * t;
     }
@@ -188,23 +195,31 @@ SliceMetrics judge_slice(const SliceInput& in, const ToleranceRow& row, std::siz
     // Pass 1: the emulated oracle's own error and the slice's magnitude set the thresholds.
     // rounded[i] decides whether truth counts as finite in the stored dtype.
     std::vector<double> rounded(n);
-    const bool with_magnitude = !in.magnitude.empty();
+    const bool with_magnitude = !in.magnitude.empty(), with_flip = !in.flip.empty();
     double max_magnitude = 0, e_max = 0, e_relative_max = 0, e_diff_sq = 0, t_sq = 0, magnitude_sq = 0, flip_max = 0,
            flip_sq = 0;
-    const auto magnitude_at = [&](std::size_t i) {
-        return std::max(std::abs(in.truth[i]), with_magnitude ? in.magnitude[i] : 0.0);
+    // The per-element terms below are read through raw pointers and formats looked up once:
+    // they run for every element of every slice, billions at serving scale.
+    const double* truth = in.truth.data();
+    const double* magnitudes = with_magnitude ? in.magnitude.data() : nullptr;
+    const double* flips = with_flip ? in.flip.data() : nullptr;
+    const reference::detail::Format value_format = reference::detail::format_of(in.value_dtype),
+                                    f32_format = reference::detail::format_of(DType::f32);
+    const double floor_ulps = row.floor_ulps;
+    const auto magnitude_at = [truth, magnitudes](std::size_t i) {
+        return std::max(std::abs(truth[i]), magnitudes ? magnitudes[i] : 0.0);
     };
-    const auto unbounded_at = [&](std::size_t i) { return !in.flip.empty() && !std::isfinite(in.flip[i]); };
+    const auto flip_at = [flips](std::size_t i) { return flips ? flips[i] : 0.0; };
+    const auto unbounded_at = [flips](std::size_t i) { return flips && !std::isfinite(flips[i]); };
     // The floor: the store rounds once at the value (|t_i|, in the stored dtype), and the
     // fp32 arithmetic before it rounds at the magnitude of its terms (M_i, in fp32), where
     // Rlp may happen to be exact. ulp(stored dtype, M_i) would let a 16-bit output slip by
     // 2^13 x the fp32 arithmetic's error where the terms cancel.
-    const auto floor_at = [&](std::size_t i) {
-        return row.floor_ulps * (reference::ulp(in.value_dtype, std::abs(in.truth[i])) +
-                                 reference::ulp(DType::f32, magnitude_at(i)));
+    const auto floor_at = [=](std::size_t i) {
+        return floor_ulps * (reference::ulp(value_format, std::abs(truth[i])) + reference::ulp(f32_format, magnitude_at(i)));
     };
+    reference::round_doubles(in.value_dtype, truth, std::int64_t(n), rounded.data());
     for (std::size_t i = 0; i < n; ++i) {
-        rounded[i] = reference::round_to(in.value_dtype, in.truth[i]);
         if (unbounded_at(i)) {
             ++m.unbounded;
             continue;
@@ -215,19 +230,20 @@ SliceMetrics judge_slice(const SliceInput& in, const ToleranceRow& row, std::siz
             // Rlp is a legal order too: near the top of the stored dtype it may overflow where
             // R64 rounds to finite (f16: R64 = -65498, Rlp = -Inf), and that element then says
             // nothing about Rlp's error. Anywhere else a non-finite Rlp leaves no valid threshold.
-            const double bound = floor_at(i) + (in.flip.empty() ? 0.0 : in.flip[i]);
+            const double bound = floor_at(i) + flip_at(i);
             const bool legal_overflow = std::isinf(e) && reference::round_to(in.value_dtype, t + std::copysign(bound, e)) == e;
             if (legal_overflow) ++m.emulated_overflows;
             else ++m.emulated_nonfinite;
             continue;
         }
         const double magnitude = magnitude_at(i);
-        if (e != t) e_relative_max = std::max(e_relative_max, magnitude > 0 ? std::abs(e - t) / magnitude : kInf);
+        if (e != t && may_exceed(std::abs(e - t), magnitude, e_relative_max))
+            e_relative_max = std::max(e_relative_max, magnitude > 0 ? std::abs(e - t) / magnitude : kInf);
         max_magnitude = std::max(max_magnitude, magnitude);
         magnitude_sq += magnitude * magnitude;
-        if (!in.flip.empty()) {
-            flip_max = std::max(flip_max, in.flip[i]);
-            flip_sq += in.flip[i] * in.flip[i];
+        if (flips) {
+            flip_max = std::max(flip_max, flips[i]);
+            flip_sq += flips[i] * flips[i];
         }
         e_max = std::max(e_max, std::abs(e - t));
         e_diff_sq += (e - t) * (e - t);
@@ -243,10 +259,8 @@ SliceMetrics judge_slice(const SliceInput& in, const ToleranceRow& row, std::siz
     // show (the math mode's elementary functions, cache-rounding flips: reference::Magnitudes).
     // A small element is judged at its own scale, not at the slice's largest.
     m.emulated_relative_max = e_relative_max;
-    const auto threshold_at = [&](std::size_t i) {
-        const double magnitude = magnitude_at(i);
-        return row.rho * e_relative_max * magnitude + floor_at(i) + (in.flip.empty() ? 0.0 : in.flip[i]);
-    };
+    const double rlp_scale = row.rho * e_relative_max;
+    const auto threshold_at = [=](std::size_t i) { return rlp_scale * magnitude_at(i) + floor_at(i) + flip_at(i); };
     // Reported until pass 2 finds the element closest to (or furthest beyond) its threshold.
     m.max_magnitude = max_magnitude;
     m.floor_abs = row.floor_ulps * reference::ulp(in.value_dtype, max_magnitude);
@@ -292,10 +306,12 @@ SliceMetrics judge_slice(const SliceInput& in, const ToleranceRow& row, std::siz
         }
         acc.add(at, s, t);
         const double threshold = threshold_at(i), error = std::abs(s - t);
-        const double ratio = error == 0 ? 0.0 : threshold > 0 ? error / threshold : kInf;
-        if (worst_at < 0 || ratio > m.worst_ratio) {
-            worst_at = at;
-            m.worst_ratio = ratio;
+        if (worst_at < 0 || may_exceed(error, threshold, m.worst_ratio)) {
+            const double ratio = error == 0 ? 0.0 : threshold > 0 ? error / threshold : kInf;
+            if (worst_at < 0 || ratio > m.worst_ratio) {
+                worst_at = at;
+                m.worst_ratio = ratio;
+            }
         }
         if (error > threshold) rec.add(at, "abs");
     }
@@ -303,7 +319,7 @@ SliceMetrics judge_slice(const SliceInput& in, const ToleranceRow& row, std::siz
         const auto i = std::size_t(worst_at);
         m.max_magnitude = magnitude_at(i);
         m.floor_abs = floor_at(i);
-        m.flip_abs = in.flip.empty() ? 0.0 : in.flip[i];
+        m.flip_abs = flip_at(i);
         m.threshold_abs = threshold_at(i);
         m.worst_index = unravel(worst_at, in.shape.empty() ? std::vector<std::int64_t>{m.elements} : in.shape);
     }

@@ -58,4 +58,12 @@ Problem make_oracle_problem(const HostCase& c, const OracleBank& oracle, RunBuff
     return problem;
 }
 
+RunBuffers oracle_run(const HostCase& c, const OracleBank& oracle, reference::Precision precision) {
+    const bool truth = precision == reference::Precision::truth_fp64;
+    RunBuffers buffers = make_oracle_buffers(c, oracle, truth ? DType::f64 : c.spec.input_dtype,
+                                             truth ? DType::f64 : c.spec.state_dtype);
+    reference::run_fused_recurrent(make_oracle_problem(c, oracle, buffers), {precision});
+    return buffers;
+}
+
 }  // namespace gdr::harness

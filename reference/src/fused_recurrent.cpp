@@ -9,6 +9,7 @@
 #include <limits>
 #include <type_traits>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include <Eigen/Core>
@@ -44,14 +45,18 @@ class FusedRecurrent {
     using StoredVK = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
 
 public:
-    FusedRecurrent(const Problem& problem, ReductionOrder order, const Magnitudes& magnitudes, const void* resume_bank,
-                   const ElementaryErrors& elementary)
+    // `o_store`, `state_store`: the dtypes values round to when stored (the problem's
+    // storage, or HeadResults' rule); `with_magnitudes`: whether the bounds are computed.
+    FusedRecurrent(const Problem& problem, const OracleOptions& options, bool with_magnitudes, DType o_store,
+                   DType state_store)
         : p_(problem),
-          elementary_(elementary),
-          resume_bank_(resume_bank),
-          order_(order),
-          magnitudes_(magnitudes),
-          with_magnitudes_(magnitudes.o || magnitudes.state || magnitudes.o_flip || magnitudes.state_flip),
+          elementary_(options.elementary),
+          resume_bank_(options.resume_bank),
+          order_(options.order),
+          magnitudes_(options.magnitudes),
+          with_magnitudes_(with_magnitudes),
+          o_store_(o_store),
+          state_store_(state_store),
           K_(problem.key_dim),
           V_(problem.value_dim),
           group_(problem.num_value_heads / problem.num_heads),
@@ -73,25 +78,37 @@ public:
         }
     }
 
-    // The (row, value head) pairs whose recurrences the call runs, and the inactive rows'
-    // zero outputs. Each pair reads and writes only its own o[row, :, hv] and bank matrices
-    // (active indices are distinct), so the pairs may run in any order on any thread.
-    std::vector<std::pair<Index, Index>> zero_inactive_rows_and_list_heads() {
+    // The (row, value head) pairs whose recurrences the call runs. Each pair reads and
+    // writes only its own o[row, :, hv] and bank matrices (active indices are distinct), so
+    // the pairs may run in any order on any thread.
+    std::vector<std::pair<Index, Index>> heads() const {
         std::vector<std::pair<Index, Index>> heads;
         for (Index row = 0; row < p_.rows(); ++row) {
-            const RowTokens tokens = row_tokens(p_, row);
-            if (tokens.length() == 0) continue;  // writes no output and no state
-            if (!row_is_active(p_, row)) {
-                zero_output(tokens);  // o == 0 exactly; the bank is neither read nor written
-                continue;
-            }
+            if (row_tokens(p_, row).length() == 0 || !row_is_active(p_, row)) continue;  // no recurrence
             for (Index hv = 0; hv < p_.num_value_heads; ++hv) heads.emplace_back(row, hv);
         }
         return heads;
     }
 
-    // One active row and one value head: the whole recurrence over its tokens.
-    void run_head(Index row, Index hv) { run_head(row, row_tokens(p_, row), hv); }
+    // The inactive rows' outputs: o == 0 exactly; their bank entries are neither read nor written.
+    void zero_inactive_rows() {
+        for (Index row = 0; row < p_.rows(); ++row)
+            if (!row_is_active(p_, row)) zero_output(row_tokens(p_, row));
+    }
+
+    // One active row and one value head: the whole recurrence over its tokens, stored in
+    // the problem's o and bank, or in `head` (HeadResults) when given.
+    void run_head(Index row, Index hv, const HeadResults* head = nullptr) {
+        head_ = head;
+        run_head(row, row_tokens(p_, row), hv);
+        head_ = nullptr;
+    }
+
+    // HeadResults' W for `row`.
+    Index written_matrices(Index row) const {
+        if (!p_.output_final_state) return 0;
+        return p_.circular() ? std::min(row_tokens(p_, row).length(), p_.slots()) : 1;
+    }
 
 private:
     void run_head(Index row, const RowTokens& tokens, Index hv) {
@@ -135,12 +152,10 @@ private:
                 hj += u * k_;                                     // h[k][v] += k[k] u[v]
                 o_[j] = sum_k(hj, q_);                            // o[v] = sum_k h[k][v] q[k], with the new h
             }
-            store_vector(p_.o, offset_of(p_.o, b, token, hv), o_);
-            if (magnitudes_.o) store_vector(as_f64(p_.o, magnitudes_.o), offset_of(p_.o, b, token, hv), magnitude_o_);
-            if (magnitudes_.o_flip) store_vector(as_f64(p_.o, magnitudes_.o_flip), offset_of(p_.o, b, token, hv), flip_o_);
+            store_output(b, token, t, hv);
 
             if (write_every_token) {
-                store_state(n, (r + 1 + t) % slots, hv);
+                store_state(n, (r + 1 + t) % slots, hv, t % slots);
                 // The next token starts from what a kernel would read back from the cache.
                 if (t < T - 1 && resume_bank_) resume_from((r + 1 + t) % slots, n, hv);
                 else if (t < T - 1 && p_.state_dtype != DType::f32) round_trip_state();
@@ -149,7 +164,7 @@ private:
                 carry_bounds();  // no round trip: the next token reads the bounds carried
             }
         }
-        if (!p_.circular() && p_.output_final_state) store_state(n, 0, hv);  // no round trip between tokens
+        if (!p_.circular() && p_.output_final_state) store_state(n, 0, hv, 0);  // no round trip between tokens
     }
 
     // sum_k a[k] b[k]. fp64: Eigen's vectorised order. fp32: strictly sequential in the
@@ -232,6 +247,29 @@ private:
         });
     }
 
+    // x rounded once to `rounding`'s dtype, held as double (HeadResults).
+    static void store_widened(const Vector& x, DType rounding, double* out) {
+        with_storage(rounding, [&]<class S>(S) {
+            for (Index i = 0; i < x.size(); ++i) out[i] = to_scalar<double>(from_scalar<S>(x[i]));
+        });
+    }
+
+    // o[b, token, hv] (token t of the row) and its bounds.
+    void store_output(Index b, Index token, Index t, Index hv) {
+        if (head_) {
+            const Index at = t * V_;
+            if (head_->o) store_widened(o_, o_store_, head_->o + at);
+            if (!with_magnitudes_) return;
+            if (head_->o_magnitude) store_widened(magnitude_o_, DType::f64, head_->o_magnitude + at);
+            if (head_->o_flip) store_widened(flip_o_, DType::f64, head_->o_flip + at);
+            return;
+        }
+        const Index at = offset_of(p_.o, b, token, hv);
+        store_vector(p_.o, at, o_);
+        if (magnitudes_.o) store_vector(as_f64(p_.o, magnitudes_.o), at, magnitude_o_);
+        if (magnitudes_.o_flip) store_vector(as_f64(p_.o, magnitudes_.o_flip), at, flip_o_);
+    }
+
     void zero_output(const RowTokens& tokens) {
         o_.setZero();
         for (Index token = tokens.begin; token < tokens.end; ++token)
@@ -284,24 +322,45 @@ private:
         });
     }
 
-    void store_state(Index n, Index slot, Index hv) const {
+    // S[n, slot, hv] (matrix `written` of HeadResults' state) and its bounds.
+    void store_state(Index n, Index slot, Index hv, Index written) const {
+        if (head_) {
+            const Index at = written * K_ * V_;
+            if (head_->state) store_matrix_widened(h_, state_store_, head_->state + at);
+            if (!with_magnitudes_) return;
+            if (head_->state_magnitude) store_matrix_widened(magnitude_h_, DType::f64, head_->state_magnitude + at);
+            if (head_->state_flip) store_matrix_widened(flip_h_, DType::f64, head_->state_flip + at);
+            return;
+        }
         store_matrix(h_, p_.state, p_.state_storage, n, slot, hv);
         if (magnitudes_.state) store_matrix(magnitude_h_, magnitudes_.state, DType::f64, n, slot, hv);
         if (magnitudes_.state_flip) store_matrix(flip_h_, magnitudes_.state_flip, DType::f64, n, slot, hv);
     }
 
+    // h into the K x V matrix at `m`, in the bank's layout, each element through `convert`.
+    template <class D, class Convert>
+    void write_in_layout(const Matrix& h, D* m, Convert convert) const {
+        if (p_.layout == Layout::KV) {
+            Eigen::Map<StoredKV<D>> stored(m, K_, V_);
+            for_tiles([&](Index k0, Index v0, Index nk, Index nv) {
+                stored.block(k0, v0, nk, nv) = h.block(k0, v0, nk, nv).unaryExpr(convert);
+            });
+        } else {
+            Eigen::Map<StoredVK<D>>(m, K_, V_) = h.unaryExpr(convert);
+        }
+    }
+
     void store_matrix(const Matrix& h, void* bank, DType storage, Index n, Index slot, Index hv) const {
         with_storage(storage, [&]<class S>(S) {
-            S* m = static_cast<S*>(bank) + matrix_offset(n, slot, hv);
-            const auto narrow = [](Scalar x) { return from_scalar<S>(x); };  // one rounding
-            if (p_.layout == Layout::KV) {
-                Eigen::Map<StoredKV<S>> stored(m, K_, V_);
-                for_tiles([&](Index k0, Index v0, Index nk, Index nv) {
-                    stored.block(k0, v0, nk, nv) = h.block(k0, v0, nk, nv).unaryExpr(narrow);
-                });
-            } else {
-                Eigen::Map<StoredVK<S>>(m, K_, V_) = h.unaryExpr(narrow);
-            }
+            write_in_layout(h, static_cast<S*>(bank) + matrix_offset(n, slot, hv),
+                            [](Scalar x) { return from_scalar<S>(x); });  // one rounding
+        });
+    }
+
+    // h rounded once to `rounding`'s dtype, held as double (HeadResults).
+    void store_matrix_widened(const Matrix& h, DType rounding, double* m) const {
+        with_storage(rounding, [&]<class S>(S) {
+            write_in_layout(h, m, [](Scalar x) { return to_scalar<double>(from_scalar<S>(x)); });
         });
     }
 
@@ -345,6 +404,8 @@ private:
     const ReductionOrder order_;
     const Magnitudes magnitudes_;
     const bool with_magnitudes_;
+    const DType o_store_, state_store_;
+    const HeadResults* head_ = nullptr;  // run_head's destination when not the problem's arrays
     const Index K_, V_, group_;
     const Scalar scale_;
     // Working storage, allocated once per call; the token loop allocates nothing.
@@ -358,11 +419,14 @@ private:
 // each thread with its own working storage; the result is bitwise the same for any count.
 template <class Scalar>
 void run_in_parallel(const Problem& problem, const OracleOptions& options) {
+    const Magnitudes& m = options.magnitudes;
     const auto make = [&] {
-        return FusedRecurrent<Scalar>(problem, options.order, options.magnitudes, options.resume_bank,
-                                      options.elementary);
+        return FusedRecurrent<Scalar>(problem, options, m.o || m.state || m.o_flip || m.state_flip, problem.o.dtype,
+                                      problem.state_storage);
     };
-    const std::vector<std::pair<Index, Index>> heads = make().zero_inactive_rows_and_list_heads();
+    FusedRecurrent<Scalar> first = make();
+    first.zero_inactive_rows();
+    const std::vector<std::pair<Index, Index>> heads = first.heads();
     const auto count = std::int64_t(heads.size());
 #pragma omp parallel if (count > 1)
     {
@@ -374,20 +438,59 @@ void run_in_parallel(const Problem& problem, const OracleOptions& options) {
 
 }  // namespace
 
-void run_fused_recurrent(const Problem& problem, const OracleOptions& options) {
+// Everything is checked before anything is written; only the truth run may keep o and
+// the bank in f64 (the emulated run must store exactly what a kernel stores).
+void validate_run(const Problem& problem, const OracleOptions& options, bool with_magnitudes) {
     const bool truth = options.precision == Precision::truth_fp64;
-    // Everything is checked before anything is written; only the truth run may keep o
-    // and the bank in f64 (the emulated run must store exactly what a kernel stores).
-    const Magnitudes& m = options.magnitudes;
-    const bool with_magnitudes = m.o || m.state || m.o_flip || m.state_flip;
     if (with_magnitudes && !truth) throw InvalidArgument("magnitudes", "only the truth run (R64) computes magnitudes");
     validate(problem, {.arrays_on_host = true, .allow_f64_storage = truth});
     if (options.resume_bank && !(problem.circular() && problem.output_final_state))
         throw InvalidArgument("resume_bank", "resuming from a subject's slots needs circular mode with output_final_state");
-    if (truth)
+}
+
+void run_fused_recurrent(const Problem& problem, const OracleOptions& options) {
+    const Magnitudes& m = options.magnitudes;
+    validate_run(problem, options, m.o || m.state || m.o_flip || m.state_flip);
+    if (options.precision == Precision::truth_fp64)
         run_in_parallel<double>(problem, options);
     else
         run_in_parallel<float>(problem, options);
+}
+
+struct HeadRecurrence::Impl {
+    Problem problem;  // the recurrence keeps a reference to it
+    std::variant<FusedRecurrent<double>, FusedRecurrent<float>> recurrence;
+
+    static std::variant<FusedRecurrent<double>, FusedRecurrent<float>> make(const Problem& p, const OracleOptions& o,
+                                                                              bool bounds) {
+        if (o.precision == Precision::truth_fp64) return FusedRecurrent<double>(p, o, bounds, DType::f64, DType::f64);
+        return FusedRecurrent<float>(p, o, bounds, p.input_dtype, p.state_dtype);
+    }
+    Impl(const Problem& p, const OracleOptions& o, bool bounds) : problem(p), recurrence(make(problem, o, bounds)) {}
+};
+
+HeadRecurrence::HeadRecurrence(const Problem& problem, const OracleOptions& options, bool bounds) {
+    const Magnitudes& m = options.magnitudes;
+    if (m.o || m.state || m.o_flip || m.state_flip)
+        throw InvalidArgument("magnitudes", "a head run writes its bounds to HeadResults, not to Magnitudes");
+    validate_run(problem, options, bounds);
+    impl_ = std::make_unique<Impl>(problem, options, bounds);
+}
+
+HeadRecurrence::~HeadRecurrence() = default;
+HeadRecurrence::HeadRecurrence(HeadRecurrence&&) noexcept = default;
+HeadRecurrence& HeadRecurrence::operator=(HeadRecurrence&&) noexcept = default;
+
+std::vector<std::pair<std::int64_t, std::int64_t>> HeadRecurrence::heads() const {
+    return std::visit([](const auto& r) { return r.heads(); }, impl_->recurrence);
+}
+
+std::int64_t HeadRecurrence::written_matrices(std::int64_t row) const {
+    return std::visit([&](const auto& r) { return r.written_matrices(row); }, impl_->recurrence);
+}
+
+void HeadRecurrence::run(std::int64_t row, std::int64_t hv, const HeadResults& out) {
+    std::visit([&](auto& r) { r.run_head(row, hv, &out); }, impl_->recurrence);
 }
 
 }  // namespace gdr::reference

@@ -17,11 +17,13 @@ using harness::SubjectRunResult;
 
 namespace {
 
-// One host array mirrored on the device.
+// One host array mirrored on the device, `before` bytes into its device buffer (the bank
+// sits inside its arena's margins; every other array at 0).
 struct Mirror {
     std::string name;
     const void* host = nullptr;
-    std::size_t bytes = 0;
+    std::size_t bytes = 0;   // the host array's
+    std::size_t before = 0;
     DType poison_dtype = DType::f32;  // the guard pattern's element type
     cuda::GuardedBuffer device;
 };
@@ -54,11 +56,15 @@ public:
 
         std::vector<Mirror> mirrors;
         mirrors.reserve(10);  // never reallocates: pointers into it stay valid
-        const auto mirror = [&](std::string name, const void* data, std::size_t bytes, DType dtype) -> void* {
+        // The device buffer holds `before` + `bytes` + `after` bytes, poisoned on the device as
+        // it is made; only the host array travels.
+        const auto mirror = [&](std::string name, const void* data, std::size_t bytes, DType dtype,
+                                std::size_t before = 0, std::size_t after = 0) -> void* {
             if (!data || bytes == 0) return nullptr;
-            Mirror& m = mirrors.emplace_back(Mirror{std::move(name), data, bytes, dtype, cuda::GuardedBuffer(bytes, dtype)});
-            m.device.upload(data, bytes);
-            return m.device.data();
+            Mirror& m = mirrors.emplace_back(
+                Mirror{std::move(name), data, bytes, before, dtype, cuda::GuardedBuffer(before + bytes + after, dtype)});
+            m.device.upload(data, bytes, before);
+            return static_cast<std::byte*>(m.device.data()) + before;
         };
         const auto tensor_bytes = [](const TensorArg& t, const std::array<std::int64_t, 4>& shape) {
             return std::size_t(view_span(t, shape)) * dtype_size(t.dtype);
@@ -88,18 +94,8 @@ public:
         const std::size_t bank_bytes = std::size_t(host.bank_entries()) * entry_bytes;
         const std::size_t before_bytes = std::size_t(margins.before) * entry_bytes;
         const std::size_t after_bytes = std::size_t(margins.after) * entry_bytes;
-        Mirror* state_mirror = nullptr;
-        if (host.state && bank_bytes > 0) {
-            // Poisoned on the device as it is made; only the bank travels, never a host arena.
-            state_mirror = &mirrors.emplace_back(Mirror{"state", host.state, before_bytes + bank_bytes + after_bytes,
-                                                        host.state_storage,
-                                                        cuda::GuardedBuffer(before_bytes + bank_bytes + after_bytes,
-                                                                            host.state_storage)});
-            state_mirror->device.upload(host.state, bank_bytes, before_bytes);
-            device.state = static_cast<std::byte*>(state_mirror->device.data()) + before_bytes;
-        } else {
-            device.state = nullptr;
-        }
+        device.state = mirror("state", host.state, bank_bytes, host.state_storage, before_bytes, after_bytes);
+        Mirror* state_mirror = device.state ? &mirrors.back() : nullptr;
 
         launch_(device);
         cuda::check(cudaDeviceSynchronize(), name_.c_str());
@@ -114,7 +110,7 @@ public:
             }
             if (i < inputs) {
                 std::vector<std::byte> after(m.bytes);
-                m.device.download(after.data(), m.bytes);
+                m.device.download(after.data(), m.bytes, m.before);
                 if (std::memcmp(after.data(), m.host, m.bytes) != 0) result.modified_inputs.push_back(m.name);
             }
         }

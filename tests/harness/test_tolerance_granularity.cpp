@@ -13,6 +13,7 @@
 #include <rapidcheck.h>
 
 #include "gdr/harness/decode_cases.hpp"
+#include "gdr/harness/oracle_bank.hpp"
 #include "gdr/harness/runner.hpp"
 #include "gdr/reference/numeric.hpp"
 #include "support/damaged_subject.hpp"
@@ -23,10 +24,21 @@ using gdr::testing::DamagedSubject;
 
 namespace {
 
+// R64 of the case, stored (o and the compact bank of the active rows' entries).
+struct StoredTruth {
+    OracleBank bank;
+    RunBuffers runs;
+};
+
+StoredTruth stored_truth(const HostCase& host) {
+    StoredTruth truth{oracle_bank(host), {}};
+    truth.runs = oracle_run(host, truth.bank, reference::Precision::truth_fp64);
+    return truth;
+}
+
 // The value head whose largest |R64 o| over all tokens is smallest.
-std::int64_t smallest_head(const PreparedCase& prepared) {
-    const CaseSpec& spec = prepared.host.spec;
-    const std::vector<double> truth = prepared.truth.o.to_doubles();
+std::int64_t smallest_head(const CaseSpec& spec, const StoredTruth& stored) {
+    const std::vector<double> truth = stored.runs.o.to_doubles();
     std::vector<double> largest(std::size_t(spec.num_value_heads), 0.0);
     for (std::size_t i = 0; i < truth.size(); ++i) {
         const auto hv = std::size_t(std::int64_t(i) / spec.value_dim % spec.num_value_heads);
@@ -37,9 +49,9 @@ std::int64_t smallest_head(const PreparedCase& prepared) {
 
 // s = t + x (s - t) on head `hv` of o (contiguous [B, T, HV, V]) and of the bank
 // (contiguous [N, Slots, HV, K, V]); `changed` tells whether any element moved.
-DamagedSubject::Damage amplify_head(const PreparedCase& prepared, std::int64_t hv, double x, bool& changed) {
-    return [&prepared, hv, x, &changed](const Problem& p, int, SubjectRunResult&) {
-        const CaseSpec& spec = prepared.host.spec;
+DamagedSubject::Damage amplify_head(const CaseSpec& spec, const StoredTruth& stored, std::int64_t hv, double x,
+                                    bool& changed) {
+    return [&spec, &stored, hv, x, &changed](const Problem& p, int, SubjectRunResult&) {
         const auto amplify = [&](void* data, DType dtype, const std::vector<double>& truth, std::int64_t inner) {
             for (std::size_t i = 0; i < truth.size(); ++i) {
                 if (std::int64_t(i) / inner % spec.num_value_heads != hv) continue;
@@ -50,14 +62,14 @@ DamagedSubject::Damage amplify_head(const PreparedCase& prepared, std::int64_t h
                 reference::store_double(data, dtype, std::int64_t(i), damaged);
             }
         };
-        amplify(p.o.data, p.o.dtype, prepared.truth.o.to_doubles(), spec.value_dim);
+        amplify(p.o.data, p.o.dtype, stored.runs.o.to_doubles(), spec.value_dim);
         // R64's bank is compact (oracle_bank.hpp): spread it over the subject's entries.
         const std::int64_t entry_elements = spec.slots * spec.num_value_heads * spec.key_dim * spec.value_dim;
-        const std::vector<double> compact = prepared.truth.bank.to_doubles();
+        const std::vector<double> compact = stored.runs.bank.to_doubles();
         std::vector<double> truth_bank(std::size_t(p.bank_elements()), std::numeric_limits<double>::quiet_NaN());
-        for (std::size_t c = 0; c < prepared.oracle_bank.entries.size(); ++c)
+        for (std::size_t c = 0; c < stored.bank.entries.size(); ++c)
             std::copy_n(compact.begin() + std::ptrdiff_t(c) * entry_elements, entry_elements,
-                        truth_bank.begin() + std::ptrdiff_t(prepared.oracle_bank.entries[c] * entry_elements));
+                        truth_bank.begin() + std::ptrdiff_t(stored.bank.entries[c] * entry_elements));
         amplify(p.state, p.state_dtype, truth_bank, spec.key_dim * spec.value_dim);
     };
 }
@@ -81,13 +93,14 @@ Figures measure(int cases) {
         })(random, c % 101).value();
         if (spec.exact || spec.num_value_heads < 2) continue;
         const PreparedCase prepared = prepare_case(spec);
-        const std::int64_t hv = smallest_head(prepared);
+        const StoredTruth truth = stored_truth(prepared.host);
+        const std::int64_t hv = smallest_head(spec, truth);
         bool changed = false;
-        DamagedSubject x10(amplify_head(prepared, hv, 10.0, changed));
+        DamagedSubject x10(amplify_head(spec, truth, hv, 10.0, changed));
         const bool killed_x10 = run_case(prepared, x10, tolerances).outcome == Outcome::incorrect;
         if (!changed) continue;
         bool changed_x3 = false;
-        DamagedSubject x3(amplify_head(prepared, hv, 3.0, changed_x3));
+        DamagedSubject x3(amplify_head(spec, truth, hv, 3.0, changed_x3));
         const bool killed_x3 = run_case(prepared, x3, tolerances).outcome == Outcome::incorrect;
         RunOptions as_precise;
         as_precise.verdict.math = MathMode::precise;

@@ -16,11 +16,11 @@ struct MemoryEstimate {
 };
 
 // What prepare_case and run_case hold at their peak: the initial bank and the subject's
-// (with its arena), in the stored dtype; the oracle's compact bank (R64, magnitudes, flip
-// bounds in f64, Rlp in the state dtype) and outputs; the stepped runs' where the case has
-// them; a second R64 run when `other_math_mode` (a subject judged in another math mode than
-// the prepared one); inputs and their snapshot. Throws InvalidArgument for an invalid spec.
-MemoryEstimate estimate_case_memory(const CaseSpec& spec, bool other_math_mode = false);
+// (with its arena), in the stored dtype; the determinism run's copies of o, the written
+// slots and the arena; inputs and their snapshot; and each oracle thread's storage for one
+// head (oracle_checks.hpp: R64, its bounds and Rlp of a row's tokens and written slots in
+// fp64, twice with stepped runs). Throws InvalidArgument for an invalid spec.
+MemoryEstimate estimate_case_memory(const CaseSpec& spec);
 
 // The memory this machine has available now (MemAvailable), 0 when unknown.
 std::int64_t available_memory_bytes();

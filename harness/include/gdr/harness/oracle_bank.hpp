@@ -1,9 +1,8 @@
-// The bank entries the oracle runs need. A serving engine's state pool is far larger than
-// its batch (hundreds to thousands of entries for tens of rows), and the entries no row
-// touches are judged bitwise from their stored bytes, never widened: the oracle (R64, Rlp,
-// magnitudes, flip bounds, stepped runs) runs on a compact bank of just the entries the
-// active rows read and write, with each row's index renumbered into it. Memory and time
-// then follow the batch, not the pool.
+// The bank entries the active rows touch, as a compact bank: a serving engine's state pool
+// is far larger than its batch (hundreds to thousands of entries for tens of rows). Whole
+// oracle runs that store their results (a failing case's tensor dump, tests) run on it,
+// with each row's index renumbered into it; the checks themselves judge one head at a time
+// (oracle_checks.hpp) and store no oracle bank at all.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +11,7 @@
 #include "gdr/core/problem.hpp"
 #include "gdr/harness/generate.hpp"
 #include "gdr/harness/host_tensor.hpp"
+#include "gdr/reference/fused_recurrent.hpp"
 
 namespace gdr::harness {
 
@@ -42,5 +42,8 @@ RunBuffers make_oracle_buffers(const HostCase& host_case, const OracleBank& orac
                                bool initial_values = true);
 // make_problem with the compact bank and the renumbered indices.
 Problem make_oracle_problem(const HostCase& host_case, const OracleBank& oracle, RunBuffers& buffers);
+// One whole oracle run on the compact bank, without bounds: R64 (o and bank stored as
+// f64, nothing rounded) or Rlp (the case's dtypes).
+RunBuffers oracle_run(const HostCase& host_case, const OracleBank& oracle, reference::Precision precision);
 
 }  // namespace gdr::harness

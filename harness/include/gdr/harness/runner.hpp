@@ -16,7 +16,7 @@
 #include "gdr/harness/case_spec.hpp"
 #include "gdr/harness/generate.hpp"
 #include "gdr/harness/math_mode.hpp"
-#include "gdr/harness/oracle_bank.hpp"
+#include "gdr/harness/stage_profile.hpp"
 #include "gdr/harness/report.hpp"
 #include "gdr/harness/subject.hpp"
 #include "gdr/harness/tolerance.hpp"
@@ -24,26 +24,16 @@
 
 namespace gdr::harness {
 
-// A case with its two oracle runs done, shared by every subject that runs it. The runs'
-// banks are compact: entry c of truth.bank (and the others) is the case's bank entry
-// oracle_bank.entries[c] (oracle_bank.hpp).
+// A case's inputs, generated once and shared by every subject that runs it. The oracle
+// runs each time a subject is judged, one head at a time (oracle_checks.hpp): it costs
+// what the checks cost, and a serving-size case stores no copy of it.
 struct PreparedCase {
     HostCase host;
-    OracleBank oracle_bank;
-    RunBuffers truth;      // R64: o and bank stored as f64, nothing rounded
-    RunBuffers emulated;   // Rlp: o and bank in the case's dtypes
-    RunBuffers magnitude;  // per element of truth, the magnitude of the terms its last step sums (f64)
-    // per element of truth, the computed bound on a legal kernel's deviation that Rlp cannot
-    // show (reference::Magnitudes: elementary functions of the precise math mode, cache-
-    // rounding flips, carried across tokens; f64, +Inf where R64 is no reference)
-    RunBuffers flip;
-    std::vector<StageTiming> stages;  // generation and the oracle runs (stage_profile.hpp)
-    MathMode math = MathMode::precise;  // the math mode whose bounds `flip` holds
+    std::vector<StageTiming> stages;  // generation (stage_profile.hpp)
 };
 
-// Throws gdr::InvalidArgument for an invalid spec (naming the key). `math`: the mode whose
-// elementary-function bounds to compute (run_case computes another subject's mode anew).
-PreparedCase prepare_case(const CaseSpec& spec, MathMode math = MathMode::precise);
+// Throws gdr::InvalidArgument for an invalid spec (naming the key).
+PreparedCase prepare_case(const CaseSpec& spec);
 
 // Which declared limitation of the subject covers a NOT_SUPPORTED case (given the spec and
 // the subject's reason): its id, or nullopt when none does (subjects/limitation.hpp).
@@ -78,7 +68,7 @@ std::optional<std::string> memory_refusal(const CaseSpec& spec, const RunOptions
 CaseReport run_case(const CaseSpec& spec, Subject& subject, const ToleranceTable& tolerances,
                     const RunOptions& options = {});
 
-// A case spec whose oracle runs happen once, on first use, for every subject that runs it
+// A case spec whose inputs are generated once, on first use, for every subject that runs it
 // (`gdr verify` runs each case on several subjects, the kill table on every mutant).
 class SharedCase {
 public:

@@ -25,6 +25,8 @@ class StageClock {
 public:
     explicit StageClock(std::vector<StageTiming>& out) : out_(out), start_(std::chrono::steady_clock::now()) {}
     void mark(std::string stage);
+    // The next stage starts now (the time since the last mark was recorded elsewhere).
+    void restart() { start_ = std::chrono::steady_clock::now(); }
 
 private:
     std::vector<StageTiming>& out_;

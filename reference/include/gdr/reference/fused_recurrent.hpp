@@ -1,6 +1,11 @@
 // The Eigen oracle of the fused recurrent gated delta rule (docs/SPEC.md, "The recurrence").
 #pragma once
 
+#include <cstdint>
+#include <memory>
+#include <utility>
+#include <vector>
+
 #include "gdr/core/problem.hpp"
 
 namespace gdr::reference {
@@ -80,5 +85,49 @@ struct OracleOptions {
 // zeros for inactive rows) and the bank entries and slots docs/SPEC.md says are written.
 // Nothing else is read or written.
 void run_fused_recurrent(const Problem& problem, const OracleOptions& options);
+
+// One (row, value head) recurrence's results in the caller's storage instead of the
+// problem's o and bank: a serving-size case is judged one head at a time and never holds
+// an fp64 copy of its bank. Each value is what run_fused_recurrent stores, as a double:
+// R64 unrounded (its f64 storage), Rlp rounded once to the input dtype (o) or the state
+// dtype (state). Null pointers are not written.
+// - o: the row's tokens, [length, V].
+// - state: [W, K x V], one matrix per slot the row writes, in the bank's layout ([K][V] for
+//   KV, [V][K] for VK): circular mode, matrix j is slot (read + 1 + j) mod Slots for
+//   j < min(length, Slots) (the last token to write it); otherwise W = 1, slot 0.
+// - the bounds (Magnitudes' four arrays, the same shapes): truth run only.
+struct HeadResults {
+    double* o = nullptr;
+    double* state = nullptr;
+    double* o_magnitude = nullptr;
+    double* state_magnitude = nullptr;
+    double* o_flip = nullptr;
+    double* state_flip = nullptr;
+};
+
+// The recurrence of single (row, value head) pairs of `problem`, validated once at
+// construction (gdr::InvalidArgument, as run_fused_recurrent). It reads the problem's
+// inputs and bank (problem.state: the initial values; options.resume_bank as there) and
+// writes only the HeadResults given to run(): problem.o and problem.state are never
+// written. options.magnitudes must be empty: `bounds` asks run() for them (truth only).
+// run() uses the object's working storage: one object per thread.
+class HeadRecurrence {
+public:
+    HeadRecurrence(const Problem& problem, const OracleOptions& options, bool bounds);
+    ~HeadRecurrence();
+    HeadRecurrence(HeadRecurrence&&) noexcept;
+    HeadRecurrence& operator=(HeadRecurrence&&) noexcept;
+
+    // The pairs run_fused_recurrent runs, in (row, hv) order: every value head of every
+    // active row with at least one token.
+    std::vector<std::pair<std::int64_t, std::int64_t>> heads() const;
+    // Matrices `out.state` receives for `row`: W above (0 without output_final_state).
+    std::int64_t written_matrices(std::int64_t row) const;
+    void run(std::int64_t row, std::int64_t hv, const HeadResults& out);
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
 
 }  // namespace gdr::reference

@@ -1,0 +1,352 @@
+#include "gdr/harness/oracle_checks.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <exception>
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+
+#include <fmt/format.h>
+#include <omp.h>
+
+#include "gdr/harness/check_names.hpp"
+#include "gdr/harness/compare.hpp"
+#include "gdr/harness/special_values.hpp"
+#include "gdr/reference/fused_recurrent.hpp"
+#include "gdr/reference/numeric.hpp"
+
+namespace gdr::harness {
+
+namespace {
+
+using Index = std::int64_t;
+
+// Folds judged slices into one check: INCORRECT if any slice fails, reporting the first
+// failing slice, else the one closest to its threshold.
+class CheckFold {
+public:
+    explicit CheckFold(std::string name) : name_(std::move(name)) {}
+
+    void fold(SliceMetrics metrics, const ToleranceRow* row) {
+        ++slices_;
+        if (!metrics.passed) ++failed_slices_;
+        const bool replaces = !worst_ || (!metrics.passed && worst_->passed) ||
+                              (metrics.passed == worst_->passed && worst_->passed &&
+                               metrics.error_ratio() > worst_->error_ratio());
+        if (!replaces) return;
+        worst_row_ = metrics.exact || !row ? "exact" : row->id;
+        worst_ = std::move(metrics);
+    }
+
+    // `nothing`: the detail when no slice was judged.
+    CheckResult result(const std::string& nothing) const {
+        if (!worst_) return {name_, Outcome::passed, nothing, {}, ""};
+        CheckResult check{name_, failed_slices_ ? Outcome::incorrect : Outcome::passed, "", worst_, worst_row_};
+        check.detail = failed_slices_ ? fmt::format("{} of {} slices fail; first: {}: {}", failed_slices_, slices_,
+                                                    worst_->label, worst_->why)
+                                      : fmt::format("{} slices pass; closest: {} (error {:.3g} vs threshold {:.3g}{})",
+                                                    slices_, worst_->label, worst_->error_at_threshold(),
+                                                    worst_->threshold_abs,
+                                                    worst_->worst_index.empty()
+                                                        ? ""
+                                                        : " at " + format_index(worst_->dim_names, worst_->worst_index));
+        return check;
+    }
+
+private:
+    std::string name_;
+    std::optional<SliceMetrics> worst_;
+    std::string worst_row_;
+    std::int64_t slices_ = 0, failed_slices_ = 0;
+};
+
+// One oracle run's results for one head (reference::HeadResults), in storage that the
+// next head reuses.
+struct HeadStorage {
+    std::vector<double> o, state, o_magnitude, state_magnitude, o_flip, state_flip;
+
+    reference::HeadResults sized(Index o_elements, Index state_elements, bool bounds) {
+        const auto size = [](std::vector<double>& v, Index n) {
+            v.resize(std::size_t(n));
+            return v.data();
+        };
+        reference::HeadResults out{size(o, o_elements), size(state, state_elements)};
+        if (bounds) {
+            out.o_magnitude = size(o_magnitude, o_elements);
+            out.state_magnitude = size(state_magnitude, state_elements);
+            out.o_flip = size(o_flip, o_elements);
+            out.state_flip = size(state_flip, state_elements);
+        }
+        return out;
+    }
+};
+
+// R64 with its bounds and Rlp: from the initial bank, or resumed from the subject's slots.
+struct OraclePair {
+    reference::HeadRecurrence truth, emulated;
+    HeadStorage t, e;
+    double truth_seconds = 0, emulated_seconds = 0;
+
+    OraclePair(const Problem& problem, MathMode math, const void* resume_bank)
+        : truth(problem,
+                {reference::Precision::truth_fp64, reference::ReductionOrder::forward, {}, resume_bank,
+                 elementary_errors(math)},
+                true),
+          emulated(problem, {reference::Precision::emulated_fp32, reference::ReductionOrder::forward, {}, resume_bank},
+                   false) {}
+
+    void run(Index row, Index hv, Index o_elements, Index state_elements) {
+        const auto start = std::chrono::steady_clock::now();
+        truth.run(row, hv, t.sized(o_elements, state_elements, true));
+        const auto middle = std::chrono::steady_clock::now();
+        emulated.run(row, hv, e.sized(o_elements, state_elements, false));
+        truth_seconds += std::chrono::duration<double>(middle - start).count();
+        emulated_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - middle).count();
+    }
+};
+
+// What the (row, head) loop needs of one row.
+struct RowPlan {
+    RowTokens tokens;
+    bool active = false;
+    Index entry = -1;                 // its bank entry (active rows)
+    std::vector<Index> written_slots;  // in write order: HeadResults' state matrices
+};
+
+// The slices of one head, judged: o per token, state per written slot.
+struct HeadMetrics {
+    std::vector<SliceMetrics> o, state, stepped_o, stepped_state;
+};
+
+class HeadJudge {
+public:
+    HeadJudge(const OracleCheckInputs& in, std::vector<RowPlan> plans)
+        : in_(in),
+          spec_(in.host.spec),
+          plans_(std::move(plans)),
+          nonfinite_inputs_(has_nonfinite_specials(in.host.spec)),
+          oracle_problem_(in.subject_problem) {
+        // Read only: a head run writes nothing but its HeadResults.
+        oracle_problem_.state = const_cast<void*>(in.host.initial_bank.data());
+        oracle_problem_.state_storage = spec_.state_dtype;
+    }
+
+    const Problem& oracle_problem() const { return oracle_problem_; }
+
+    // A worker thread's oracles and storage.
+    struct Worker {
+        OraclePair ordinary;
+        std::optional<OraclePair> stepped;
+        std::vector<double> subject, zeros;
+        double judge_seconds = 0;
+    };
+
+    Worker make_worker() const {
+        Worker worker{OraclePair(oracle_problem_, in_.math, nullptr), std::nullopt, {}, {}};
+        if (in_.stepped) worker.stepped.emplace(oracle_problem_, in_.math, in_.subject.bank.data());
+        return worker;
+    }
+
+    void judge(Worker& w, Index row, Index hv, HeadMetrics& out) const {
+        const RowPlan& plan = plans_[std::size_t(row)];
+        const Index length = plan.tokens.length(), matrix = spec_.key_dim * spec_.value_dim;
+        const Index o_elements = length * spec_.value_dim;
+        const Index state_elements = Index(plan.written_slots.size()) * matrix;
+        if (!plan.active) {  // exact zeros, whatever the tolerance; the bank is not touched
+            w.zeros.assign(std::size_t(spec_.value_dim), 0.0);
+            for (Index t = 0; t < length; ++t) {
+                out.o.push_back(judge_o(w, plan, t, hv, w.zeros.data(), w.zeros.data(), nullptr, nullptr));
+                if (in_.stepped) out.stepped_o.push_back(out.o.back());
+            }
+            return;
+        }
+        w.ordinary.run(row, hv, o_elements, state_elements);
+        if (w.stepped) w.stepped->run(row, hv, o_elements, state_elements);
+        const auto start = std::chrono::steady_clock::now();
+        const auto judge_all = [&](const OraclePair& oracle, std::vector<SliceMetrics>& o,
+                                   std::vector<SliceMetrics>& state) {
+            for (Index t = 0; t < length; ++t) {
+                const auto at = std::size_t(t * spec_.value_dim);
+                o.push_back(judge_o(w, plan, t, hv, oracle.t.o.data() + at, oracle.e.o.data() + at,
+                                    oracle.t.o_magnitude.data() + at, oracle.t.o_flip.data() + at));
+            }
+            for (std::size_t j = 0; j < plan.written_slots.size(); ++j) {
+                const std::size_t at = j * std::size_t(matrix);
+                state.push_back(judge_state(w, plan, plan.written_slots[j], hv, oracle.t.state.data() + at,
+                                            oracle.e.state.data() + at, oracle.t.state_magnitude.data() + at,
+                                            oracle.t.state_flip.data() + at));
+            }
+        };
+        judge_all(w.ordinary, out.o, out.state);
+        if (w.stepped) judge_all(*w.stepped, out.stepped_o, out.stepped_state);
+        w.judge_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    }
+
+private:
+    SliceMetrics judge_o(Worker& w, const RowPlan& plan, Index t, Index hv, const double* truth,
+                         const double* emulated, const double* magnitude, const double* flip) const {
+        const Index token = plan.tokens.begin + t, n = spec_.value_dim;
+        const Index begin = ((plan.tokens.batch_row * spec_.seq_len + token) * spec_.num_value_heads + hv) * n;
+        std::string label = fmt::format("o[b={},t={},hv={}]{}", plan.tokens.batch_row, token, hv,
+                                        plan.active ? "" : " (inactive row)");
+        return judge_one(w, std::move(label), {"v"}, {n}, in_.subject.o, begin, truth, emulated, magnitude, flip,
+                         spec_.exact || !plan.active, in_.o_row);
+    }
+
+    SliceMetrics judge_state(Worker& w, const RowPlan& plan, Index slot, Index hv, const double* truth,
+                             const double* emulated, const double* magnitude, const double* flip) const {
+        const bool kv = spec_.layout == Layout::KV;
+        const Index d3 = kv ? spec_.key_dim : spec_.value_dim, d4 = kv ? spec_.value_dim : spec_.key_dim;
+        const Index begin = ((plan.entry * spec_.slots + slot) * spec_.num_value_heads + hv) * d3 * d4;
+        return judge_one(w, fmt::format("state[n={},slot={},hv={}]", plan.entry, slot, hv),
+                         {kv ? "k" : "v", kv ? "v" : "k"}, {d3, d4}, in_.subject.bank, begin, truth, emulated,
+                         magnitude, flip, spec_.exact, in_.state_row);
+    }
+
+    // The subject's elements [begin, begin + count) of `stored` (contiguous: o, or the bank
+    // without its arena's margins) judged against the oracle's.
+    SliceMetrics judge_one(Worker& w, std::string label, std::vector<std::string> dims, std::vector<Index> shape,
+                           const HostTensor& stored, Index begin, const double* truth, const double* emulated,
+                           const double* magnitude, const double* flip, bool exact, const ToleranceRow* row) const {
+        Index count = 1;
+        for (Index extent : shape) count *= extent;
+        w.subject.resize(std::size_t(count));
+        reference::load_doubles(stored.data(), stored.dtype(), begin, count, w.subject.data());
+        const std::vector<std::uint8_t> poison = stored.poison_mask(begin, count);
+        const auto n = std::size_t(count);
+        const auto span_of = [n](const double* p) { return p ? std::span<const double>(p, n) : std::span<const double>(); };
+        const SliceInput input{std::move(label), std::move(dims), std::move(shape), w.subject, span_of(truth),
+                               span_of(emulated), poison, stored.dtype(), span_of(magnitude), span_of(flip),
+                               nonfinite_inputs_};
+        return exact ? judge_slice_exact(input) : judge_slice(input, *row);
+    }
+
+    const OracleCheckInputs& in_;
+    const CaseSpec& spec_;
+    const std::vector<RowPlan> plans_;
+    const bool nonfinite_inputs_;
+    Problem oracle_problem_;
+};
+
+std::vector<RowPlan> plan_rows(const OracleCheckInputs& in) {
+    const Problem& p = in.subject_problem;
+    std::vector<RowPlan> plans(std::size_t(p.rows()));
+    for (Index r = 0; r < p.rows(); ++r) {
+        RowPlan& plan = plans[std::size_t(r)];
+        plan.tokens = row_tokens(p, r);
+        plan.active = row_is_active(p, r);
+        if (!plan.active || plan.tokens.length() == 0 || !p.output_final_state) continue;
+        plan.entry = row_bank_entry(p, r);
+        if (!p.circular()) {
+            plan.written_slots = {0};
+            continue;
+        }
+        const Index read = row_read_slot(p, r), written = std::min(plan.tokens.length(), p.slots());
+        for (Index j = 0; j < written; ++j) plan.written_slots.push_back((read + 1 + j) % p.slots());
+    }
+    return plans;
+}
+
+}  // namespace
+
+bool steps_checkable(const CaseSpec& spec, const Problem& problem) {
+    if (!problem.circular() || !problem.output_final_state) return false;
+    bool multi_token = false;
+    for (Index r = 0; r < problem.rows(); ++r) {
+        if (!row_is_active(problem, r)) continue;
+        const Index length = row_tokens(problem, r).length();
+        if (length > spec.slots) return false;
+        multi_token = multi_token || length >= 2;
+    }
+    return multi_token;
+}
+
+std::vector<CheckResult> judge_against_oracle(const OracleCheckInputs& in, std::vector<StageTiming>& stages) {
+    const auto started = std::chrono::steady_clock::now();
+    const CaseSpec& spec = in.host.spec;
+    const std::vector<RowPlan> plans = plan_rows(in);
+    const HeadJudge judge(in, plans);
+    judge.make_worker();  // validates the oracle problem here, before any thread starts
+
+    CheckFold o(check_names::o_vs_r64), state(check_names::state_vs_r64), stepped_o(check_names::o_vs_stepped_r64),
+        stepped_state(check_names::state_vs_stepped_r64);
+    std::vector<std::optional<HeadJudge::Worker>> workers(static_cast<std::size_t>(omp_get_max_threads()));
+    // Rows in batches of about kBatchSlices slices: the judged metrics wait for their
+    // in-order fold, so memory stays bounded for any number of rows.
+    constexpr Index kBatchSlices = 4096;
+    const Index rows = Index(plans.size()), heads = spec.num_value_heads;
+    for (Index first = 0; first < rows;) {
+        Index end = first, slices = 0;
+        while (end < rows && (end == first || slices < kBatchSlices)) {
+            const RowPlan& plan = plans[std::size_t(end++)];
+            slices += (plan.tokens.length() + Index(plan.written_slots.size())) * heads;
+        }
+        std::vector<std::pair<Index, Index>> units;
+        for (Index r = first; r < end; ++r)
+            if (plans[std::size_t(r)].tokens.length() > 0)
+                for (Index hv = 0; hv < heads; ++hv) units.emplace_back(r, hv);
+        std::vector<HeadMetrics> metrics(units.size());
+        std::exception_ptr failure;
+        const auto count = Index(units.size());
+#pragma omp parallel for schedule(dynamic, 1) if (count > 1)
+        for (Index i = 0; i < count; ++i) {
+            try {
+                std::optional<HeadJudge::Worker>& worker = workers[std::size_t(omp_get_thread_num())];
+                if (!worker) worker.emplace(judge.make_worker());
+                judge.judge(*worker, units[std::size_t(i)].first, units[std::size_t(i)].second,
+                            metrics[std::size_t(i)]);
+            } catch (...) {
+#pragma omp critical(gdr_oracle_checks_failure)
+                if (!failure) failure = std::current_exception();
+            }
+        }
+        if (failure) std::rethrow_exception(failure);
+        // The fold, in (row, token, head) order for o and (row, written slot, head) for state.
+        for (std::size_t u = 0; u < units.size(); u += std::size_t(heads)) {
+            const RowPlan& plan = plans[std::size_t(units[u].first)];
+            for (std::size_t t = 0; t < std::size_t(plan.tokens.length()); ++t)
+                for (std::size_t hv = 0; hv < std::size_t(heads); ++hv) {
+                    HeadMetrics& head = metrics[u + hv];
+                    o.fold(std::move(head.o[t]), in.o_row);
+                    if (in.stepped) stepped_o.fold(std::move(head.stepped_o[t]), in.o_row);
+                }
+            for (std::size_t j = 0; j < plan.written_slots.size(); ++j)
+                for (std::size_t hv = 0; hv < std::size_t(heads); ++hv) {
+                    HeadMetrics& head = metrics[u + hv];
+                    state.fold(std::move(head.state[j]), in.state_row);
+                    if (in.stepped) stepped_state.fold(std::move(head.stepped_state[j]), in.state_row);
+                }
+        }
+        first = end;
+    }
+
+    // One wall-clock stage, split by each part's share of the threads' time.
+    double truth = 0, emulated = 0, steps = 0, checks = 0;
+    for (const auto& worker : workers) {
+        if (!worker) continue;
+        truth += worker->ordinary.truth_seconds;
+        emulated += worker->ordinary.emulated_seconds;
+        if (worker->stepped) steps += worker->stepped->truth_seconds + worker->stepped->emulated_seconds;
+        checks += worker->judge_seconds;
+    }
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    const double busy = truth + emulated + steps + checks;
+    const std::int64_t peak = peak_rss_bytes();
+    const auto share = [&](double part) { return busy > 0 ? wall * part / busy : 0.0; };
+    stages.push_back({fmt::format("R64 (bounds: {} math)", to_string(in.math)), share(truth), peak});
+    stages.push_back({"Rlp", share(emulated), peak});
+    if (in.stepped) stages.push_back({"stepped R64 and Rlp", share(steps), peak});
+    stages.push_back({"o and state checks", busy > 0 ? share(checks) : wall, peak});
+
+    std::vector<CheckResult> results{o.result("no tokens: nothing to compare"),
+                                     state.result("no state is written by this case")};
+    if (in.stepped) {
+        results.push_back(stepped_o.result("no tokens: nothing to compare"));
+        results.push_back(stepped_state.result("no state is written by this case"));
+    }
+    return results;
+}
+
+}  // namespace gdr::harness
