@@ -18,8 +18,6 @@
 #include "gdr/harness/memory_estimate.hpp"
 #include "gdr/harness/oracle_bank.hpp"
 #include "gdr/harness/oracle_checks.hpp"
-#include "gdr/harness/special_values.hpp"
-#include "gdr/reference/fused_recurrent.hpp"
 
 namespace gdr::harness {
 
