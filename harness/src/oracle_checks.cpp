@@ -4,6 +4,7 @@
 #include <chrono>
 #include <exception>
 #include <optional>
+#include <stdexcept>
 #include <span>
 #include <string>
 #include <utility>
@@ -154,6 +155,9 @@ public:
         const Index length = plan.tokens.length(), matrix = spec_.key_dim * spec_.value_dim;
         const Index o_elements = length * spec_.value_dim;
         const Index state_elements = Index(plan.written_slots.size()) * matrix;
+        if (plan.active && w.ordinary.truth.written_matrices(row) != Index(plan.written_slots.size()))
+            throw std::logic_error(fmt::format("row {}: the oracle writes {} state matrices, the case lists {} written slots",
+                                               row, w.ordinary.truth.written_matrices(row), plan.written_slots.size()));
         if (!plan.active) {  // exact zeros, whatever the tolerance; the bank is not touched
             w.zeros.assign(std::size_t(spec_.value_dim), 0.0);
             for (Index t = 0; t < length; ++t) {
@@ -230,21 +234,20 @@ private:
     Problem oracle_problem_;
 };
 
+// Each row's written slots are its run of `in.written` (written_bank_slices lists them row
+// by row, in write order): the slices the untouched-bank and poison checks count as written.
 std::vector<RowPlan> plan_rows(const OracleCheckInputs& in) {
     const Problem& p = in.subject_problem;
     std::vector<RowPlan> plans(std::size_t(p.rows()));
+    std::size_t next = 0;  // into in.written
     for (Index r = 0; r < p.rows(); ++r) {
         RowPlan& plan = plans[std::size_t(r)];
         plan.tokens = row_tokens(p, r);
         plan.active = row_is_active(p, r);
-        if (!plan.active || plan.tokens.length() == 0 || !p.output_final_state) continue;
+        if (!plan.active || plan.tokens.length() == 0) continue;
         plan.entry = row_bank_entry(p, r);
-        if (!p.circular()) {
-            plan.written_slots = {0};
-            continue;
-        }
-        const Index read = row_read_slot(p, r), written = std::min(plan.tokens.length(), p.slots());
-        for (Index j = 0; j < written; ++j) plan.written_slots.push_back((read + 1 + j) % p.slots());
+        for (; next < in.written.size() && in.written[next].first == plan.entry; ++next)
+            plan.written_slots.push_back(in.written[next].second);
     }
     return plans;
 }

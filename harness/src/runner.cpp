@@ -139,8 +139,9 @@ std::string dump_tensors(const std::filesystem::path& dir, const HostCase& host,
                          const std::string& subject_name) {
     constexpr std::int64_t max_elements = 1 << 22;  // keep dumps readable; say so when skipped
     const OracleBank bank = oracle_bank(host);
-    const std::int64_t bank_elements = bank.bank_entries() * host.initial_bank.numel() /
-                                       std::max<std::int64_t>(host.spec.resolved_bank_entries(), 1);
+    const CaseSpec& spec = host.spec;
+    const std::int64_t bank_elements =
+        bank.bank_entries() * spec.slots * spec.num_value_heads * spec.key_dim * spec.value_dim;
     if (subject.o.numel() + bank_elements > max_elements) return "tensors too large to dump";
     const RunBuffers truth = oracle_run(host, bank, reference::Precision::truth_fp64);
     const RunBuffers emulated = oracle_run(host, bank, reference::Precision::emulated_fp32);
@@ -265,7 +266,7 @@ CaseReport run_case(const PreparedCase& prepared, Subject& subject, const Tolera
     const MathMode math = options.verdict.math.value_or(subject.math_mode());
     report.math = std::string(to_string(math));
     try {
-        const OracleCheckInputs oracle{prepared.host, first_problem, first, math, o_row, state_row,
+        const OracleCheckInputs oracle{prepared.host, first_problem, first, written, math, o_row, state_row,
                                        steps_checkable(spec, first_problem)};
         for (CheckResult& check : judge_against_oracle(oracle, report.stages)) report.checks.push_back(std::move(check));
     } catch (const std::exception& error) {

@@ -6,6 +6,8 @@
 // memory, and its first touch most of its time. Memory follows the threads, not the bank.
 #pragma once
 
+#include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "gdr/core/problem.hpp"
@@ -21,6 +23,8 @@ struct OracleCheckInputs {
     const HostCase& host;
     const Problem& subject_problem;  // the subject's run (host arrays): its rows, tokens and active flags
     const RunBuffers& subject;       // what the subject stored
+    // The (bank entry, slot) pairs the call writes (written_bank_slices), each judged per head.
+    const std::vector<std::pair<std::int64_t, std::int64_t>>& written;
     MathMode math;                   // the elementary-function errors the flip bounds allow
     const ToleranceRow* o_row;       // null in exact mode
     const ToleranceRow* state_row;
