@@ -55,14 +55,22 @@ ReplayFile replay_from_json(const nlohmann::json& json, const std::string& origi
 
     std::string format, case_text;
     read_field(json, origin, "format", format, true);
-    if (format != kReplayFormat)
-        throw InvalidArgument(origin + ": format", "'" + format + "' is not '" + kReplayFormat + "'");
+    const bool generator1 = format == kReplayFormatGenerator1;
+    if (format != kReplayFormat && !generator1)
+        throw InvalidArgument(origin + ": format", "'" + format + "' is neither '" + kReplayFormat + "' nor '" +
+                                                       kReplayFormatGenerator1 + "'");
     ReplayFile replay;
     read_field(json, origin, "case", case_text, true);
     try {
         replay.spec = parse_text(case_text);
     } catch (const InvalidArgument& error) {
         throw InvalidArgument(origin + ": case", error.what());
+    }
+    if (generator1) {
+        // Keys are whole words of the text, and no value holds "generator=".
+        if (case_text.find("generator=") != std::string::npos)
+            throw InvalidArgument(origin + ": case", "a gdr-replay/1 file has no generator key (its cases are generator 1)");
+        replay.spec.generator = 1;
     }
     read_field(json, origin, "subject", replay.subject, true);
     if (replay.subject.empty()) throw InvalidArgument(origin + ": subject", "empty");

@@ -123,6 +123,7 @@ void validate(const CaseSpec& s) {
     require(is_kernel_dtype(s.state_dtype), "state", "must be f32, f16 or bf16");
     if (s.scale) require(std::isfinite(*s.scale), "scale", "must be finite");
     require(std::isfinite(s.state_scale) && s.state_scale >= 0, "state_scale", "must be finite and >= 0");
+    require(s.generator == 1 || s.generator == 2, "generator", "must be 1 or 2, got " + std::to_string(s.generator));
 
     // Rows and token counts.
     std::int64_t max_row_tokens = s.seq_len;

@@ -342,6 +342,7 @@ const std::vector<Field>& fields() {
         field("gdist", &CaseSpec::g),
         field("bdist", &CaseSpec::beta),
         field("state_scale", &CaseSpec::state_scale),
+        field("generator", &CaseSpec::generator),
         field("exact", &CaseSpec::exact),
         field("specials", &CaseSpec::specials),
         field("seed", &CaseSpec::seed, true),

@@ -7,6 +7,7 @@
 #include <limits>
 #include <map>
 #include <stdexcept>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -192,40 +193,50 @@ SliceMetrics judge_slice(const SliceInput& in, const ToleranceRow& row, std::siz
     SliceMetrics m = start(in);
     const std::size_t n = in.subject.size();
 
-    // Pass 1: the emulated oracle's own error and the slice's magnitude set the thresholds.
-    // rounded[i] decides whether truth counts as finite in the stored dtype.
-    std::vector<double> rounded(n);
-    const bool with_magnitude = !in.magnitude.empty(), with_flip = !in.flip.empty();
-    double max_magnitude = 0, e_max = 0, e_relative_max = 0, e_diff_sq = 0, t_sq = 0, magnitude_sq = 0, flip_max = 0,
-           flip_sq = 0;
-    // The per-element terms below are read through raw pointers and formats looked up once:
-    // they run for every element of every slice, billions at serving scale.
-    const double* truth = in.truth.data();
-    const double* magnitudes = with_magnitude ? in.magnitude.data() : nullptr;
-    const double* flips = with_flip ? in.flip.data() : nullptr;
+    // This runs for every element of every slice, billions at serving scale: the magnitudes
+    // are computed once into the thread's scratch array, and pass 2 computes an element's
+    // exact threshold only where a cheap lower bound cannot decide it.
+    thread_local std::vector<double> magnitude_scratch;
+    if (magnitude_scratch.size() < n) magnitude_scratch.resize(n);
+    double* const magnitudes = magnitude_scratch.data();  // M_i = max(|t_i|, magnitude_i)
+    const double* const truth = in.truth.data();
+    const double* const emulated = in.emulated.data();
+    const double* const subject = in.subject.data();
+    const double* const flips = in.flip.empty() ? nullptr : in.flip.data();
+    const std::uint8_t* const poison = in.subject_poison.empty() ? nullptr : in.subject_poison.data();
+    // Whether truth rounds to a finite value in the stored dtype (the rounded value itself
+    // only matters on the rare non-finite paths).
+    const double overflow = reference::overflow_threshold(in.value_dtype);
+    const auto finite_in_dtype = [truth, overflow](std::size_t i) { return std::abs(truth[i]) < overflow; };
+    if (in.magnitude.empty()) {
+        for (std::size_t i = 0; i < n; ++i) magnitudes[i] = std::max(std::abs(truth[i]), 0.0);
+    } else {
+        const double* const given = in.magnitude.data();
+        for (std::size_t i = 0; i < n; ++i) magnitudes[i] = std::max(std::abs(truth[i]), given[i]);
+    }
     const reference::detail::Format value_format = reference::detail::format_of(in.value_dtype),
                                     f32_format = reference::detail::format_of(DType::f32);
     const double floor_ulps = row.floor_ulps;
-    const auto magnitude_at = [truth, magnitudes](std::size_t i) {
-        return std::max(std::abs(truth[i]), magnitudes ? magnitudes[i] : 0.0);
-    };
-    const auto flip_at = [flips](std::size_t i) { return flips ? flips[i] : 0.0; };
-    const auto unbounded_at = [flips](std::size_t i) { return flips && !std::isfinite(flips[i]); };
     // The floor: the store rounds once at the value (|t_i|, in the stored dtype), and the
     // fp32 arithmetic before it rounds at the magnitude of its terms (M_i, in fp32), where
     // Rlp may happen to be exact. ulp(stored dtype, M_i) would let a 16-bit output slip by
     // 2^13 x the fp32 arithmetic's error where the terms cancel.
     const auto floor_at = [=](std::size_t i) {
-        return floor_ulps * (reference::ulp(value_format, std::abs(truth[i])) + reference::ulp(f32_format, magnitude_at(i)));
+        return floor_ulps * (reference::ulp(value_format, std::abs(truth[i])) + reference::ulp(f32_format, magnitudes[i]));
     };
-    reference::round_doubles(in.value_dtype, truth, std::int64_t(n), rounded.data());
+    const auto flip_at = [flips](std::size_t i) { return flips ? flips[i] : 0.0; };
+    const auto unbounded_at = [flips](std::size_t i) { return flips && !std::isfinite(flips[i]); };
+
+    // Pass 1: the emulated oracle's own error and the slice's magnitude set the thresholds.
+    double max_magnitude = 0, e_max = 0, e_relative_max = 0, e_diff_sq = 0, t_sq = 0, magnitude_sq = 0, flip_max = 0,
+           flip_sq = 0;
     for (std::size_t i = 0; i < n; ++i) {
         if (unbounded_at(i)) {
             ++m.unbounded;
             continue;
         }
-        if (!std::isfinite(rounded[i])) continue;
-        const double t = in.truth[i], e = in.emulated[i];
+        if (!finite_in_dtype(i)) continue;
+        const double t = truth[i], e = emulated[i];
         if (!std::isfinite(e)) {
             // Rlp is a legal order too: near the top of the stored dtype it may overflow where
             // R64 rounds to finite (f16: R64 = -65498, Rlp = -Inf), and that element then says
@@ -236,16 +247,16 @@ SliceMetrics judge_slice(const SliceInput& in, const ToleranceRow& row, std::siz
             else ++m.emulated_nonfinite;
             continue;
         }
-        const double magnitude = magnitude_at(i);
-        if (e != t && may_exceed(std::abs(e - t), magnitude, e_relative_max))
-            e_relative_max = std::max(e_relative_max, magnitude > 0 ? std::abs(e - t) / magnitude : kInf);
+        const double magnitude = magnitudes[i], e_error = std::abs(e - t);
+        if (e != t && may_exceed(e_error, magnitude, e_relative_max))
+            e_relative_max = std::max(e_relative_max, magnitude > 0 ? e_error / magnitude : kInf);
         max_magnitude = std::max(max_magnitude, magnitude);
         magnitude_sq += magnitude * magnitude;
         if (flips) {
             flip_max = std::max(flip_max, flips[i]);
             flip_sq += flips[i] * flips[i];
         }
-        e_max = std::max(e_max, std::abs(e - t));
+        e_max = std::max(e_max, e_error);
         e_diff_sq += (e - t) * (e - t);
         t_sq += t * t;
     }
@@ -260,7 +271,20 @@ SliceMetrics judge_slice(const SliceInput& in, const ToleranceRow& row, std::siz
     // A small element is judged at its own scale, not at the slice's largest.
     m.emulated_relative_max = e_relative_max;
     const double rlp_scale = row.rho * e_relative_max;
-    const auto threshold_at = [=](std::size_t i) { return rlp_scale * magnitude_at(i) + floor_at(i) + flip_at(i); };
+    const auto threshold_at = [=](std::size_t i) { return rlp_scale * magnitudes[i] + floor_at(i) + flip_at(i); };
+    // A lower bound of threshold_at(i) without ulp's bit work: ulp(x) >= max(|x| 2^-p, the
+    // subnormal spacing), both exact or rounded down, and every operation after it is
+    // monotone, so lower_at(i) <= threshold_at(i) holds for the rounded values too.
+    const auto ulp_below = [](const reference::detail::Format& f) {
+        return std::pair{std::ldexp(1.0, -f.precision), std::ldexp(1.0, f.min_exponent - f.precision + 1)};
+    };
+    const auto [value_scale, value_spacing] = ulp_below(value_format);
+    const auto [f32_scale, f32_spacing] = ulp_below(f32_format);
+    const auto lower_at = [=](std::size_t i) {
+        const double floor_below = floor_ulps * (std::max(std::abs(truth[i]) * value_scale, value_spacing) +
+                                                 std::max(magnitudes[i] * f32_scale, f32_spacing));
+        return rlp_scale * magnitudes[i] + floor_below + flip_at(i);
+    };
     // Reported until pass 2 finds the element closest to (or furthest beyond) its threshold.
     m.max_magnitude = max_magnitude;
     m.floor_abs = row.floor_ulps * reference::ulp(in.value_dtype, max_magnitude);
@@ -276,26 +300,28 @@ SliceMetrics judge_slice(const SliceInput& in, const ToleranceRow& row, std::siz
     Accumulator acc;
     std::int64_t worst_at = -1;
     for (std::size_t i = 0; i < n; ++i) {
-        const double s = in.subject[i], t = in.truth[i];
+        const double s = subject[i], t = truth[i];
         const auto at = std::int64_t(i);
-        if (is_poison_at(in, i)) {
+        if (poison && poison[i]) {
             ++m.poison_survivors;
             rec.add(at, "poison");
             continue;
         }
-        if (std::isnan(s)) ++m.nan_count;
-        if (std::isinf(s)) ++m.inf_count;
-        if (unbounded_at(i)) continue;
-        if (!std::isfinite(rounded[i])) {
-            // The reverse of a legal overflow: R64 just beyond the top of the dtype, a legal
-            // order's value just below it stores finite; legal within the threshold.
-            const bool legal_finite = std::isinf(rounded[i]) && std::isfinite(t) && std::isfinite(s) &&
-                                      std::abs(s - t) <= threshold_at(i);
-            const bool any_nonfinite = in.nonfinite_inputs && !std::isfinite(s);
-            if (value_class(s) != value_class(rounded[i]) && !legal_finite && !any_nonfinite) rec.add(at, "class");
-            continue;
-        }
-        if (!std::isfinite(s)) {
+        if (!std::isfinite(s) || !finite_in_dtype(i) || unbounded_at(i)) {
+            // The rare paths, off the loop's common one.
+            if (std::isnan(s)) ++m.nan_count;
+            if (std::isinf(s)) ++m.inf_count;
+            if (unbounded_at(i)) continue;
+            const double rounded = reference::round_to(in.value_dtype, t);
+            if (!std::isfinite(rounded)) {
+                // The reverse of a legal overflow: R64 just beyond the top of the dtype, a legal
+                // order's value just below it stores finite; legal within the threshold.
+                const bool legal_finite = std::isinf(rounded) && std::isfinite(t) && std::isfinite(s) &&
+                                          std::abs(s - t) <= threshold_at(i);
+                const bool any_nonfinite = in.nonfinite_inputs && !std::isfinite(s);
+                if (value_class(s) != value_class(rounded) && !legal_finite && !any_nonfinite) rec.add(at, "class");
+                continue;
+            }
             // Near the top of the stored dtype a legal value within the threshold of R64 may
             // round to Inf (f16: anything from 65520 up), so Inf is legal exactly where
             // R64 moved by the threshold towards it would round to the same Inf.
@@ -305,7 +331,14 @@ SliceMetrics judge_slice(const SliceInput& in, const ToleranceRow& row, std::siz
             continue;
         }
         acc.add(at, s, t);
-        const double threshold = threshold_at(i), error = std::abs(s - t);
+        const double error = std::abs(s - t);
+        if (worst_at >= 0) {
+            // Most elements: within the lower bound, so within the threshold, and below the
+            // worst ratio so far even against the lower bound (may_exceed's argument).
+            const double lower = lower_at(i);
+            if (error <= lower && !may_exceed(error, lower, m.worst_ratio)) continue;
+        }
+        const double threshold = threshold_at(i);
         if (worst_at < 0 || may_exceed(error, threshold, m.worst_ratio)) {
             const double ratio = error == 0 ? 0.0 : threshold > 0 ? error / threshold : kInf;
             if (worst_at < 0 || ratio > m.worst_ratio) {
@@ -317,7 +350,7 @@ SliceMetrics judge_slice(const SliceInput& in, const ToleranceRow& row, std::siz
     }
     if (worst_at >= 0) {  // the thresholds reported are the worst element's
         const auto i = std::size_t(worst_at);
-        m.max_magnitude = magnitude_at(i);
+        m.max_magnitude = magnitudes[i];
         m.floor_abs = floor_at(i);
         m.flip_abs = flip_at(i);
         m.threshold_abs = threshold_at(i);

@@ -60,6 +60,24 @@ double half_grid(std::uint64_t seed, std::uint64_t stream, std::uint64_t counter
     return double(below(seed, stream, counter, 5) - 2) * 0.5;
 }
 
+// Two independent N(0, 1) draws from one hashed counter: Marsaglia's polar method, a point
+// drawn uniformly in the unit disc (78.5 % of the square's draws land there) scaled by
+// sqrt(-2 ln s / s). One log per two values, where Box-Muller takes a log and a cos per
+// value: generation is most of a large case's time. The arithmetic is IEEE operations and
+// std::log (this file is built without FMA contraction), so the bytes do not depend on the
+// build.
+std::pair<double, double> normal_pair(std::uint64_t key, std::uint64_t counter) {
+    for (std::uint64_t attempt = 0;; ++attempt) {
+        const std::uint64_t w1 = mix64(key + counter + attempt * 0xD1B54A32D192ED03ull);
+        const std::uint64_t w2 = mix64(w1 ^ 0x94D049BB133111EBull);
+        const double u = double(w1 >> 11) * 0x1p-52 - 1.0, v = double(w2 >> 11) * 0x1p-52 - 1.0;  // [-1, 1)
+        const double radius_sq = u * u + v * v;
+        if (radius_sq >= 1.0 || radius_sq == 0.0) continue;
+        const double factor = std::sqrt(-2.0 * std::log(radius_sq) / radius_sq);
+        return {u * factor, v * factor};
+    }
+}
+
 // Strides of one [B, T, heads, dim] input under the spec's rule.
 std::vector<std::int64_t> input_strides(const CaseSpec& s, std::uint64_t stream, std::int64_t tokens,
                                         std::int64_t heads, std::int64_t dim) {
@@ -110,6 +128,7 @@ std::int64_t offset(const HostTensor& t, std::initializer_list<std::int64_t> ind
 void store(HostTensor& t, std::int64_t element_offset, double value) {
     reference::store_double(t.data(), t.dtype(), element_offset, value);
 }
+
 
 // Every storage element of a strided input gets hashed garbage first, so that a kernel
 // reading a gap reads a large wrong number (never a plausible value, never poison).
@@ -301,7 +320,7 @@ HostCase materialize(const CaseSpec& spec) {
     c.cu_seqlens_i64 = std::move(indexing.cu_seqlens_i64);
 
     // The bank: values keyed by logical (entry, slot, hv, k, v), the same in both layouts.
-    // The slot an active row reads is N(0, 1) draws (Box-Muller, ~50 ns each); every other
+    // The slot an active row reads is N(0, 1) draws (generator 2: ~10 ns each); every other
     // slot, which a correct kernel never reads (it is untouched, or written over), a cheap
     // hashed uniform of the same scale and variance: a serving engine's pool has 10^8 to
     // 10^9 elements, mostly untouched.
@@ -316,36 +335,55 @@ HostCase materialize(const CaseSpec& spec) {
     // One matrix per iteration, in parallel (values are pure functions of their coordinates,
     // so the bytes do not depend on the thread count).
     const std::int64_t matrices = s.resolved_bank_entries() * s.slots * HV;
+    const std::int64_t k_stride = kv ? V : 1, v_stride = kv ? 1 : K;  // the bank is contiguous
+    const double state_scale = s.state_scale;
 #pragma omp parallel for schedule(static) if (matrices * K * V > (1 << 16))
     for (std::int64_t m = 0; m < matrices; ++m) {
         const std::int64_t n = m / (s.slots * HV), slot = m / HV % s.slots, hv = m % HV;
-        const std::int64_t base = offset(c.initial_bank, {n, slot, hv, 0, 0});  // the bank is contiguous
-        const auto at = [&](std::int64_t x, std::int64_t y) { return base + (kv ? x * V + y : y * K + x); };
-        if (s.exact || read_slot[std::size_t(n)] == slot + 1) {
-            for (std::int64_t x = 0; x < K; ++x)
+        const std::int64_t base = offset(c.initial_bank, {n, slot, hv, 0, 0});
+        // Row x of the matrix (its V values) is made in `row`, then stored in one typed loop.
+        thread_local std::vector<double> row;
+        row.resize(std::size_t(V));
+        double* const values = row.data();
+        const auto fill_rows = [&](auto&& make_row) {
+            for (std::int64_t x = 0; x < K; ++x) {
+                make_row(x);
+                reference::store_doubles(c.initial_bank.data(), s.state_dtype, base + x * k_stride, v_stride, V, values);
+            }
+        };
+        if (s.exact || (read_slot[std::size_t(n)] == slot + 1 && s.generator == 1)) {
+            fill_rows([&](std::int64_t x) {
                 for (std::int64_t y = 0; y < V; ++y) {
                     const std::uint64_t ctr = coords({n, slot, hv, x, y});
-                    store(c.initial_bank, at(x, y),
-                          s.exact ? half_grid(s.seed, kStreamState, ctr)
-                                  : s.state_scale * standard_normal(s.seed, kStreamState, ctr));
+                    values[y] = s.exact ? half_grid(s.seed, kStreamState, ctr)
+                                        : state_scale * standard_normal(s.seed, kStreamState, ctr);
                 }
-            continue;
-        }
-        // Unread: one mix per element from a per-matrix key (these values need not survive
-        // shrinking, only be a pure function of the case and their logical coordinates).
-        constexpr double sqrt3 = 1.7320508075688772935;  // U[-sqrt 3, sqrt 3] has variance 1
-        const std::uint64_t key = mix64(mix64(s.seed ^ kStreamUntouchedState) ^ coords({n, slot, hv}));
-        const auto unread = [&](std::int64_t x, std::int64_t y) {
-            const double u = double(mix64(key + std::uint64_t(x) * 0x9E3779B97F4A7C15ull + std::uint64_t(y)) >> 11) * 0x1p-53;
-            return s.state_scale * sqrt3 * (2.0 * u - 1.0);
-        };
-        if (s.state_dtype == DType::f32) {  // the common pool dtype, stored directly (one rounding, as store's)
-            auto* out = static_cast<float*>(c.initial_bank.data());
-            for (std::int64_t x = 0; x < K; ++x)
-                for (std::int64_t y = 0; y < V; ++y) out[at(x, y)] = static_cast<float>(unread(x, y));
+            });
+        } else if (read_slot[std::size_t(n)] == slot + 1) {
+            // Generator 2: elements (x, 2j) and (x, 2j + 1) share one polar pair, keyed by
+            // the matrix and (x, j): still a pure function of the logical coordinates.
+            const std::uint64_t key = mix64(mix64(s.seed ^ kStreamState) ^ coords({n, slot, hv}));
+            fill_rows([&](std::int64_t x) {
+                for (std::int64_t y = 0; y < V; y += 2) {
+                    const auto [first, second] =
+                        normal_pair(key, std::uint64_t(x) * 0x9E3779B97F4A7C15ull + std::uint64_t(y / 2));
+                    values[y] = state_scale * first;
+                    if (y + 1 < V) values[y + 1] = state_scale * second;
+                }
+            });
         } else {
-            for (std::int64_t x = 0; x < K; ++x)
-                for (std::int64_t y = 0; y < V; ++y) store(c.initial_bank, at(x, y), unread(x, y));
+            // Unread: one mix per element from a per-matrix key (these values need not
+            // survive shrinking, only be a pure function of the case and their logical
+            // coordinates).
+            constexpr double sqrt3 = 1.7320508075688772935;  // U[-sqrt 3, sqrt 3] has variance 1
+            const std::uint64_t key = mix64(mix64(s.seed ^ kStreamUntouchedState) ^ coords({n, slot, hv}));
+            fill_rows([&](std::int64_t x) {
+                const std::uint64_t row_key = key + std::uint64_t(x) * 0x9E3779B97F4A7C15ull;
+                for (std::int64_t y = 0; y < V; ++y) {
+                    const double u = double(mix64(row_key + std::uint64_t(y)) >> 11) * 0x1p-53;
+                    values[y] = state_scale * sqrt3 * (2.0 * u - 1.0);
+                }
+            });
         }
     }
 
@@ -401,8 +439,14 @@ namespace {
 void fill_bank(const HostCase& c, HostTensor& bank) {
     const CaseSpec& s = c.spec;
     if (bank.dtype() == c.initial_bank.dtype()) {
-        if (c.initial_bank.storage_bytes() > 0)  // bytes, NaN payloads kept
-            std::memcpy(bank.data(), c.initial_bank.data(), c.initial_bank.storage_bytes());
+        // Bytes, NaN payloads kept; in parallel chunks: the first touch of a fresh page
+        // (the kernel clearing it) costs more than the copy.
+        const auto* from = static_cast<const std::byte*>(c.initial_bank.data());
+        auto* to = static_cast<std::byte*>(bank.data());
+        const std::int64_t bytes = std::int64_t(c.initial_bank.storage_bytes()), chunk = std::int64_t(1) << 24;
+#pragma omp parallel for schedule(static) if (bytes > 4 * chunk)
+        for (std::int64_t begin = 0; begin < bytes; begin += chunk)
+            std::memcpy(to + begin, from + begin, std::size_t(std::min(chunk, bytes - begin)));
     }
     else
         for (std::int64_t i = 0; i < bank.numel(); ++i) bank.set(i, c.initial_bank.get(i));

@@ -1,8 +1,10 @@
 #include "gdr/harness/host_tensor.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <new>
 #include <stdexcept>
 #include <string>
 
@@ -43,6 +45,20 @@ std::vector<std::int64_t> dense_strides(const std::vector<std::int64_t>& shape) 
 
 }  // namespace
 
+namespace detail {
+
+// calloc: large blocks are fresh pages from the kernel, zero without a write; their first
+// touch then happens where the caller writes them (in parallel where it fills in parallel).
+void* allocate_zeroed(std::size_t bytes) {
+    void* block = std::calloc(bytes == 0 ? 1 : bytes, 1);
+    if (!block) throw std::bad_alloc();
+    return block;
+}
+
+void release_zeroed(void* block, std::size_t) noexcept { std::free(block); }
+
+}  // namespace detail
+
 HostTensor::HostTensor(DType dtype, std::vector<std::int64_t> shape)
     : HostTensor(dtype, shape, dense_strides(shape)) {}
 
@@ -81,7 +97,7 @@ HostTensor::HostTensor(DType dtype, std::vector<std::int64_t> shape, std::vector
         bytes, checked_add(std::int64_t(margin_before_bytes_), std::int64_t(margin_after_bytes_), "margins"), "storage bytes");
     if (total > kMaxStorageBytes)
         throw InvalidArgument("shape", "storage of " + std::to_string(total) + " bytes exceeds the 1 TiB limit");
-    if (total > 0) storage_.assign(std::size_t(total), std::byte{0});
+    if (total > 0) storage_.resize(std::size_t(total));  // zeroed by the allocator
 }
 
 HostTensor HostTensor::with_margins(DType dtype, std::vector<std::int64_t> shape, std::int64_t before,

@@ -239,7 +239,7 @@ CaseReport run_case(const PreparedCase& prepared, Subject& subject, const Tolera
     const std::vector<std::pair<const char*, const HostTensor*>> inputs = {
         {"q", &prepared.host.q}, {"k", &prepared.host.k}, {"v", &prepared.host.v},
         {"g", &prepared.host.g}, {"beta", &prepared.host.beta}};
-    std::vector<std::vector<std::byte>> input_bytes;
+    std::vector<TensorBytes> input_bytes;
     for (const auto& [name, tensor] : inputs) input_bytes.push_back(tensor->bytes());
 
     report.stages = prepared.stages;

@@ -33,6 +33,13 @@ void store_double(void* base, DType dtype, std::int64_t index, double value) {
     with_storage(dtype, [&]<class S>(S) { static_cast<S*>(base)[index] = from_scalar<S>(value); });
 }
 
+void store_doubles(void* base, DType dtype, std::int64_t begin, std::int64_t stride, std::int64_t count, const double* in) {
+    with_storage(dtype, [&]<class S>(S) {
+        S* out = static_cast<S*>(base) + begin;
+        for (std::int64_t i = 0; i < count; ++i) out[i * stride] = from_scalar<S>(in[i]);
+    });
+}
+
 void store_float(void* base, DType dtype, std::int64_t index, float value) {
     with_storage(dtype, [&]<class S>(S) { static_cast<S*>(base)[index] = from_scalar<S>(value); });
 }
@@ -49,6 +56,18 @@ void round_doubles(DType dtype, const double* in, std::int64_t count, double* ou
 
 float round_to(DType dtype, float value) {
     return with_storage(dtype, [&]<class S>(S) { return to_scalar<float>(from_scalar<S>(value)); });
+}
+
+double overflow_threshold(DType dtype) {
+    int max_exponent = 0;
+    switch (dtype) {
+    case DType::f32:
+    case DType::bf16: max_exponent = 127; break;
+    case DType::f16: max_exponent = 15; break;
+    case DType::f64: return std::numeric_limits<double>::infinity();
+    }
+    const int precision = detail::format_of(dtype).precision;
+    return std::ldexp(2.0 - std::ldexp(1.0, -precision), max_exponent);
 }
 
 double unit_roundoff(DType dtype) { return std::ldexp(1.0, -detail::format_of(dtype).precision); }

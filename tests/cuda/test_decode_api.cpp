@@ -7,6 +7,7 @@
 
 #include <cuda_runtime_api.h>
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <vector>
@@ -131,7 +132,7 @@ TEST_CASE("cuda decode: B = 0 and T = 0 launch nothing and write nothing", "[gpu
     problem.state_shape[0] = 1;
     REQUIRE_NOTHROW(gdr::cuda::fused_recurrent_decode(problem));
     gdr::cuda::check(cudaDeviceSynchronize(), "no-op launches");
-    CHECK(bank.download(0, buffers.bank.storage_bytes()) == buffers.bank.bytes());
+    CHECK(std::ranges::equal(bank.download(0, buffers.bank.storage_bytes()), buffers.bank.bytes()));
 }
 
 TEST_CASE("cuda decode: refusals come before any launch and write nothing", "[gpu][decode]") {
@@ -168,8 +169,8 @@ TEST_CASE("cuda decode: refusals come before any launch and write nothing", "[gp
     too_wide.k.stride = too_wide.q.stride;
     CHECK_THROWS_AS(gdr::cuda::fused_recurrent_decode(too_wide), gdr::NotSupported);
     gdr::cuda::check(cudaDeviceSynchronize(), "refused launches");
-    CHECK(o.download(0, buffers.o.storage_bytes()) == buffers.o.bytes());
-    CHECK(bank.download(0, buffers.bank.storage_bytes()) == buffers.bank.bytes());
+    CHECK(std::ranges::equal(o.download(0, buffers.o.storage_bytes()), buffers.o.bytes()));
+    CHECK(std::ranges::equal(bank.download(0, buffers.bank.storage_bytes()), buffers.bank.bytes()));
 }
 
 TEST_CASE("cuda decode: each tiling (whole KV and VK tiles of K = 64, 128, 256, packed or not, and the general one) "

@@ -73,7 +73,7 @@ TEST_CASE("replay: a file round-trips every field", "[replay]") {
 
 TEST_CASE("replay: malformed files name the file and the field", "[replay]") {
     const std::string ok_case = R"("case": "B=1 T=1 H=1 HV=1 K=4 V=3 seed=1")";
-    const std::string ok_head = R"({"format": "gdr-replay/1", )" + ok_case;
+    const std::string ok_head = R"({"format": "gdr-replay/2", )" + ok_case;
     CHECK(error_for(ok_head + R"(, "subject": "cuda-decode"})") == "(accepted)");
 
     const std::string path_part = "gdr-replay-test-";
@@ -87,13 +87,16 @@ TEST_CASE("replay: malformed files name the file and the field", "[replay]") {
     check_error("{\"format\": ", "not valid JSON");
     check_error("[1, 2]", "one JSON object");
     check_error(R"({"case": "B=1", "subject": "x"})", ": format: missing");
-    check_error(R"({"format": "gdr-replay/2", "case": "B=1", "subject": "x"})", ": format: 'gdr-replay/2'");
-    check_error(R"({"format": "gdr-replay/1", "subject": "x"})", ": case: missing");
+    check_error(R"({"format": "gdr-replay/3", "case": "B=1", "subject": "x"})", ": format: 'gdr-replay/3'");
+    check_error(R"({"format": "gdr-replay/2", "subject": "x"})", ": case: missing");
     check_error(ok_head + "}", ": subject: missing");
     check_error(ok_head + R"(, "subject": ""})", ": subject: empty");
-    check_error(R"({"format": "gdr-replay/1", "case": 7, "subject": "x"})", ": case: wrong type");
-    check_error(R"({"format": "gdr-replay/1", "case": "B=1 K=0", "subject": "x"})", ": case: K:");
-    check_error(R"({"format": "gdr-replay/1", "case": "B=1 bogus=3", "subject": "x"})", ": case: bogus");
+    check_error(R"({"format": "gdr-replay/2", "case": 7, "subject": "x"})", ": case: wrong type");
+    check_error(R"({"format": "gdr-replay/2", "case": "B=1 K=0", "subject": "x"})", ": case: K:");
+    check_error(R"({"format": "gdr-replay/2", "case": "B=1 bogus=3", "subject": "x"})", ": case: bogus");
+    check_error(R"({"format": "gdr-replay/2", "case": "B=1 generator=3", "subject": "x"})", ": case: generator:");
+    check_error(R"({"format": "gdr-replay/1", "case": "B=1 generator=2", "subject": "x"})",
+                ": case: a gdr-replay/1 file has no generator key");
     check_error(ok_head + R"(, "subject": "x", "case_number": "12"})", ": case_number: not an integer");
     check_error(ok_head + R"(, "subject": "x", "campaign_seed": -1})", ": campaign_seed: not an unsigned integer");
     check_error(ok_head + R"(, "subject": "x", "failing_checks": "o"})", ": failing_checks: wrong type");
@@ -102,6 +105,22 @@ TEST_CASE("replay: malformed files name the file and the field", "[replay]") {
     check_error(ok_head + R"(, "subject": "x", "options": {"tolerance": "t.json"}})", ": options: tolerance: unknown");
     CHECK(error_for(ok_head + R"(, "subject": "x", "options": {"tolerances": "t.json", "determinism": false}})") ==
           "(accepted)");
+}
+
+TEST_CASE("replay: a gdr-replay/1 file replays the bank values it was found with (generator 1)", "[replay]") {
+    const std::string body = R"("case": "B=1 T=1 H=1 HV=1 K=4 V=3 seed=1", "subject": "x"})";
+    const auto old_path = temp_file("format1.json", R"({"format": "gdr-replay/1", )" + body);
+    const auto new_path = temp_file("format2.json", R"({"format": "gdr-replay/2", )" + body);
+    const ReplayFile old_file = read_replay_file(old_path), new_file = read_replay_file(new_path);
+    std::filesystem::remove(old_path);
+    std::filesystem::remove(new_path);
+    CHECK(old_file.spec.generator == 1);
+    CHECK(new_file.spec.generator == kCurrentGenerator);
+    // Written again, the old case says so in its text, in the current format.
+    const nlohmann::json rewritten = to_json(old_file);
+    CHECK(rewritten["format"] == kReplayFormat);
+    CHECK(rewritten["case"].get<std::string>().find("generator=1") != std::string::npos);
+    CHECK(parse_text(rewritten["case"].get<std::string>()) == old_file.spec);
 }
 
 TEST_CASE("replay: a missing file is an error naming it", "[replay]") {

@@ -221,6 +221,42 @@ TEST_CASE("generate: entries no active row reads hold the cheap fill, of the sam
     CHECK(sum_squares_unread / double(4 * entry) == Approx(4.0).epsilon(0.1));
 }
 
+TEST_CASE("generate: generator 2's bank draws are N(0, 1), and generator 1 keeps its values", "[generate]") {
+    // Both rows read their entry's slot 0: every element is a normal draw.
+    const CaseSpec spec = gdr::harness::parse_text("B=2 T=1 H=1 HV=1 K=64 V=64 seed=3");
+    CaseSpec spec1 = spec;
+    spec1.generator = 1;
+    const HostCase two = materialize(spec), one = materialize(spec1);
+    const std::int64_t n = two.initial_bank.numel();
+    double sum = 0, sum2 = 0, sum4 = 0, largest = 0;
+    std::int64_t beyond_two = 0, differ = 0;
+    for (std::int64_t i = 0; i < n; ++i) {
+        const double z = two.initial_bank.get(i);
+        sum += z;
+        sum2 += z * z;
+        sum4 += z * z * z * z;
+        largest = std::max(largest, std::abs(z));
+        beyond_two += std::abs(z) > 2;
+        differ += z != one.initial_bank.get(i);
+    }
+    CHECK(std::abs(sum / double(n)) < 0.05);
+    CHECK(std::abs(sum2 / double(n) - 1) < 0.05);
+    CHECK(std::abs(sum4 / double(n) - 3) < 0.3);             // a normal's kurtosis, not a uniform's 1.8
+    CHECK(std::abs(double(beyond_two) / double(n) - 0.0455) < 0.01);
+    CHECK(largest > 3);
+    CHECK(differ > n - 8);
+    // The values are part of every replay file's meaning: pinned (an f32 bank, so exact).
+    CHECK(two.initial_bank.get(0) == 0x1.9a37f8p-1);
+    CHECK(two.initial_bank.get(1) == 0x1.4a81cep-1);
+    CHECK(two.initial_bank.get(63) == -0x1.04fd14p-2);
+    CHECK(two.initial_bank.get(4873) == 0x1.02986ep-3);
+    // Generator 1: the values of gdr-replay/1 files, as they were made before generator 2.
+    CHECK(one.initial_bank.get(0) == -0x1.df5998p-1);
+    CHECK(one.initial_bank.get(1) == 0x1.fcf4fp-1);
+    CHECK(one.initial_bank.get(63) == 0x1.cec8dap-2);
+    CHECK(one.initial_bank.get(4873) == -0x1.1dacb2p+0);
+}
+
 TEST_CASE("generate: the bank's bytes do not depend on the thread count", "[generate]") {
     const CaseSpec spec = gdr::harness::parse_text("B=4 T=1 H=2 HV=4 K=64 V=64 N=40 indices=permutation seed=9");
     const int threads = gdr::reference::oracle_threads();

@@ -71,7 +71,7 @@ bool heads_match_whole_run(const HostCase& host, const void* resume) {
     RunBuffers untouched = make_run_buffers(host, host.spec.input_dtype, host.spec.state_dtype);
     Problem problem = make_problem(host, untouched);
     problem.state = const_cast<void*>(host.initial_bank.data());
-    const std::vector<std::byte> o_before = untouched.o.bytes();
+    const gdr::harness::TensorBytes o_before = untouched.o.bytes();
     reference::HeadRecurrence head_truth(problem, {reference::Precision::truth_fp64, reference::ReductionOrder::forward, {}, resume, elementary}, true);
     reference::HeadRecurrence head_emulated(problem, {reference::Precision::emulated_fp32, reference::ReductionOrder::forward, {}, resume}, false);
     bool all = true;

@@ -219,6 +219,7 @@ TEST_CASE("numeric: ulp and unit roundoff", "[numeric]") {
     CHECK(ulp(DType::f64, 1e-310) == std::ldexp(1.0, -1074));  // a double subnormal
     CHECK(ulp(DType::f32, 1e300) == std::ldexp(1.0, 996 - 23));
     CHECK(std::isnan(ulp(DType::f32, std::nan(""))));
+    CHECK(ulp(DType::f32, -std::numeric_limits<double>::infinity()) == std::numeric_limits<double>::infinity());
     // The bit-level exponent agrees with the definition, 2^(max(ilogb x, e_min) - p + 1),
     // over every binade a double has (the comparison calls ulp per element, so it is fast).
     {
@@ -235,6 +236,24 @@ TEST_CASE("numeric: ulp and unit roundoff", "[numeric]") {
         }
     }
     CHECK(unit_roundoff(DType::f32) == std::ldexp(1.0, -24));
+    // round_to is finite exactly below overflow_threshold (the comparison decides finiteness
+    // with this one comparison instead of rounding every element).
+    CHECK(gdr::reference::overflow_threshold(DType::f16) == 65520.0);
+    CHECK(gdr::reference::overflow_threshold(DType::f64) == std::numeric_limits<double>::infinity());
+    for (const DType dtype : {DType::f32, DType::bf16, DType::f16, DType::f64}) {
+        const double edge = gdr::reference::overflow_threshold(dtype);
+        if (std::isfinite(edge)) {
+            CHECK(std::isinf(round_to(dtype, edge)));
+            CHECK(std::isinf(round_to(dtype, -edge)));
+            CHECK(std::isfinite(round_to(dtype, std::nextafter(edge, 0.0))));
+            CHECK(std::isfinite(round_to(dtype, -std::nextafter(edge, 0.0))));
+        }
+        std::mt19937_64 bits_rng(12);
+        for (int i = 0; i < 20000; ++i) {
+            const double x = std::bit_cast<double>(bits_rng());  // every exponent, NaN and Inf included
+            REQUIRE(std::isfinite(round_to(dtype, x)) == (std::abs(x) < edge));
+        }
+    }
     CHECK(unit_roundoff(DType::f16) == std::ldexp(1.0, -11));
     CHECK(unit_roundoff(DType::bf16) == std::ldexp(1.0, -8));
     CHECK(unit_roundoff(DType::f64) == std::ldexp(1.0, -53));

@@ -3,7 +3,7 @@
 //
 // Format: one JSON object (UTF-8), e.g.
 //   {
-//     "format": "gdr-replay/1",                 required, this exact string
+//     "format": "gdr-replay/2",                 required, "gdr-replay/2" or "gdr-replay/1"
 //     "case": "B=1 T=1 H=1 HV=1 K=3 V=1 ...",   required, the case spec text (case_spec.hpp)
 //     "subject": "cuda-decode",                 required, the subject it failed on
 //     "options": {"tolerances": "t.json",       the options that change a verdict, as the
@@ -17,6 +17,9 @@
 //     "gdr_version": "0.1.0",
 //     "note": "why this file is kept"           optional, free text (corpus files)
 //   }
+// Format gdr-replay/1 is format 2 from before the spec key `generator`: its case was made
+// by generator 1, so it is read with generator=1 (and may not name the key) and replays the
+// values it was found with.
 // Only "format", "case", "subject" (and "options") are needed to replay; the rest is the story. Unknown
 // keys are errors (a typo in a hand-written corpus file must not go unnoticed).
 #pragma once
@@ -36,7 +39,8 @@ namespace gdr::fuzz {
 
 using harness::CaseSpec;
 
-inline constexpr const char* kReplayFormat = "gdr-replay/1";
+inline constexpr const char* kReplayFormat = "gdr-replay/2";
+inline constexpr const char* kReplayFormatGenerator1 = "gdr-replay/1";  // read only
 
 struct ReplayFile {
     CaseSpec spec;

@@ -27,6 +27,8 @@
 //   gdist                weak | strong | zero | huge_negative
 //   bdist                uniform | one | half
 //   state_scale          number
+//   generator            1 | 2                        how the bank's N(0,1) draws are made (default 2;
+//                                                     1: the values of gdr-replay/1 files)
 //   exact                0 | 1
 //   specials             ITEM,ITEM,...                special values (special_values.hpp), e.g.
 //                        v:nan@1.0.2.3,state:inf,k:sub   ITEM = TENSOR:KIND[@COORDS]: TENSOR q k v g
@@ -92,6 +94,9 @@ struct SpecialValue {
     bool operator==(const SpecialValue&) const = default;
 };
 
+// The generator version of new cases (CaseSpec::generator).
+inline constexpr std::int64_t kCurrentGenerator = 2;
+
 struct CaseSpec {
     // Shapes. varlen: `batch` must be 1 and `seq_lengths` gives each sequence's length
     // (seq_len = their sum); otherwise every one of `batch` rows has `seq_len` tokens.
@@ -140,6 +145,10 @@ struct CaseSpec {
     GateDistribution g = GateDistribution::weak;
     BetaDistribution beta = BetaDistribution::uniform;
     double state_scale = 1.0;  // initial bank values ~ state_scale * N(0,1)
+    // How the bank's N(0,1) draws are made (generate.hpp): 2, the default, one hashed pair
+    // per two elements (Marsaglia's polar method); 1, Box-Muller per element, the values of
+    // replay files of format gdr-replay/1, which keep them.
+    std::int64_t generator = kCurrentGenerator;
     // Exact mode: g = 0, beta in {1, 1/2}, one-hot k, few-bit dyadic q, v and state,
     // chosen so that every operation is exact; results are compared bitwise.
     bool exact = false;

@@ -17,7 +17,10 @@
 // its norm per token and head); v N(0,1); g weak U[-0.1,0], strong U[-5,-0.5], zero,
 // huge_negative U[-1e4,-50]; beta U[0,1], 1 or 1/2; bank state_scale * N(0,1) in the slots active
 // rows read, state_scale * U[-sqrt 3, sqrt 3] elsewhere (variance 1, 20x cheaper). Values are
-// rounded once to their storage dtype.
+// rounded once to their storage dtype. The bank's N(0,1) draws depend on CaseSpec::generator:
+// 2 (the default) gives elements (k, 2j) and (k, 2j + 1) of a matrix the two values of one
+// polar-method draw keyed by (entry, slot, hv) and (k, j); 1 (gdr-replay/1 files) draws each
+// element by Box-Muller over the hash of its coordinates, 5x slower.
 //
 // Exact mode (validate() enforces its preconditions; nothing is silently forced):
 //   g = 0 exactly (alpha = exp(0) = 1), beta in {1, 1/2}, l2norm off, a power-of-two scale;

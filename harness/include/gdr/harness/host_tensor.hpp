@@ -4,11 +4,42 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <new>
 #include <vector>
 
 #include "gdr/core/dtype.hpp"
 
 namespace gdr::harness {
+
+// HostTensor's storage: zeroed bytes without a pass that writes the zeros. A serving-size
+// bank is gigabytes: a zero fill touched every page once in one thread (the kernel clears
+// each page at its first touch), before the generator wrote it again in parallel.
+namespace detail {
+void* allocate_zeroed(std::size_t bytes);
+void release_zeroed(void* block, std::size_t bytes) noexcept;
+}  // namespace detail
+
+template <class T>
+struct ZeroedAllocator {
+    using value_type = T;
+    ZeroedAllocator() = default;
+    template <class U>
+    ZeroedAllocator(const ZeroedAllocator<U>&) noexcept {}
+    T* allocate(std::size_t n) { return static_cast<T*>(detail::allocate_zeroed(n * sizeof(T))); }
+    void deallocate(T* block, std::size_t n) noexcept { detail::release_zeroed(block, n * sizeof(T)); }
+    // A new element is left as the allocation made it (zero): no fill pass. Copies of
+    // elements still construct from their value.
+    template <class U>
+    void construct(U* at) noexcept {
+        ::new (static_cast<void*>(at)) U;
+    }
+    template <class U>
+    bool operator==(const ZeroedAllocator<U>&) const noexcept {
+        return true;
+    }
+};
+
+using TensorBytes = std::vector<std::byte, ZeroedAllocator<std::byte>>;
 
 class HostTensor {
 public:
@@ -35,8 +66,8 @@ public:
     // The tensor's own storage (margins excluded).
     std::size_t storage_bytes() const { return storage_.size() - margin_before_bytes_ - margin_after_bytes_; }
     // Every byte the tensor owns, margins included.
-    std::vector<std::byte>& bytes() { return storage_; }
-    const std::vector<std::byte>& bytes() const { return storage_; }
+    TensorBytes& bytes() { return storage_; }
+    const TensorBytes& bytes() const { return storage_; }
     std::size_t margin_before_bytes() const { return margin_before_bytes_; }
     std::size_t margin_after_bytes() const { return margin_after_bytes_; }
 
@@ -71,7 +102,7 @@ private:
     DType dtype_ = DType::f32;
     std::vector<std::int64_t> shape_;
     std::vector<std::int64_t> strides_;
-    std::vector<std::byte> storage_;  // [margin before | the tensor | margin after]
+    TensorBytes storage_;  // [margin before | the tensor | margin after], zeroed
     std::size_t margin_before_bytes_ = 0, margin_after_bytes_ = 0;
     // Fixed at construction: offset_of runs once per element access, and fuzz campaigns
     // spent half their time recomputing these.

@@ -25,6 +25,9 @@ float load_float(const void* base, DType dtype, std::int64_t index);
 // Stores `value` rounded once, to nearest even, to `dtype`.
 void store_double(void* base, DType dtype, std::int64_t index, double value);
 void store_float(void* base, DType dtype, std::int64_t index, float value);
+// store_double(base, dtype, begin + i * stride, in[i]) for i < count, in one typed loop
+// (the case generator fills banks of 10^9 elements with this).
+void store_doubles(void* base, DType dtype, std::int64_t begin, std::int64_t stride, std::int64_t count, const double* in);
 
 // The value that one RNE rounding of `value` to `dtype` gives, as a double.
 double round_to(DType dtype, double value);
@@ -55,23 +58,27 @@ constexpr Format format_of(DType dtype) {
 // below the smallest normal: the subnormal spacing). Inline: the comparison calls it twice
 // for every element it judges, with the format looked up once per slice.
 inline double ulp(const detail::Format& f, double value) {
-    if (std::isnan(value)) return value;
-    if (std::isinf(value)) return std::numeric_limits<double>::infinity();
     // |value| in [2^e, 2^(e+1)) has spacing 2^(e - p + 1); below the smallest normal the
     // spacing stays that of the subnormals, 2^(e_min - p + 1). Above the format's largest
     // finite value this is the spacing the binade would have (no special case for overflow).
-    // The exponent from the bits, and 2^k built as bits where k is a normal double's exponent
-    // (ilogb/ldexp were a tenth of the comparison's time).
-    const auto bits = std::bit_cast<std::uint64_t>(value);
-    const int biased = int((bits >> 52) & 0x7ff);
-    const int exponent = value == 0.0 ? f.min_exponent : biased == 0 ? std::ilogb(value) : biased - 1023;
-    const int k = std::max(exponent, f.min_exponent) - f.precision + 1;
-    if (k < -1022) return std::ldexp(1.0, k);
-    return std::bit_cast<double>(std::uint64_t(k + 1023) << 52);
+    // Without branches, so that loops over slices vectorise: the exponent bits alone are
+    // 2^e for a normal double, 0 for zero and fp64 subnormals (which the max lifts to
+    // 2^e_min, as it does any value below it), and +Inf for Inf and NaN; the product with
+    // 2^(1 - p) is exact (a power of two no smaller than 2^-1074).
+    const double binade = std::bit_cast<double>(std::bit_cast<std::uint64_t>(value) & 0x7ff0000000000000ull);
+    const double smallest_normal = std::bit_cast<double>(std::uint64_t(f.min_exponent + 1023) << 52);
+    const double spacing = std::bit_cast<double>(std::uint64_t(1023 + 1 - f.precision) << 52);
+    const double result = std::max(binade, smallest_normal) * spacing;
+    return value != value ? value : result;  // NaN stays NaN
 }
 
 // The same for `dtype`.
 inline double ulp(DType dtype, double value) { return ulp(detail::format_of(dtype), value); }
+
+// The smallest |x| that round_to(dtype, x) takes to +-Inf: the largest finite value plus half
+// its ulp (the tie goes to Inf, the largest finite significand being odd); +Inf for f64.
+// So round_to(dtype, x) is finite exactly where |x| < overflow_threshold(dtype).
+double overflow_threshold(DType dtype);
 
 // Unit roundoff u = 2^-p of `dtype` (p = 24 for f32, 11 for f16, 8 for bf16, 53 for f64).
 double unit_roundoff(DType dtype);
