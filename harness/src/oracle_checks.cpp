@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstring>
 #include <exception>
 #include <optional>
 #include <stdexcept>
@@ -141,11 +143,12 @@ public:
         OraclePair ordinary;
         std::optional<OraclePair> stepped;
         std::vector<double> subject, zeros;
+        std::vector<std::uint8_t> poison;  // of `subject`; empty: no element is poison
         double judge_seconds = 0;
     };
 
     Worker make_worker() const {
-        Worker worker{OraclePair(oracle_problem_, in_.math, nullptr), std::nullopt, {}, {}};
+        Worker worker{OraclePair(oracle_problem_, in_.math, nullptr), std::nullopt, {}, {}, {}};
         if (in_.stepped) worker.stepped.emplace(oracle_problem_, in_.math, in_.subject.bank.data());
         return worker;
     }
@@ -161,7 +164,8 @@ public:
         if (!plan.active) {  // exact zeros, whatever the tolerance; the bank is not touched
             w.zeros.assign(std::size_t(spec_.value_dim), 0.0);
             for (Index t = 0; t < length; ++t) {
-                out.o.push_back(judge_o(w, plan, t, hv, w.zeros.data(), w.zeros.data(), nullptr, nullptr));
+                const SubjectSlice slice = o_slice(w, plan, t, hv);
+                out.o.push_back(judge_loaded(w, slice, w.zeros.data(), w.zeros.data(), nullptr, nullptr));
                 if (in_.stepped) out.stepped_o.push_back(out.o.back());
             }
             return;
@@ -169,62 +173,103 @@ public:
         w.ordinary.run(row, hv, o_elements, state_elements);
         if (w.stepped) w.stepped->run(row, hv, o_elements, state_elements);
         const auto start = std::chrono::steady_clock::now();
-        const auto judge_all = [&](const OraclePair& oracle, std::vector<SliceMetrics>& o,
-                                   std::vector<SliceMetrics>& state) {
-            for (Index t = 0; t < length; ++t) {
-                const auto at = std::size_t(t * spec_.value_dim);
-                o.push_back(judge_o(w, plan, t, hv, oracle.t.o.data() + at, oracle.e.o.data() + at,
-                                    oracle.t.o_magnitude.data() + at, oracle.t.o_flip.data() + at));
-            }
-            for (std::size_t j = 0; j < plan.written_slots.size(); ++j) {
-                const std::size_t at = j * std::size_t(matrix);
-                state.push_back(judge_state(w, plan, plan.written_slots[j], hv, oracle.t.state.data() + at,
-                                            oracle.e.state.data() + at, oracle.t.state_magnitude.data() + at,
-                                            oracle.t.state_flip.data() + at));
-            }
+        // Each subject slice is decoded once and judged against both runs. The stepped run's
+        // first token starts from the initial bank like the whole run: where its results are
+        // bitwise the whole run's, so is the verdict (the judge is a function of its inputs).
+        const auto same_results = [&](const OraclePair& a, const OraclePair& b, auto member, auto bound_member,
+                                      std::size_t at, std::size_t n) {
+            const auto same = [&](const std::vector<double>& x, const std::vector<double>& y) {
+                return std::memcmp(x.data() + at, y.data() + at, n * sizeof(double)) == 0;
+            };
+            return same(a.t.*member, b.t.*member) && same(a.e.*member, b.e.*member) &&
+                   same(a.t.*bound_member.first, b.t.*bound_member.first) &&
+                   same(a.t.*bound_member.second, b.t.*bound_member.second);
         };
-        judge_all(w.ordinary, out.o, out.state);
-        if (w.stepped) judge_all(*w.stepped, out.stepped_o, out.stepped_state);
+        const auto o_bounds = std::pair{&HeadStorage::o_magnitude, &HeadStorage::o_flip};
+        const auto state_bounds = std::pair{&HeadStorage::state_magnitude, &HeadStorage::state_flip};
+        for (Index t = 0; t < length; ++t) {
+            const auto at = std::size_t(t * spec_.value_dim);
+            const SubjectSlice slice = o_slice(w, plan, t, hv);
+            const auto judge_with = [&](const OraclePair& oracle) {
+                return judge_loaded(w, slice, oracle.t.o.data() + at, oracle.e.o.data() + at,
+                                    oracle.t.o_magnitude.data() + at, oracle.t.o_flip.data() + at);
+            };
+            out.o.push_back(judge_with(w.ordinary));
+            if (!w.stepped) continue;
+            const bool same = t == 0 && same_results(w.ordinary, *w.stepped, &HeadStorage::o, o_bounds, at,
+                                                     std::size_t(spec_.value_dim));
+            out.stepped_o.push_back(same ? out.o.back() : judge_with(*w.stepped));
+        }
+        for (std::size_t j = 0; j < plan.written_slots.size(); ++j) {
+            const std::size_t at = j * std::size_t(matrix);
+            const SubjectSlice slice = state_slice(w, plan, plan.written_slots[j], hv);
+            const auto judge_with = [&](const OraclePair& oracle) {
+                return judge_loaded(w, slice, oracle.t.state.data() + at, oracle.e.state.data() + at,
+                                    oracle.t.state_magnitude.data() + at, oracle.t.state_flip.data() + at);
+            };
+            out.state.push_back(judge_with(w.ordinary));
+            if (!w.stepped) continue;
+            const bool same = j == 0 && same_results(w.ordinary, *w.stepped, &HeadStorage::state, state_bounds, at,
+                                                     std::size_t(matrix));
+            out.stepped_state.push_back(same ? out.state.back() : judge_with(*w.stepped));
+        }
         w.judge_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     }
 
 private:
-    SliceMetrics judge_o(Worker& w, const RowPlan& plan, Index t, Index hv, const double* truth,
-                         const double* emulated, const double* magnitude, const double* flip) const {
+    // A subject slice, decoded into the worker's storage, and how to judge it.
+    struct SubjectSlice {
+        std::string label;
+        std::vector<std::string> dims;
+        std::vector<Index> shape;
+        DType dtype;
+        bool exact;
+        const ToleranceRow* row;
+    };
+
+    SubjectSlice o_slice(Worker& w, const RowPlan& plan, Index t, Index hv) const {
         const Index token = plan.tokens.begin + t, n = spec_.value_dim;
         const Index begin = ((plan.tokens.batch_row * spec_.seq_len + token) * spec_.num_value_heads + hv) * n;
-        std::string label = fmt::format("o[b={},t={},hv={}]{}", plan.tokens.batch_row, token, hv,
-                                        plan.active ? "" : " (inactive row)");
-        return judge_one(w, std::move(label), {"v"}, {n}, in_.subject.o, begin, truth, emulated, magnitude, flip,
-                         spec_.exact || !plan.active, in_.o_row);
+        load_subject(w, in_.subject.o, begin, n);
+        return {fmt::format("o[b={},t={},hv={}]{}", plan.tokens.batch_row, token, hv, plan.active ? "" : " (inactive row)"),
+                {"v"},
+                {n},
+                in_.subject.o.dtype(),
+                spec_.exact || !plan.active,
+                in_.o_row};
     }
 
-    SliceMetrics judge_state(Worker& w, const RowPlan& plan, Index slot, Index hv, const double* truth,
-                             const double* emulated, const double* magnitude, const double* flip) const {
+    SubjectSlice state_slice(Worker& w, const RowPlan& plan, Index slot, Index hv) const {
         const bool kv = spec_.layout == Layout::KV;
         const Index d3 = kv ? spec_.key_dim : spec_.value_dim, d4 = kv ? spec_.value_dim : spec_.key_dim;
         const Index begin = ((plan.entry * spec_.slots + slot) * spec_.num_value_heads + hv) * d3 * d4;
-        return judge_one(w, fmt::format("state[n={},slot={},hv={}]", plan.entry, slot, hv),
-                         {kv ? "k" : "v", kv ? "v" : "k"}, {d3, d4}, in_.subject.bank, begin, truth, emulated,
-                         magnitude, flip, spec_.exact, in_.state_row);
+        load_subject(w, in_.subject.bank, begin, d3 * d4);
+        return {fmt::format("state[n={},slot={},hv={}]", plan.entry, slot, hv),
+                {kv ? "k" : "v", kv ? "v" : "k"},
+                {d3, d4},
+                in_.subject.bank.dtype(),
+                spec_.exact,
+                in_.state_row};
     }
 
     // The subject's elements [begin, begin + count) of `stored` (contiguous: o, or the bank
-    // without its arena's margins) judged against the oracle's.
-    SliceMetrics judge_one(Worker& w, std::string label, std::vector<std::string> dims, std::vector<Index> shape,
-                           const HostTensor& stored, Index begin, const double* truth, const double* emulated,
-                           const double* magnitude, const double* flip, bool exact, const ToleranceRow* row) const {
-        Index count = 1;
-        for (Index extent : shape) count *= extent;
+    // without its arena's margins) as double, and which of them are poison. Every poison
+    // pattern is a NaN, so a slice without NaNs needs no mask (an empty one means none).
+    static void load_subject(Worker& w, const HostTensor& stored, Index begin, Index count) {
         w.subject.resize(std::size_t(count));
         reference::load_doubles(stored.data(), stored.dtype(), begin, count, w.subject.data());
-        const std::vector<std::uint8_t> poison = stored.poison_mask(begin, count);
-        const auto n = std::size_t(count);
+        const bool any_nan = std::any_of(w.subject.begin(), w.subject.end(), [](double x) { return std::isnan(x); });
+        w.poison = any_nan ? stored.poison_mask(begin, count) : std::vector<std::uint8_t>{};
+    }
+
+    SliceMetrics judge_loaded(const Worker& w, const SubjectSlice& slice, const double* truth, const double* emulated,
+                              const double* magnitude, const double* flip) const {
+        const std::size_t n = w.subject.size();
         const auto span_of = [n](const double* p) { return p ? std::span<const double>(p, n) : std::span<const double>(); };
-        const SliceInput input{std::move(label), std::move(dims), std::move(shape), w.subject, span_of(truth),
-                               span_of(emulated), poison, stored.dtype(), span_of(magnitude), span_of(flip),
+        const SliceInput input{slice.label, slice.dims, slice.shape, w.subject, span_of(truth),
+                               span_of(emulated), w.poison, slice.dtype, span_of(magnitude), span_of(flip),
                                nonfinite_inputs_};
-        return exact ? judge_slice_exact(input) : judge_slice(input, *row);
+        return slice.exact ? judge_slice_exact(input) : judge_slice(input, *slice.row);
     }
 
     const OracleCheckInputs& in_;
