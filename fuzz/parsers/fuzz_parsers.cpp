@@ -1,8 +1,9 @@
 // libFuzzer target for the parsers that read untrusted text: a case spec in text form
 // (parse_text: --case, replay lines), a case spec in JSON form (from_json: --json, replay
-// files) and the tolerance table (ToleranceTable::from_json_text: --tolerances).
+// files), the tolerance table (ToleranceTable::from_json_text: --tolerances) and
+// safetensors files (SafetensorsFile::parse: a program's results to be judged).
 //
-// Every input goes to all three, so corpus files are plain spec lines or JSON documents
+// Every input goes to all four, so corpus files are plain spec lines or JSON documents
 // and a crash file reproduces with `gdr spec --case` / `--json` / `--tolerances` as well.
 //
 // What counts as a bug (each ends in __builtin_trap, or in a sanitizer report):
@@ -13,7 +14,9 @@
 //   from_json(to_json(s)) == s and from_json(json::parse(to_json(s).dump())) == s, checked
 //   whichever form s came from;
 // - a table that loads but for which find() still meets a tie (the load-time ambiguity
-//   check promises that it cannot).
+//   check promises that it cannot);
+// - a safetensors file that parses but whose tensors and metadata, written again, do not
+//   parse back to the same names, types, shapes and bytes.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -30,6 +33,7 @@
 #include "gdr/core/errors.hpp"
 #include "gdr/harness/case_spec.hpp"
 #include "gdr/fuzz/replay.hpp"
+#include "gdr/harness/safetensors.hpp"
 #include "gdr/harness/tolerance.hpp"
 
 namespace {
@@ -150,6 +154,34 @@ void fuzz_tolerances(std::string_view input) {
         check_no_ties(*table);
 }
 
+bool same_tensors(const gdr::harness::SafetensorsFile& a, const gdr::harness::SafetensorsFile& b) {
+    if (a.tensors().size() != b.tensors().size() || a.metadata() != b.metadata()) return false;
+    for (std::size_t i = 0; i < a.tensors().size(); ++i) {
+        const auto &x = a.tensors()[i], &y = b.tensors()[i];
+        if (x.name != y.name || x.type != y.type || x.shape != y.shape || x.bytes.size() != y.bytes.size() ||
+            (!x.bytes.empty() && std::memcmp(x.bytes.data(), y.bytes.data(), x.bytes.size()) != 0))
+            return false;
+    }
+    return true;
+}
+
+void fuzz_safetensors(const std::uint8_t* data, std::size_t size) {
+    using gdr::harness::SafetensorsFile;
+    const auto* first = reinterpret_cast<const std::byte*>(data);
+    std::optional<SafetensorsFile> file;
+    if (!expect_value_or<gdr::InvalidArgument>("SafetensorsFile::parse", [&] {
+            file.emplace(SafetensorsFile::parse(std::vector<std::byte>(first, first + size), "fuzz.safetensors"));
+        }))
+        return;
+    try {
+        const SafetensorsFile again = SafetensorsFile::parse(
+            gdr::harness::serialize_safetensors(file->tensors(), file->metadata()), "again.safetensors");
+        if (!same_tensors(*file, again)) bug("a safetensors file does not round-trip", "");
+    } catch (const std::exception& e) {
+        bug("a parsed safetensors file was refused when written again", e.what());
+    }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size);
@@ -177,5 +209,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     fuzz_text(input);
     fuzz_json(input);
     fuzz_tolerances(input);
+    fuzz_safetensors(data, size);
     return 0;
 }
