@@ -2,7 +2,9 @@
 // check here is shown failing on a wrong answer, not only passing on a right one.
 #include <catch2/catch.hpp>
 
+#include <array>
 #include <cmath>
+#include <random>
 #include <cstring>
 #include <limits>
 #include <vector>
@@ -540,4 +542,72 @@ TEST_CASE("judge_slice: NaN where R64 is NaN matches, NaN elsewhere does not", "
     CHECK(judge_slice_exact(exact.input()).passed);
     exact.subject = {kNaN, kNaN};
     CHECK_FALSE(judge_slice_exact(exact.input()).passed);
+}
+
+TEST_CASE("judge_slice: the worst element, its ratio and every mismatch are those of the exact per-element thresholds",
+          "[compare]") {
+    // judge_slice computes an element's exact threshold only where a cheap lower bound cannot
+    // decide it. Against the definition, on random slices whose errors straddle the
+    // thresholds (f32, bf16 and f16 stores, flips and magnitudes on and off, subnormal and
+    // zero truths): the same worst ratio, worst index and mismatches, or the skip lies.
+    std::mt19937_64 rng(23);
+    std::normal_distribution<double> normal;
+    std::uniform_real_distribution<double> unit(0, 1);
+    const ToleranceRow row = rule(2, 2, 1e9);  // the Frobenius cap out of the way
+    int failing_trials = 0;
+    for (int trial = 0; trial < 300; ++trial) {
+        Slice s;
+        const std::int64_t n = 64 + std::int64_t(rng() % 512);
+        s.shape = {n};
+        s.dtype = std::array{DType::f32, DType::bf16, DType::f16}[rng() % 3];
+        const double scale = std::ldexp(1.0, int(rng() % 24) - 12);
+        const double spread = std::ldexp(1.0, -int(rng() % 20) - 4);
+        const bool with_magnitude = rng() % 2, with_flip = rng() % 3 == 0;
+        for (std::int64_t i = 0; i < n; ++i) {
+            double t = normal(rng) * scale;
+            if (rng() % 40 == 0) t = 0;
+            if (rng() % 40 == 0) t = std::ldexp(normal(rng), -140);  // below f32's normals
+            s.truth.push_back(t);
+            // Relative errors, the subject's sometimes far beyond Rlp's.
+            s.emulated.push_back(t * (1 + normal(rng) * spread));
+            s.subject.push_back(t * (1 + normal(rng) * spread * (rng() % 100 == 0 ? 8 : 1.5)));
+            if (with_magnitude) s.magnitude.push_back(std::abs(t) * (1 + 3 * unit(rng)));
+            if (with_flip) s.flip.push_back(unit(rng) * spread * scale * 0.1);
+        }
+        const SliceMetrics m = judge_slice(s.input(), row, 1000);
+        // The definition (compare.hpp): M_i = max(|t_i|, magnitude_i); threshold_i = rho x
+        // max_j(|e_j - t_j| / M_j) x M_i + floor_ulps (ulp(stored, |t_i|) + ulp(f32, M_i)) + flip_i.
+        std::vector<double> magnitude(static_cast<std::size_t>(n));
+        double e_relative = 0;
+        for (std::int64_t i = 0; i < n; ++i) {
+            const auto k = std::size_t(i);
+            magnitude[k] = std::max(std::abs(s.truth[k]), with_magnitude ? s.magnitude[k] : 0.0);
+            const double e_error = std::abs(s.emulated[k] - s.truth[k]);
+            if (e_error > 0) e_relative = std::max(e_relative, magnitude[k] > 0 ? e_error / magnitude[k] : kInf);
+        }
+        double worst = -1;
+        std::int64_t worst_at = -1, mismatches = 0;
+        for (std::int64_t i = 0; i < n; ++i) {
+            const auto k = std::size_t(i);
+            const double threshold = row.rho * e_relative * magnitude[k] +
+                                     row.floor_ulps * (reference::ulp(s.dtype, std::abs(s.truth[k])) +
+                                                       reference::ulp(DType::f32, magnitude[k])) +
+                                     (with_flip ? s.flip[k] : 0.0);
+            const double error = std::abs(s.subject[k] - s.truth[k]);
+            const double ratio = error == 0 ? 0.0 : threshold > 0 ? error / threshold : kInf;
+            if (ratio > worst) {
+                worst = ratio;
+                worst_at = i;
+            }
+            mismatches += error > threshold;
+        }
+        INFO("trial " << trial << ", n " << n << ", dtype " << to_string(s.dtype));
+        REQUIRE(m.worst_ratio == worst);
+        REQUIRE(m.worst_index == std::vector<std::int64_t>{worst_at});
+        REQUIRE(m.mismatch_count == mismatches);
+        failing_trials += mismatches > 0;
+    }
+    // Both kinds of slice occur, so the comparison above is not of zeros alone.
+    CHECK(failing_trials > 30);
+    CHECK(failing_trials < 270);
 }
