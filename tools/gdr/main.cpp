@@ -3,6 +3,8 @@
 //   gdr check       one case spec against one subject, with the full report
 //   gdr spec        validate a case spec and print it as text and JSON
 //   gdr oracle      run the oracle on a case and write its outputs
+//   gdr gen         write a case's inputs as safetensors, for a program to run its kernel on
+//   gdr judge       judge that program's results (a safetensors file) by the rules of check
 //   gdr subjects    which subjects exist and whether they can run here
 //   gdr tolerances  the tolerance table with its reasons
 //   gdr mutate      the decode kernel's mutants: the catalog, one case against one
@@ -29,6 +31,7 @@
 #include "merge_command.hpp"
 #include "gate.hpp"
 #include "gdr/core/errors.hpp"
+#include "gdr/harness/case_files.hpp"
 #include "gdr/harness/case_spec.hpp"
 #include "gdr/harness/runner.hpp"
 #include "gdr/reference/fused_recurrent.hpp"
@@ -117,6 +120,20 @@ int run_verify(const std::vector<std::string>& subject_names, const ReportOption
     return gate.exit_code(reports);
 }
 
+// The table, a failure's details, every check and the report files, as check prints them.
+void print_case_report(const CaseReport& report, const ReportOptions& options, bool profile, const char* verb) {
+    const std::vector<CaseReport> reports{report};
+    fmt::print("{}\n", format_table(reports));
+    if (report.outcome != Outcome::passed) fmt::print("\n{}\n", format_failure(report));
+    for (const CheckResult& check : report.checks)
+        fmt::print("  {:<18} {:<13} {}{}\n", check.name, to_string(check.outcome), check.detail,
+                   check.tolerance_row_id.empty() ? "" : " [row " + check.tolerance_row_id + "]");
+    if (!report.math.empty()) fmt::print("  math mode: {}\n", report.math);
+    if (!report.message.empty()) fmt::print("{}\n", report.message);
+    if (profile) fmt::print("\n{}", format_stages(report.stages));
+    write_reports(reports, options, verb);
+}
+
 int run_check(const CaseSource& source, const SubjectEntry& entry, const ReportOptions& options, bool profile = false) {
     const CaseSpec spec = source.load();
     Gate gate(verdict_options(options).strict);
@@ -130,18 +147,42 @@ int run_check(const CaseSource& source, const SubjectEntry& entry, const ReportO
     if (const auto refusal = memory_refusal(spec, run)) throw gdr::InvalidArgument("--memory-budget", *refusal);
     const auto subject = entry.make(0);
     const CaseReport report = run_case(spec, *subject, tolerances, run);
-    const std::vector<CaseReport> reports{report};
-    fmt::print("{}\n", format_table(reports));
-    if (report.outcome != Outcome::passed) fmt::print("\n{}\n", format_failure(report));
-    for (const CheckResult& check : report.checks)
-        fmt::print("  {:<18} {:<13} {}{}\n", check.name, to_string(check.outcome), check.detail,
-                   check.tolerance_row_id.empty() ? "" : " [row " + check.tolerance_row_id + "]");
-    if (!report.math.empty()) fmt::print("  math mode: {}\n", report.math);
-    if (!report.message.empty()) fmt::print("{}\n", report.message);
-    if (profile) fmt::print("\n{}", format_stages(report.stages));
-    write_reports(reports, options, "gdr check");
+    print_case_report(report, options, profile, "gdr check");
     gate.record(entry, report.outcome != Outcome::not_run);
-    return gate.exit_code(reports);
+    return gate.exit_code({report});
+}
+
+// gdr gen: the inputs file of a case (gdr/harness/case_files.hpp).
+int run_gen(const CaseSource& source, const std::string& out_file) {
+    const CaseSpec spec = source.load();
+    if (out_file.empty()) throw gdr::InvalidArgument("--out", "the inputs file to write is required");
+    const HostCase host = materialize(spec);
+    const std::vector<std::byte> bytes = case_inputs_file(host);
+    std::ofstream out(out_file, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+    if (!out) throw std::runtime_error("cannot write " + out_file);
+    fmt::print("wrote the inputs of {} to {} ({} bytes); a program writes o and state to a results file for "
+               "`gdr judge --case ... --result FILE`\n",
+               to_text(spec), out_file, bytes.size());
+    return exit_ok;
+}
+
+// gdr judge: a program's results for a case, judged as `gdr check` judges a subject.
+int run_judge(const CaseSource& source, const std::string& result_file, const ReportOptions& options) {
+    const CaseSpec spec = source.load();
+    if (result_file.empty()) throw gdr::InvalidArgument("--result", "the results file to judge is required");
+    ResultsFileSubject subject(SafetensorsFile::read(result_file), result_file);
+    const ToleranceTable tolerances = load_tolerances(verdict_options(options));
+    RunOptions run = run_options(options, {});
+    if (const auto refusal = memory_refusal(spec, run)) throw gdr::InvalidArgument("--memory-budget", *refusal);
+    const PreparedCase prepared = prepare_case(spec);
+    subject.validate_against(prepared.host);  // a malformed results file is refused before judging
+    CaseReport report = run_case(prepared, subject, tolerances, run);
+    report.reproduce = fmt::format("{} judge --case {} --result {}", run.gdr_command, shell_quote(to_text(spec)),
+                                   shell_quote(result_file));
+    for (const std::string& arg : verdict_options(options).cli_args()) report.reproduce += " " + shell_quote(arg);
+    print_case_report(report, options, false, "gdr judge");
+    return Gate(verdict_options(options).strict).exit_code({report});
 }
 
 int run_spec(const CaseSource& source) {
@@ -255,6 +296,22 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     oracle->add_option("--out", oracle_out, "output file (default: standard output)");
 
+    CaseSource gen_source;
+    std::string gen_out;
+    auto* gen = app.add_subcommand("gen", "write a case's inputs and starting buffers as safetensors, for a program "
+                                          "that cannot be called in-process (then gdr judge)");
+    add_case_options(*gen, gen_source);
+    gen->add_option("--out", gen_out, "the inputs file to write (.safetensors)")->required();
+
+    CaseSource judge_source;
+    std::string judge_result;
+    ReportOptions judge_options;
+    auto* judge = app.add_subcommand("judge", "judge a program's results for a case (a safetensors file of o and "
+                                              "state) by the rules of check; what only a call in-process shows is NOT_RUN");
+    add_case_options(*judge, judge_source);
+    judge->add_option("--result", judge_result, "the results file (.safetensors: o and state)")->required();
+    add_report_options(*judge, judge_options);
+
     auto* subjects = app.add_subcommand("subjects", "list the subjects and whether each can run here");
     std::string tolerance_file;
     auto* tolerances = app.add_subcommand("tolerances", "print the tolerance table with its reasons");
@@ -294,6 +351,8 @@ int main(int argc, char** argv) {
         if (check->parsed()) return run_check(check_source, builtin_registry().at(check_subject), check_options, check_profile);
         if (spec->parsed()) return run_spec(spec_source);
         if (oracle->parsed()) return run_oracle(oracle_source, precision, oracle_out);
+        if (gen->parsed()) return run_gen(gen_source, gen_out);
+        if (judge->parsed()) return run_judge(judge_source, judge_result, judge_options);
         if (subjects->parsed()) return run_subjects();
         if (tolerances->parsed()) return run_tolerances(tolerance_file);
         if (mutate->parsed()) return run_mutate(mutate_options, mutate_source, mutate_report);

@@ -37,6 +37,12 @@ public:
     // The elementary functions it uses (math_mode.hpp): the rule allows their documented
     // errors. Precise unless a subject declares otherwise.
     virtual MathMode math_mode() const { return MathMode::precise; }
+    // A subject that hands back results computed elsewhere (gdr judge: a results file)
+    // instead of running a kernel on the harness's buffers: why the checks that watch a
+    // call (guard bands, the bank arena, inputs unchanged, isolation, determinism) cannot
+    // run. They are then listed as NOT_RUN with this reason, outside the case's outcome.
+    // nullopt for a subject that runs the call.
+    virtual std::optional<std::string> results_only_reason() const { return std::nullopt; }
     // Throws gdr::NotSupported for valid shapes it does not handle (NOT_SUPPORTED),
     // gdr::InvalidArgument or std::runtime_error for errors (FAILED).
     virtual SubjectRunResult run(const Problem& host_problem) = 0;
