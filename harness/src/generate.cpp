@@ -129,7 +129,6 @@ void store(HostTensor& t, std::int64_t element_offset, double value) {
     reference::store_double(t.data(), t.dtype(), element_offset, value);
 }
 
-
 // Every storage element of a strided input gets hashed garbage first, so that a kernel
 // reading a gap reads a large wrong number (never a plausible value, never poison).
 void fill_gaps(HostTensor& t, std::uint64_t seed, std::uint64_t stream) {

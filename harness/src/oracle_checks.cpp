@@ -86,6 +86,15 @@ struct HeadStorage {
     }
 };
 
+// Which of a head's arrays one kind of slice reads: its values and their bounds.
+struct ResultArrays {
+    std::vector<double> HeadStorage::*value;
+    std::vector<double> HeadStorage::*magnitude;
+    std::vector<double> HeadStorage::*flip;
+};
+constexpr ResultArrays kOutputArrays{&HeadStorage::o, &HeadStorage::o_magnitude, &HeadStorage::o_flip};
+constexpr ResultArrays kStateArrays{&HeadStorage::state, &HeadStorage::state_magnitude, &HeadStorage::state_flip};
+
 // R64 with its bounds and Rlp: from the initial bank, or resumed from the subject's slots.
 struct OraclePair {
     reference::HeadRecurrence truth, emulated;
@@ -173,46 +182,32 @@ public:
         w.ordinary.run(row, hv, o_elements, state_elements);
         if (w.stepped) w.stepped->run(row, hv, o_elements, state_elements);
         const auto start = std::chrono::steady_clock::now();
-        // Each subject slice is decoded once and judged against both runs. The stepped run's
-        // first token starts from the initial bank like the whole run: where its results are
-        // bitwise the whole run's, so is the verdict (the judge is a function of its inputs).
-        const auto same_results = [&](const OraclePair& a, const OraclePair& b, auto member, auto bound_member,
-                                      std::size_t at, std::size_t n) {
-            const auto same = [&](const std::vector<double>& x, const std::vector<double>& y) {
-                return std::memcmp(x.data() + at, y.data() + at, n * sizeof(double)) == 0;
+        // Each subject slice is decoded once and judged against both runs.
+        const auto judge_both = [&](const SubjectSlice& slice, const ResultArrays& arrays, std::size_t at, bool first,
+                                    std::vector<SliceMetrics>& whole, std::vector<SliceMetrics>& stepped) {
+            const auto judge_with = [&](const OraclePair& oracle) {
+                return judge_loaded(w, slice, (oracle.t.*arrays.value).data() + at, (oracle.e.*arrays.value).data() + at,
+                                    (oracle.t.*arrays.magnitude).data() + at, (oracle.t.*arrays.flip).data() + at);
             };
-            return same(a.t.*member, b.t.*member) && same(a.e.*member, b.e.*member) &&
-                   same(a.t.*bound_member.first, b.t.*bound_member.first) &&
-                   same(a.t.*bound_member.second, b.t.*bound_member.second);
+            whole.push_back(judge_with(w.ordinary));
+            if (!w.stepped) return;
+            // The stepped run's first token starts from the initial bank like the whole run:
+            // where its results are bitwise the whole run's, so is the verdict (the judge is
+            // a function of its inputs).
+            const auto same = [&](const HeadStorage& x, const HeadStorage& y, std::vector<double> HeadStorage::*member) {
+                return std::memcmp((x.*member).data() + at, (y.*member).data() + at, w.subject.size() * sizeof(double)) == 0;
+            };
+            const OraclePair &a = w.ordinary, &b = *w.stepped;
+            const bool reuse = first && same(a.t, b.t, arrays.value) && same(a.e, b.e, arrays.value) &&
+                               same(a.t, b.t, arrays.magnitude) && same(a.t, b.t, arrays.flip);
+            stepped.push_back(reuse ? whole.back() : judge_with(b));
         };
-        const auto o_bounds = std::pair{&HeadStorage::o_magnitude, &HeadStorage::o_flip};
-        const auto state_bounds = std::pair{&HeadStorage::state_magnitude, &HeadStorage::state_flip};
-        for (Index t = 0; t < length; ++t) {
-            const auto at = std::size_t(t * spec_.value_dim);
-            const SubjectSlice slice = o_slice(w, plan, t, hv);
-            const auto judge_with = [&](const OraclePair& oracle) {
-                return judge_loaded(w, slice, oracle.t.o.data() + at, oracle.e.o.data() + at,
-                                    oracle.t.o_magnitude.data() + at, oracle.t.o_flip.data() + at);
-            };
-            out.o.push_back(judge_with(w.ordinary));
-            if (!w.stepped) continue;
-            const bool same = t == 0 && same_results(w.ordinary, *w.stepped, &HeadStorage::o, o_bounds, at,
-                                                     std::size_t(spec_.value_dim));
-            out.stepped_o.push_back(same ? out.o.back() : judge_with(*w.stepped));
-        }
-        for (std::size_t j = 0; j < plan.written_slots.size(); ++j) {
-            const std::size_t at = j * std::size_t(matrix);
-            const SubjectSlice slice = state_slice(w, plan, plan.written_slots[j], hv);
-            const auto judge_with = [&](const OraclePair& oracle) {
-                return judge_loaded(w, slice, oracle.t.state.data() + at, oracle.e.state.data() + at,
-                                    oracle.t.state_magnitude.data() + at, oracle.t.state_flip.data() + at);
-            };
-            out.state.push_back(judge_with(w.ordinary));
-            if (!w.stepped) continue;
-            const bool same = j == 0 && same_results(w.ordinary, *w.stepped, &HeadStorage::state, state_bounds, at,
-                                                     std::size_t(matrix));
-            out.stepped_state.push_back(same ? out.state.back() : judge_with(*w.stepped));
-        }
+        for (Index t = 0; t < length; ++t)
+            judge_both(o_slice(w, plan, t, hv), kOutputArrays, std::size_t(t * spec_.value_dim), t == 0, out.o,
+                       out.stepped_o);
+        for (std::size_t j = 0; j < plan.written_slots.size(); ++j)
+            judge_both(state_slice(w, plan, plan.written_slots[j], hv), kStateArrays, j * std::size_t(matrix), j == 0,
+                       out.state, out.stepped_state);
         w.judge_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     }
 

@@ -195,7 +195,11 @@ PreparedCase prepare_case(const CaseSpec& spec) {
 
 std::string reproduce_command(const CaseSpec& spec, std::string_view subject, std::string_view gdr_command,
                               const VerdictOptions& verdict) {
-    std::string command = fmt::format("{} check --subject {} --case {}", gdr_command, subject, shell_quote(to_text(spec)));
+    return with_verdict_args(
+        fmt::format("{} check --subject {} --case {}", gdr_command, subject, shell_quote(to_text(spec))), verdict);
+}
+
+std::string with_verdict_args(std::string command, const VerdictOptions& verdict) {
     const auto plain = [](const std::string& word) {  // needs no quotes in a POSIX shell
         return !word.empty() && std::all_of(word.begin(), word.end(), [](char c) {
             return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("-_./:=+,").find(c) != std::string_view::npos;
@@ -279,6 +283,11 @@ CaseReport run_case(const PreparedCase& prepared, Subject& subject, const Tolera
     clock.mark(check_names::untouched_bank);
     report.checks.push_back(count_poison(first, written, spec));
     clock.mark(check_names::poison_survivors);
+    // A failing case's tensors, when asked for: what the subject's first run left.
+    const auto dump_if_failing = [&]() -> std::string {
+        if (!is_failure(worst_outcome(report.checks)) || options.dump_dir.empty()) return "";
+        return dump_tensors(options.dump_dir, prepared.host, first, subject.name());
+    };
     if (const auto reason = subject.results_only_reason()) {
         // Nothing watched the call: the checks that need it are listed, not judged, and do
         // not enter the outcome (a NOT_RUN check would make every such case NOT_RUN).
@@ -286,10 +295,7 @@ CaseReport run_case(const PreparedCase& prepared, Subject& subject, const Tolera
                                                check_names::inputs_unchanged};
         if (!spec.specials.empty()) unobserved.push_back(check_names::isolation);
         if (options.verdict.check_determinism) unobserved.push_back(check_names::determinism);
-        std::string message;
-        if (is_failure(worst_outcome(report.checks)) && !options.dump_dir.empty())
-            message = dump_tensors(options.dump_dir, prepared.host, first, subject.name());
-        CaseReport done = finish(Outcome::passed, message);
+        CaseReport done = finish(Outcome::passed, dump_if_failing());
         for (const char* name : unobserved) done.checks.push_back({name, Outcome::not_run, *reason, {}, ""});
         return done;
     }
@@ -319,9 +325,7 @@ CaseReport run_case(const PreparedCase& prepared, Subject& subject, const Tolera
         clock.mark(check_names::isolation);
     }
 
-    std::string message;
-    if (is_failure(worst_outcome(report.checks)) && !options.dump_dir.empty())
-        message = dump_tensors(options.dump_dir, prepared.host, first, subject.name());
+    const std::string message = dump_if_failing();
     // Last: the second run reuses the first one's memory.
     if (options.verdict.check_determinism) {
         if (untouched.outcome != Outcome::passed) {

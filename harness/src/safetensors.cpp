@@ -295,7 +295,10 @@ std::vector<std::byte> serialize_safetensors(const std::vector<SafetensorsTensor
 
 void write_safetensors(const std::filesystem::path& path, const std::vector<SafetensorsTensor>& tensors,
                        const std::map<std::string, std::string>& metadata) {
-    const std::vector<std::byte> bytes = serialize_safetensors(tensors, metadata);
+    write_file_bytes(path, serialize_safetensors(tensors, metadata));
+}
+
+void write_file_bytes(const std::filesystem::path& path, const std::vector<std::byte>& bytes) {
     if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
     std::ofstream out(path, std::ios::binary);
     out.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));

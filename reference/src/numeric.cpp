@@ -59,15 +59,11 @@ float round_to(DType dtype, float value) {
 }
 
 double overflow_threshold(DType dtype) {
-    int max_exponent = 0;
-    switch (dtype) {
-    case DType::f32:
-    case DType::bf16: max_exponent = 127; break;
-    case DType::f16: max_exponent = 15; break;
-    case DType::f64: return std::numeric_limits<double>::infinity();
-    }
-    const int precision = detail::format_of(dtype).precision;
-    return std::ldexp(2.0 - std::ldexp(1.0, -precision), max_exponent);
+    if (dtype == DType::f64) return std::numeric_limits<double>::infinity();
+    const detail::Format f = detail::format_of(dtype);
+    // The largest finite value is (2 - 2^(1-p)) 2^e_max, with e_max = 1 - e_min in every IEEE
+    // format; half its ulp above it is (2 - 2^-p) 2^e_max.
+    return std::ldexp(2.0 - std::ldexp(1.0, -f.precision), 1 - f.min_exponent);
 }
 
 double unit_roundoff(DType dtype) { return std::ldexp(1.0, -detail::format_of(dtype).precision); }

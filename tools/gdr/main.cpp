@@ -158,9 +158,7 @@ int run_gen(const CaseSource& source, const std::string& out_file) {
     if (out_file.empty()) throw gdr::InvalidArgument("--out", "the inputs file to write is required");
     const HostCase host = materialize(spec);
     const std::vector<std::byte> bytes = case_inputs_file(host);
-    std::ofstream out(out_file, std::ios::binary);
-    out.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
-    if (!out) throw std::runtime_error("cannot write " + out_file);
+    write_file_bytes(out_file, bytes);
     fmt::print("wrote the inputs of {} to {} ({} bytes); a program writes o and state to a results file for "
                "`gdr judge --case ... --result FILE`\n",
                to_text(spec), out_file, bytes.size());
@@ -178,9 +176,9 @@ int run_judge(const CaseSource& source, const std::string& result_file, const Re
     const PreparedCase prepared = prepare_case(spec);
     subject.validate_against(prepared.host);  // a malformed results file is refused before judging
     CaseReport report = run_case(prepared, subject, tolerances, run);
-    report.reproduce = fmt::format("{} judge --case {} --result {}", run.gdr_command, shell_quote(to_text(spec)),
-                                   shell_quote(result_file));
-    for (const std::string& arg : verdict_options(options).cli_args()) report.reproduce += " " + shell_quote(arg);
+    report.reproduce = with_verdict_args(fmt::format("{} judge --case {} --result {}", run.gdr_command,
+                                                     shell_quote(to_text(spec)), shell_quote(result_file)),
+                                         verdict_options(options));
     print_case_report(report, options, false, "gdr judge");
     return Gate(verdict_options(options).strict).exit_code({report});
 }

@@ -89,6 +89,8 @@ private:
 // POSIX shell.
 std::string reproduce_command(const CaseSpec& spec, std::string_view subject, std::string_view gdr_command = "gdr",
                               const VerdictOptions& verdict = {});
+// `command` followed by the options of `verdict`, each quoted where a POSIX shell needs it.
+std::string with_verdict_args(std::string command, const VerdictOptions& verdict);
 // `text` as one word of a POSIX shell command line (single-quoted).
 std::string shell_quote(std::string_view text);
 

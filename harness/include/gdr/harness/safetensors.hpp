@@ -75,5 +75,7 @@ std::vector<std::byte> serialize_safetensors(const std::vector<SafetensorsTensor
 // Serialises first (so that bad input writes nothing), then writes `path`.
 void write_safetensors(const std::filesystem::path& path, const std::vector<SafetensorsTensor>& tensors,
                        const std::map<std::string, std::string>& metadata = {});
+// Writes serialised bytes (serialize_safetensors, case_inputs_file) to `path`, creating its folder.
+void write_file_bytes(const std::filesystem::path& path, const std::vector<std::byte>& bytes);
 
 }  // namespace gdr::harness

@@ -61,7 +61,7 @@ inline double ulp(const detail::Format& f, double value) {
     // |value| in [2^e, 2^(e+1)) has spacing 2^(e - p + 1); below the smallest normal the
     // spacing stays that of the subnormals, 2^(e_min - p + 1). Above the format's largest
     // finite value this is the spacing the binade would have (no special case for overflow).
-    // Without branches, so that loops over slices vectorise: the exponent bits alone are
+    // Without branches: the exponent bits alone are
     // 2^e for a normal double, 0 for zero and fp64 subnormals (which the max lifts to
     // 2^e_min, as it does any value below it), and +Inf for Inf and NaN; the product with
     // 2^(1 - p) is exact (a power of two no smaller than 2^-1074).
