@@ -15,7 +15,7 @@
 #include "gdr/fuzz/campaign.hpp"
 #include "gdr/fuzz/coverage.hpp"
 #include "gdr/fuzz/records.hpp"
-#include "gdr/subjects/builtin.hpp"
+#include "gdr/subjects/builtin.hpp"  // cuda_device_count
 #include "shard_option.hpp"
 #include "stop_signals.hpp"
 
@@ -64,7 +64,7 @@ std::vector<int> parse_devices(const std::string& text, bool gpu_subject) {
 // otherwise (CI logs), and one line per failure either way.
 class ProgressPrinter final : public CampaignProgress {
 public:
-    ProgressPrinter() : live_(isatty(fileno(stderr)) != 0) {}
+    explicit ProgressPrinter(std::string program) : live_(isatty(fileno(stderr)) != 0), program_(std::move(program)) {}
 
     void on_case(const CampaignCase&, const CampaignSummary& so_far) override {
         const double now = seconds();
@@ -88,7 +88,7 @@ public:
     void on_failure(const CampaignFailure& failure) override {
         fmt::print(stderr, "{}FAILURE case {} ({}), shrunk in {} steps to: {}{}\n", live_ ? "\r\033[K" : "",
                    failure.case_number, failure.failure_class, failure.shrink_steps, to_text(failure.shrunk),
-                   failure.replay_file.empty() ? "" : "\n  replay: gdr replay " + failure.replay_file.string());
+                   failure.replay_file.empty() ? "" : "\n  replay: " + program_ + " replay " + failure.replay_file.string());
     }
 
     void finish() const {
@@ -99,6 +99,7 @@ private:
     double seconds() const { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count(); }
 
     bool live_;
+    std::string program_;
     std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
     double last_print_ = -1e9;
 };
@@ -121,7 +122,7 @@ std::vector<CaseReport> junit_reports(const CampaignSummary& summary, const Camp
 
 }  // namespace
 
-FuzzCommand::FuzzCommand(CLI::App& app) {
+FuzzCommand::FuzzCommand(CLI::App& app, const CliContext& context) : context_(context) {
     command_ = app.add_subcommand("fuzz", "run a campaign of random cases against one subject, shrinking failures");
     command_->add_option("--subject", subject_,
                          "the subject (default: cuda-decode when a CUDA device is present or GDR_REQUIRE_GPU=1, "
@@ -151,12 +152,13 @@ FuzzCommand::FuzzCommand(CLI::App& app) {
     command_->add_flag("--stop-at-first-failure", stop_at_first_failure_, "stop the campaign at its first failure");
     command_->add_flag("--no-shrink", no_shrink_, "report failures as generated");
     add_report_options(*command_, report_);
+    report_.program = context.program;
     command_->get_option("--jsonl")->description("JSON-lines records (one per failure, then a summary); default DIR/campaign.jsonl with --out");
 }
 
 int FuzzCommand::run() const {
     const std::string subject_name = subject_.empty() ? default_subject("cpu-emulated-reversed") : subject_;
-    const subjects::SubjectEntry& entry = subjects::builtin_registry().at(subject_name);  // names the known ones
+    const subjects::SubjectEntry& entry = context_.registry->at(subject_name);  // names the known ones
 
     CampaignConfig config;
     config.seed = seed_;
@@ -173,6 +175,7 @@ int FuzzCommand::run() const {
     config.dump_dir = report_.dump_dir;
     config.memory_budget_bytes = std::int64_t(report_.memory_budget_gb * 1e9);
     config.verdict = verdict_options(report_);
+    config.gdr_command = context_.program;
     config.declared_limitation = entry.limitation_lookup();
     if (work_budget_ != 0) config.work_budget = work_budget_;
     if (max_shrink_seconds_ >= 0) config.max_shrink_seconds = max_shrink_seconds_;
@@ -200,16 +203,16 @@ int FuzzCommand::run() const {
         fmt::print("gate: failing: {}\n", *refusal);
         return exit_failed;
     }
-    install_stop_signals();
+    const StopSignalScope stop_signals;  // the caller's handlers (a Python process's) come back after
     config.stop_requested = stop_signal_received;
 
-    fmt::print(stderr, "gdr fuzz: subject {}, seed {}, shard {}/{}, {}{}, {} device{} x {} worker{}{}\n", subject_name,
-               config.seed, config.shard_index, config.shard_count,
+    fmt::print(stderr, "{} fuzz: subject {}, seed {}, shard {}/{}, {}{}, {} device{} x {} worker{}{}\n", context_.program,
+               subject_name, config.seed, config.shard_index, config.shard_count,
                config.max_cases ? fmt::format("cases < {}", *config.max_cases) : std::string("no case limit"),
                config.max_seconds ? fmt::format(", {} s", *config.max_seconds) : std::string(), devices.size(),
                devices.size() == 1 ? "" : "s", config.workers_per_device, config.workers_per_device == 1 ? "" : "s",
                earlier ? fmt::format(", resuming {} recorded cases", earlier->cases.size()) : std::string());
-    ProgressPrinter progress;
+    ProgressPrinter progress(context_.program);
     const CampaignSummary summary = run_campaign(
         config, [&](int device) { return entry.make(device); }, devices, tolerances, &progress);
     progress.finish();
@@ -218,7 +221,7 @@ int FuzzCommand::run() const {
         fmt::print("\nFAILURE: case {} ({}), found after {:.1f} s, shrunk in {} steps\n  original: {}\n", failure.case_number,
                    failure.failure_class, failure.seconds_into_campaign, failure.shrink_steps, to_text(failure.original));
         if (!failure.replay_file.empty())
-            fmt::print("  replay:   gdr replay {}\n", harness::shell_quote(failure.replay_file.string()));
+            fmt::print("  replay:   {} replay {}\n", context_.program, harness::shell_quote(failure.replay_file.string()));
         fmt::print("{}\n", format_failure(failure.report));
     }
     fmt::print("\n{}", format_summary(summary));

@@ -21,18 +21,20 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli.hpp"
 #include "report_options.hpp"
 
 namespace gdr::cli {
 
 class FuzzCommand {
 public:
-    explicit FuzzCommand(CLI::App& app);
+    FuzzCommand(CLI::App& app, const CliContext& context);
     bool parsed() const { return command_->parsed(); }
     int run() const;
 
 private:
     CLI::App* command_;
+    const CliContext& context_;
     std::string subject_;  // empty: default_subject() (gate.hpp)
     std::uint64_t seed_ = 1;
     std::optional<std::int64_t> cases_;

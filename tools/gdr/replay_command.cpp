@@ -7,7 +7,6 @@
 #include "gate.hpp"
 #include "gdr/fuzz/replay.hpp"
 #include "gdr/harness/runner.hpp"
-#include "gdr/subjects/builtin.hpp"
 
 namespace gdr::cli {
 
@@ -27,11 +26,12 @@ VerdictOptions merged_verdict(const VerdictOptions& file, const VerdictOptions& 
 
 }  // namespace
 
-ReplayCommand::ReplayCommand(CLI::App& app) {
+ReplayCommand::ReplayCommand(CLI::App& app, const CliContext& context) : context_(context) {
     command_ = app.add_subcommand("replay", "rerun replay files (fuzz counterexamples, fuzz/corpus/) and print the reports");
     command_->add_option("files", files_, "replay files")->required();
     command_->add_option("--subject", subject_, "run against this subject instead of each file's own");
     add_report_options(*command_, report_);
+    report_.program = context.program;
 }
 
 int ReplayCommand::run() const {
@@ -43,7 +43,7 @@ int ReplayCommand::run() const {
     std::map<std::string, ToleranceTable> tables;  // by file ("" the compiled-in table), each loaded once
     bool strict = command_line.strict;
     for (const fuzz::ReplayFile& replay : replays) {
-        entries.push_back(&subjects::builtin_registry().at(subject_.empty() ? replay.subject : subject_));
+        entries.push_back(&context_.registry->at(subject_.empty() ? replay.subject : subject_));
         verdicts.push_back(merged_verdict(replay.options, command_line));
         strict = strict || verdicts.back().strict;
         if (!tables.count(verdicts.back().tolerance_file))
@@ -78,7 +78,7 @@ int ReplayCommand::run() const {
     fmt::print("{}\n", format_summary(count_outcomes(reports)));
     ReportOptions files = report_;
     files.verdict.strict = strict;
-    write_reports(reports, files, "gdr replay");
+    write_reports(reports, files, report_.program + " replay");
     const int code = gate.exit_code(reports);
     if (code != exit_ok) return code;
     return not_run ? exit_skipped : exit_ok;

@@ -11,18 +11,20 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli.hpp"
 #include "report_options.hpp"
 
 namespace gdr::cli {
 
 class ReplayCommand {
 public:
-    explicit ReplayCommand(CLI::App& app);
+    ReplayCommand(CLI::App& app, const CliContext& context);
     bool parsed() const { return command_->parsed(); }
     int run() const;
 
 private:
     CLI::App* command_;
+    const CliContext& context_;
     std::vector<std::string> files_;
     std::string subject_;  // empty: each file's own
     ReportOptions report_;

@@ -53,6 +53,7 @@ harness::RunOptions run_options(const ReportOptions& options, harness::Limitatio
     run.dump_dir = options.dump_dir;
     run.memory_budget_bytes = std::int64_t(options.memory_budget_gb * 1e9);
     run.declared_limitation = std::move(limitations);
+    run.gdr_command = options.program;
     return run;
 }
 

@@ -21,6 +21,7 @@ struct ReportOptions {
     std::string dump_dir;
     double memory_budget_gb = 0;  // 0: the memory the machine has available
     harness::VerdictOptions verdict;  // --tolerances, --strict, --no-determinism, --math
+    std::string program = "gdr";      // how reproduce lines invoke the tool (cli.hpp's CliContext)
 };
 
 // --jsonl, --junit, --json (a JSON summary), --dump-dir, and the options that change a

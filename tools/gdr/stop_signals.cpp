@@ -15,14 +15,21 @@ extern "C" void on_stop_signal(int signal_number) {
     received_signal.compare_exchange_strong(expected, signal_number);
 }
 
+constexpr int kStopSignals[3] = {SIGINT, SIGTERM, SIGHUP};
+
 }  // namespace
 
-void install_stop_signals() {
+StopSignalScope::StopSignalScope() {
+    received_signal.store(0);
     struct sigaction action {};
     action.sa_handler = on_stop_signal;
     sigemptyset(&action.sa_mask);
     action.sa_flags = SA_RESETHAND;  // a second signal of the kind: the default action (end now)
-    for (const int signal_number : {SIGINT, SIGTERM, SIGHUP}) sigaction(signal_number, &action, nullptr);
+    for (int i = 0; i < 3; ++i) sigaction(kStopSignals[i], &action, &previous_[i]);
+}
+
+StopSignalScope::~StopSignalScope() {
+    for (int i = 0; i < 3; ++i) sigaction(kStopSignals[i], &previous_[i], nullptr);
 }
 
 std::optional<std::string> stop_signal_received() {
