@@ -100,7 +100,7 @@ void fuzz_text(const std::string& input) {
 }
 
 void fuzz_json(const std::string& input) {
-    // As the CLI does (tools/gdr/main.cpp): malformed JSON is rejected before from_json.
+    // As the CLI does (tools/gdr/cli.cpp): malformed JSON is rejected before from_json.
     json doc;
     try {
         doc = json::parse(input);

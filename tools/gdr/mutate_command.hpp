@@ -1,6 +1,6 @@
 // `gdr mutate` without a case: the catalog (--list) and the kill table, each mutant in its
 // own process (a mutant that faults ends the CUDA context of its process) unless
-// --in-process. `gdr mutate --mutant NAME --case SPEC` is an ordinary check (main.cpp).
+// --in-process. `gdr mutate --mutant NAME --case SPEC` is an ordinary check (cli.cpp).
 #pragma once
 
 #include <cstdint>
