@@ -152,7 +152,6 @@ FuzzCommand::FuzzCommand(CLI::App& app, const CliContext& context) : context_(co
     command_->add_flag("--stop-at-first-failure", stop_at_first_failure_, "stop the campaign at its first failure");
     command_->add_flag("--no-shrink", no_shrink_, "report failures as generated");
     add_report_options(*command_, report_);
-    report_.program = context.program;
     command_->get_option("--jsonl")->description("JSON-lines records (one per failure, then a summary); default DIR/campaign.jsonl with --out");
 }
 

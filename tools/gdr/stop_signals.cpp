@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <iterator>
 
 namespace gdr::cli {
 
@@ -15,7 +16,7 @@ extern "C" void on_stop_signal(int signal_number) {
     received_signal.compare_exchange_strong(expected, signal_number);
 }
 
-constexpr int kStopSignals[3] = {SIGINT, SIGTERM, SIGHUP};
+constexpr int kStopSignals[] = {SIGINT, SIGTERM, SIGHUP};  // StopSignalScope::previous_ holds one each
 
 }  // namespace
 
@@ -25,11 +26,11 @@ StopSignalScope::StopSignalScope() {
     action.sa_handler = on_stop_signal;
     sigemptyset(&action.sa_mask);
     action.sa_flags = SA_RESETHAND;  // a second signal of the kind: the default action (end now)
-    for (int i = 0; i < 3; ++i) sigaction(kStopSignals[i], &action, &previous_[i]);
+    for (std::size_t i = 0; i < std::size(kStopSignals); ++i) sigaction(kStopSignals[i], &action, &previous_[i]);
 }
 
 StopSignalScope::~StopSignalScope() {
-    for (int i = 0; i < 3; ++i) sigaction(kStopSignals[i], &previous_[i], nullptr);
+    for (std::size_t i = 0; i < std::size(kStopSignals); ++i) sigaction(kStopSignals[i], &previous_[i], nullptr);
 }
 
 std::optional<std::string> stop_signal_received() {
