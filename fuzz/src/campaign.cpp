@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <exception>
@@ -98,7 +99,12 @@ std::vector<std::string> failing_checks(const CaseReport& report) {
 }
 
 std::filesystem::path replay_path(const CampaignConfig& config, const std::string& subject, std::int64_t case_number) {
-    return config.out_dir / fmt::format("{}-seed{}-case{}.json", subject, config.seed, case_number);
+    // A Python subject's name is 'module:function': keep file names to characters every file
+    // system and archive takes (the file itself names the subject exactly).
+    std::string file_subject = subject;
+    for (char& ch : file_subject)
+        if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '.' && ch != '_' && ch != '-') ch = '_';
+    return config.out_dir / fmt::format("{}-seed{}-case{}.json", file_subject, config.seed, case_number);
 }
 
 std::filesystem::path jsonl_path(const CampaignConfig& config) {

@@ -30,13 +30,13 @@ struct Mirror {
 
 class CudaLaunchSubject final : public harness::Subject {
 public:
-    CudaLaunchSubject(std::string name, std::string description, DeviceLaunch launch, int device)
-        : name_(std::move(name)), description_(std::move(description)), launch_(std::move(launch)), device_(device) {}
+    CudaLaunchSubject(std::string name, std::string description, DeviceLaunch launch, CudaLaunchOptions options)
+        : name_(std::move(name)), description_(std::move(description)), launch_(std::move(launch)),
+          options_(std::move(options)), device_(options_.device) {}
 
     std::string name() const override { return name_; }
     std::string description() const override { return fmt::format("{} on device {}", description_, device_); }
-    // expf, sqrtf and reciprocal-then-multiply, nvcc without -use_fast_math (token_inputs.cuh).
-    harness::MathMode math_mode() const override { return harness::MathMode::precise; }
+    harness::MathMode math_mode() const override { return options_.math_mode; }
     std::optional<std::string> unavailable_reason() const override {
         const cuda::DeviceStatus device = cuda::probe_device();
         if (!device.available) return device.reason;
@@ -52,7 +52,8 @@ public:
         // The host sees the index arrays, so duplicate indices and bad cu_seqlens are caught
         // here; the kernel's own validation can check shapes only.
         validate(host, ValidateOptions{/*arrays_on_host=*/true, /*allow_f64_storage=*/false});
-        if (const auto reason = cuda::unsupported_reason(host)) throw NotSupported(*reason);
+        if (options_.unsupported_reason)
+            if (const auto reason = options_.unsupported_reason(host)) throw NotSupported(*reason);
 
         std::vector<Mirror> mirrors;
         mirrors.reserve(10);  // never reallocates: pointers into it stay valid
@@ -133,14 +134,25 @@ private:
     std::string name_;
     std::string description_;
     DeviceLaunch launch_;
+    CudaLaunchOptions options_;
     int device_;
 };
 
 }  // namespace
 
 std::unique_ptr<harness::Subject> make_cuda_launch_subject(std::string name, std::string description,
+                                                           DeviceLaunch launch, CudaLaunchOptions options) {
+    return std::make_unique<CudaLaunchSubject>(std::move(name), std::move(description), std::move(launch), std::move(options));
+}
+
+std::unique_ptr<harness::Subject> make_cuda_launch_subject(std::string name, std::string description,
                                                            DeviceLaunch launch, int device) {
-    return std::make_unique<CudaLaunchSubject>(std::move(name), std::move(description), std::move(launch), device);
+    CudaLaunchOptions options;
+    options.device = device;
+    // expf, sqrtf and reciprocal-then-multiply, nvcc without -use_fast_math (token_inputs.cuh).
+    options.math_mode = harness::MathMode::precise;
+    options.unsupported_reason = [](const Problem& problem) { return cuda::unsupported_reason(problem); };
+    return make_cuda_launch_subject(std::move(name), std::move(description), std::move(launch), std::move(options));
 }
 
 }  // namespace gdr::subjects

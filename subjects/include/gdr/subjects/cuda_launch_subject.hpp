@@ -11,6 +11,7 @@
 #include <string>
 
 #include "gdr/core/problem.hpp"
+#include "gdr/harness/math_mode.hpp"
 #include "gdr/harness/subject.hpp"
 
 namespace gdr::subjects {
@@ -21,7 +22,20 @@ using DeviceLaunch = std::function<void(const Problem& device_problem)>;
 // NOT_RUN without a device or when `device` is not one of this machine's. run() selects the
 // device (cudaSetDevice) on the calling thread, so one subject per worker thread can drive
 // one GPU each.
+// A kernel of this project (the decode kernel or a mutant of it): its math mode and its
+// limits (cuda::unsupported_reason, checked on the host before anything is copied).
 std::unique_ptr<harness::Subject> make_cuda_launch_subject(std::string name, std::string description,
                                                            DeviceLaunch launch, int device = 0);
+
+// Anyone's kernel (a Python callable, say), with what it declares.
+struct CudaLaunchOptions {
+    int device = 0;
+    harness::MathMode math_mode = harness::MathMode::precise;
+    // Why the kernel declines a valid problem (NOT_SUPPORTED) before anything is copied;
+    // empty: the launch itself throws gdr::NotSupported for what it declines.
+    std::function<std::optional<std::string>(const Problem&)> unsupported_reason;
+};
+std::unique_ptr<harness::Subject> make_cuda_launch_subject(std::string name, std::string description,
+                                                           DeviceLaunch launch, CudaLaunchOptions options);
 
 }  // namespace gdr::subjects

@@ -1,0 +1,108 @@
+"""gdr_verify.decode and gdr_verify.oracle: the decode kernel and the oracle on framework
+arrays, with the keyword names of docs/SPEC.md."""
+
+import numpy as np
+
+from . import _arrays, _core
+
+
+def _settings(layout, scale, use_qk_l2norm, output_final_state):
+    settings = _core.DecodeSettings()
+    if not isinstance(layout, str):
+        raise ValueError(f"layout: must be 'kv' or 'vk', got {layout!r}")
+    settings.layout = layout.lower()
+    settings.scale = None if scale is None else float(scale)
+    settings.use_qk_l2norm = bool(use_qk_l2norm)
+    settings.output_final_state = bool(output_final_state)
+    return settings
+
+
+def _run(arrays, settings, mode, stream):
+    storage = {}
+    crossed = {name: _arrays.crossing(name, array, storage) for name, array in arrays.items()}
+    settings.storage_dtypes = storage
+    _core.run_decode(crossed["q"], crossed["k"], crossed["v"], crossed["g"], crossed["beta"], crossed["state"],
+                     crossed["o"], crossed["state_indices"], crossed["cache_seqlens"], crossed["cu_seqlens"],
+                     settings, mode, stream)
+
+
+def decode(q, k, v, g, beta, state, *, state_indices=None, cache_seqlens=None, cu_seqlens=None, layout="kv",
+           scale=None, use_qk_l2norm=False, output_final_state=True, out=None, stream=None):
+    """One decode call of the fused recurrent gated delta rule, the bank `state` updated in place.
+
+    q, k: [B, T, H, K]; v: [B, T, HV, V]; g, beta: [B, T, HV] or None; state: the bank,
+    [N, HV, K, V] or [N, Slots, HV, K, V] (layout 'kv'; 'vk' swaps K and V). CUDA tensors run
+    this project's kernel on the caller's current stream (or `stream`, a cudaStream_t as an
+    int), asynchronously; host arrays run the emulated-precision oracle, synchronously.
+    Returns o ([B, T, HV, V], q's dtype), written into `out` when given. Invalid input raises
+    ValueError naming the argument, before anything runs; a valid case the kernel does not
+    handle raises gdr_verify.NotSupported.
+    """
+    if out is None:
+        out = _arrays.new_output(q, v)
+    arrays = dict(q=q, k=k, v=v, g=g, beta=beta, state=state, o=out, state_indices=state_indices,
+                  cache_seqlens=cache_seqlens, cu_seqlens=cu_seqlens)
+    _run(arrays, _settings(layout, scale, use_qk_l2norm, output_final_state), "kernel",
+         _arrays.current_stream(q) if stream is None else int(stream))
+    return out
+
+
+def _host(name, array):
+    """A host numpy array of `array` (torch CPU tensors too), bfloat16 kept."""
+    if array is None or isinstance(array, np.ndarray):
+        return array
+    if _arrays.framework_of(array) == "torch":
+        import torch
+        if array.device.type != "cpu":
+            raise ValueError(f"{name}: the oracle runs on host arrays; this one is on {array.device}")
+        if array.dtype == torch.bfloat16:
+            if _arrays.ml_dtypes is None:
+                raise ValueError(f"{name}: a bfloat16 tensor needs the ml_dtypes package")
+            return array.detach().view(torch.int16).numpy().view(_arrays.ml_dtypes.bfloat16)
+        return array.detach().numpy()
+    try:
+        return np.from_dlpack(array)
+    except (TypeError, RuntimeError, BufferError) as error:
+        raise ValueError(f"{name}: the oracle takes host arrays (numpy, CPU tensors): {error}") from None
+
+
+def oracle(q, k, v, g, beta, state, *, state_indices=None, cache_seqlens=None, cu_seqlens=None, layout="kv",
+           scale=None, use_qk_l2norm=False, output_final_state=True, precision="truth"):
+    """The oracle of docs/SPEC.md on host arrays; the arguments are decode's.
+
+    precision='truth' (R64): fp64 arithmetic, o and the bank returned as float64, unrounded.
+    precision='emulated' (Rlp): fp32 arithmetic rounded where a kernel stores, o in the input
+    dtype and the bank in the state dtype. Returns (o, bank after the call); the arguments
+    are not modified.
+    """
+    if precision not in ("truth", "emulated"):
+        raise ValueError(f"precision: must be 'truth' or 'emulated', got {precision!r}")
+    arrays = {name: _host(name, array) for name, array in dict(
+        q=q, k=k, v=v, g=g, beta=beta, state=state, state_indices=state_indices, cache_seqlens=cache_seqlens,
+        cu_seqlens=cu_seqlens).items()}
+    settings = _settings(layout, scale, use_qk_l2norm, output_final_state)
+    q, v, bank = arrays["q"], arrays["v"], arrays["state"]
+    for name in ("q", "v", "state"):
+        if not hasattr(arrays[name], "shape"):
+            raise ValueError(f"{name}: must be an array, got {type(arrays[name]).__name__}")
+    if precision == "truth":
+        settings.input_dtype = _dtype_name(q)
+        settings.state_dtype = _dtype_name(bank)
+        settings.allow_f64_storage = True
+        out = np.zeros(v.shape, dtype=np.float64)
+        bank_after = np.ascontiguousarray(bank, dtype=np.float64)
+        if bank_after is bank:
+            bank_after = bank.copy()
+    else:
+        out = np.zeros(v.shape, dtype=q.dtype)
+        bank_after = np.array(bank, copy=True, order="C")
+    arrays.update(state=bank_after, o=out)
+    _run(arrays, settings, precision, 0)
+    return out, bank_after
+
+
+def _dtype_name(array):
+    if _arrays.is_numpy_bfloat16(array):
+        return "bf16"
+    names = {np.dtype(np.float32): "f32", np.dtype(np.float16): "f16", np.dtype(np.float64): "f64"}
+    return names.get(np.dtype(array.dtype), str(array.dtype))

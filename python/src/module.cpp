@@ -1,0 +1,178 @@
+// gdr_verify._core: the bindings the Python package (gdr_verify/) wraps. Python-facing
+// documentation lives there; this file only converts.
+//   run_decode   the decode kernel (CUDA arrays) or the oracle (host arrays) on framework arrays
+//   run_cli      the gdr verbs over the built-in subjects plus Python ones
+#include <nanobind/nanobind.h>
+#include <nanobind/stl/map.h>
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/vector.h>
+
+#include <fmt/format.h>
+
+#include "array_problem.hpp"
+#include "cli.hpp"
+#include "gdr/core/errors.hpp"
+#include "gdr/harness/version.hpp"
+#include "gdr/reference/fused_recurrent.hpp"
+#include "gdr/subjects/builtin.hpp"
+#include "python_subject.hpp"
+
+#ifdef GDR_PYTHON_WITH_CUDA
+#include <cuda_runtime_api.h>
+
+#include "gdr/cuda/decode.hpp"
+#include "gdr/cuda/device.hpp"
+#endif
+
+namespace nb = nanobind;
+using namespace nb::literals;
+
+namespace gdr::python {
+
+namespace {
+
+nb::object g_not_supported;  // gdr_verify._core.NotSupported
+
+#ifdef GDR_PYTHON_WITH_CUDA
+// Launches on the arrays' device and puts the caller's current device back.
+void launch_on(const ArrayProblem& call, std::uintptr_t stream) {
+    int previous = 0;
+    cuda::check(cudaGetDevice(&previous), "cudaGetDevice");
+    cuda::check(cudaSetDevice(call.device.id), "cudaSetDevice");
+    try {
+        cuda::fused_recurrent_decode(call.problem, reinterpret_cast<cudaStream_t>(stream));
+    } catch (...) {
+        cudaSetDevice(previous);
+        throw;
+    }
+    cuda::check(cudaSetDevice(previous), "cudaSetDevice");
+}
+#endif
+
+// mode: "kernel" (CUDA arrays: the decode kernel on `stream`; host arrays: the emulated
+// oracle, the CPU's decode), "truth" or "emulated" (the oracle; host arrays only).
+void run_decode(const DecodeArrays& arrays, const DecodeSettings& settings, const std::string& mode, std::uintptr_t stream) {
+    if (mode != "kernel" && mode != "truth" && mode != "emulated")
+        throw InvalidArgument("precision", fmt::format("must be 'truth' or 'emulated', got '{}'", mode));
+    const ArrayProblem call = make_array_problem(arrays, settings);
+    if (call.device.cuda) {
+        if (mode != "kernel") throw InvalidArgument("q", "the oracle runs on host arrays (numpy, or CPU tensors)");
+#ifdef GDR_PYTHON_WITH_CUDA
+        nb::gil_scoped_release released;
+        launch_on(call, stream);
+        return;
+#else
+        throw NotSupported("gdr_verify was built without CUDA (no nvcc), so it cannot run on CUDA arrays");
+#endif
+    }
+    const reference::Precision precision =
+        mode == "truth" ? reference::Precision::truth_fp64 : reference::Precision::emulated_fp32;
+    nb::gil_scoped_release released;
+    reference::run_fused_recurrent(call.problem, {precision, reference::ReductionOrder::forward});
+}
+
+harness::MathMode parse_math_mode_argument(const std::string& text) {
+    const auto mode = harness::parse_math_mode(text);
+    if (!mode) throw InvalidArgument("math_mode", fmt::format("must be correctly-rounded, precise or fast, got '{}'", text));
+    return *mode;
+}
+
+// One Python subject from its declaration dict (gdr_verify/_subjects.py writes it).
+PythonSubjectDeclaration declaration_from(const nb::dict& d) {
+    PythonSubjectDeclaration declaration;
+    declaration.name = nb::cast<std::string>(d["name"]);
+    declaration.description = nb::cast<std::string>(d["description"]);
+    const std::string device = nb::cast<std::string>(d["device"]);
+    if (device != "cpu" && device != "cuda")
+        throw InvalidArgument("device", fmt::format("must be 'cpu' or 'cuda', got '{}'", device));
+    declaration.cuda = device == "cuda";
+    declaration.math_mode = parse_math_mode_argument(nb::cast<std::string>(d["math_mode"]));
+    for (nb::handle limitation : nb::cast<nb::list>(d["limitations"])) {
+        nb::object covers = limitation.attr("covers");
+        declaration.limitations.push_back({nb::cast<std::string>(limitation.attr("id")),
+                                           nb::cast<std::string>(limitation.attr("words")), share(std::move(covers))});
+    }
+    nb::object call = d["call"];
+    declaration.call = share(std::move(call));
+    declaration.not_supported_type = share(g_not_supported);
+    return declaration;
+}
+
+int run_cli_with(const std::vector<std::string>& args, const nb::list& python_subjects, const std::string& program) {
+    subjects::Registry registry = subjects::builtin_registry();
+    for (nb::handle subject : python_subjects) {
+        try {
+            registry.add(python_subject_entry(declaration_from(nb::cast<nb::dict>(subject))));
+        } catch (const std::logic_error& error) {
+            throw InvalidArgument("subject", error.what());
+        }
+    }
+    const cli::CliContext context{&registry, program};
+    nb::gil_scoped_release released;  // campaign workers call back into Python
+    return cli::run_cli(args, context);
+}
+
+std::vector<std::string> builtin_subject_names() {
+    std::vector<std::string> names;
+    for (const subjects::SubjectEntry& entry : subjects::builtin_registry().entries()) names.push_back(entry.name);
+    return names;
+}
+
+}  // namespace
+
+}  // namespace gdr::python
+
+NB_MODULE(_core, m) {
+    using namespace gdr::python;
+    m.doc() = "gdr_verify's compiled core (use the gdr_verify package, not this module)";
+    nb::register_exception_translator([](const std::exception_ptr& error, void*) {
+        try {
+            std::rethrow_exception(error);
+        } catch (const gdr::InvalidArgument& invalid) {
+            PyErr_SetString(PyExc_ValueError, invalid.what());
+        }
+    });
+    g_not_supported = nb::borrow(nb::exception<gdr::NotSupported>(m, "NotSupported", PyExc_RuntimeError));
+
+    m.def(
+        "run_decode",
+        [](InputArray q, InputArray k, InputArray v, std::optional<InputArray> g, std::optional<InputArray> beta,
+           OutputArray state, OutputArray o, std::optional<InputArray> state_indices,
+           std::optional<InputArray> cache_seqlens, std::optional<InputArray> cu_seqlens, DecodeSettings settings,
+           const std::string& mode, std::uintptr_t stream) {
+            const DecodeArrays arrays{q, k, v, g, beta, state, o, state_indices, cache_seqlens, cu_seqlens};
+            run_decode(arrays, settings, mode, stream);
+        },
+        "q"_a, "k"_a, "v"_a, "g"_a.none(), "beta"_a.none(), "state"_a, "o"_a, "state_indices"_a.none(),
+        "cache_seqlens"_a.none(), "cu_seqlens"_a.none(), "settings"_a, "mode"_a, "stream"_a);
+
+    nb::class_<DecodeSettings>(m, "DecodeSettings")
+        .def(nb::init<>())
+        .def_rw("layout", &DecodeSettings::layout)
+        .def_rw("scale", &DecodeSettings::scale, nb::arg().none())
+        .def_rw("use_qk_l2norm", &DecodeSettings::use_qk_l2norm)
+        .def_rw("output_final_state", &DecodeSettings::output_final_state)
+        .def_rw("storage_dtypes", &DecodeSettings::storage_dtypes)
+        .def_rw("input_dtype", &DecodeSettings::input_dtype, nb::arg().none())
+        .def_rw("state_dtype", &DecodeSettings::state_dtype, nb::arg().none())
+        .def_rw("allow_f64_storage", &DecodeSettings::allow_f64_storage);
+
+    m.def("run_cli", &run_cli_with, "args"_a, "subjects"_a, "program"_a);
+    m.def("builtin_subject_names", &builtin_subject_names);
+    m.def("cuda_unavailable_reason", [] {
+#ifdef GDR_PYTHON_WITH_CUDA
+        return gdr::subjects::cuda_unavailable_reason();
+#else
+        return std::string("gdr_verify was built without CUDA (no nvcc)");
+#endif
+    });
+    m.attr("built_with_cuda") = nb::bool_(
+#ifdef GDR_PYTHON_WITH_CUDA
+        true
+#else
+        false
+#endif
+    );
+    m.attr("version") = std::string(gdr::harness::gdr_version());
+}
