@@ -297,6 +297,27 @@ void validate(const CampaignConfig& config) {
     if (!(config.max_shrink_seconds >= 0)) throw InvalidArgument("--max-shrink-seconds", "must be >= 0");
 }
 
+std::vector<harness::CaseShape> draw_shape_palette(const CaseGenConfig& generator, std::uint64_t seed, int count) {
+    if (count < 0) throw InvalidArgument("--shape-palette", fmt::format("{} must be >= 0", count));
+    CaseGenConfig unpaletted = generator;
+    unpaletted.shape_palette.clear();
+    const rc::Gen<harness::CaseChoices> gen = harness::gen_case_choices(unpaletted);
+    std::vector<harness::CaseShape> palette;
+    for (int i = 0; i < count; ++i) {
+        // Keyed apart from every case's random (case numbers are >= 0).
+        const int size = 100 * (i + 1) / count;
+        palette.push_back(harness::shape_of(gen(case_random(seed ^ 0x5A1E77E5u, -1 - i), size).value()));
+    }
+    return palette;
+}
+
+std::string to_text(const harness::CaseShape& shape) {
+    return fmt::format("H={} HV={} K={} V={} T={} layout={} in={} state={} gate={}", shape.heads,
+                       shape.heads * shape.group, shape.key_dim, shape.value_dim, shape.seq_len, to_string(shape.layout),
+                       to_string(shape.input_dtype), to_string(shape.state_dtype),
+                       to_string(shape.gate_is_input ? shape.input_dtype : DType::f32));
+}
+
 rc::Shrinkable<CaseSpec> campaign_case_tree(const CampaignConfig& config, std::int64_t case_number) {
     const std::int64_t budget = config.work_budget;
     // bound_work inside the generator, so every shrink is bounded too.

@@ -69,6 +69,24 @@ CampaignRecords read_campaign_records(const std::filesystem::path& path, const s
     return records;
 }
 
+namespace {
+
+// What `gdr fuzz` options changed in the case distribution (--shape-palette, --key-dims,
+// --value-dims): null when nothing did.
+json distribution_json(const CaseGenConfig& generator) {
+    json distribution = json::object();
+    if (!generator.shape_palette.empty()) {
+        json palette = json::array();
+        for (const harness::CaseShape& shape : generator.shape_palette) palette.push_back(to_text(shape));
+        distribution["shape_palette"] = palette;
+    }
+    if (!generator.key_dims.empty()) distribution["key_dims"] = generator.key_dims;
+    if (!generator.value_dims.empty()) distribution["value_dims"] = generator.value_dims;
+    return distribution.empty() ? json() : distribution;
+}
+
+}  // namespace
+
 json start_record(const CampaignConfig& config, const std::string& subject, bool resumed) {
     std::uint64_t fingerprint = harness::mix64(config.seed);
     for (std::int64_t c = 0; c < 8; ++c)
@@ -82,6 +100,7 @@ json start_record(const CampaignConfig& config, const std::string& subject, bool
             {"check_determinism", config.verdict.check_determinism},
             {"options", to_json(config.verdict)},
             {"fingerprint", fmt::format("{:016x}", fingerprint)},
+            {"distribution", distribution_json(config.generator)},
             {"coverage_classes", all_coverage_classes()},
             {"resumed", resumed}};
 }
@@ -98,6 +117,7 @@ void require_same_campaign(const json& a, const json& b, const std::string& argu
     field("work_budget", "--work-budget");
     field("check_determinism", "--no-determinism");
     field("options", "the verdict options: --tolerances, --strict");
+    field("distribution", "--shape-palette, --key-dims, --value-dims");
     field("fingerprint", "the case generator: another gdr version or distribution");
     if (same_shard) field("shard", "--shard");
 }

@@ -45,3 +45,17 @@ set -e
 if [[ $rc -ne 2 ]] || ! grep -q -- "--resume: not the same campaign: seed" "$dir/bad.log"; then
   echo "resume with another seed: expected exit 2 naming --resume, got $rc"; cat "$dir/bad.log"; exit 1
 fi
+# A campaign with a shape palette resumes with the same palette, and refuses another one.
+"$gdr" fuzz --subject cpu-emulated-reversed --seed 4 --cases 20 --shape-palette 3 --key-dims 8,16 --out "$dir/paletted" \
+    > "$dir/paletted.log" 2>&1
+"$gdr" fuzz --subject cpu-emulated-reversed --cases 30 --shape-palette 3 --key-dims 8,16 --resume "$dir/paletted" \
+    > "$dir/paletted2.log" 2>&1
+set +e
+"$gdr" fuzz --subject cpu-emulated-reversed --cases 30 --shape-palette 4 --key-dims 8,16 --resume "$dir/paletted" \
+    > "$dir/bad-palette.log" 2>&1
+rc=$?
+set -e
+if [[ $rc -ne 2 ]] || ! grep -q -- "--resume: not the same campaign: distribution" "$dir/bad-palette.log"; then
+  echo "resume with another palette: expected exit 2 naming the distribution, got $rc"; cat "$dir/bad-palette.log"; exit 1
+fi
+echo "a paletted campaign resumes with its palette and refuses another"

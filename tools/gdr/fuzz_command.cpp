@@ -26,6 +26,10 @@ using namespace gdr::fuzz;
 
 namespace {
 
+// Head sizes --key-dims and --value-dims take: beyond this a single K x V state is over a
+// gigabyte of oracle work per token, not a decode shape.
+constexpr std::int64_t kMaxHeadDim = 16384;
+
 constexpr double kDefaultSeconds = 60;
 
 // "all" or a comma-separated list of distinct device ordinals.
@@ -151,6 +155,13 @@ FuzzCommand::FuzzCommand(CLI::App& app, const CliContext& context) : context_(co
     command_->add_option("--max-shrink-seconds", max_shrink_seconds_, "time limit for shrinking one failure (default 120)");
     command_->add_flag("--stop-at-first-failure", stop_at_first_failure_, "stop the campaign at its first failure");
     command_->add_flag("--no-shrink", no_shrink_, "report failures as generated");
+    command_->add_option("--shape-palette", shape_palette_,
+                         "draw N shapes (H, HV, K, V, T, layout, dtypes) once per campaign and give every case one of "
+                         "them, so that a JIT-compiled subject compiles at most N kernel variants per feature set "
+                         "(B, values, indices, slots, cache_seqlens still vary per case)");
+    command_->add_option("--key-dims", key_dims_, "draw K only from these sizes (e.g. 64,128,256: what the subject supports)")
+        ->delimiter(',');
+    command_->add_option("--value-dims", value_dims_, "draw V only from these sizes")->delimiter(',');
     add_report_options(*command_, report_);
     command_->get_option("--jsonl")->description("JSON-lines records (one per failure, then a summary); default DIR/campaign.jsonl with --out");
 }
@@ -179,6 +190,17 @@ int FuzzCommand::run() const {
     if (work_budget_ != 0) config.work_budget = work_budget_;
     if (max_shrink_seconds_ >= 0) config.max_shrink_seconds = max_shrink_seconds_;
     config.progress_seconds = progress_seconds_;
+    for (const auto& [option, dims] : {std::pair{"--key-dims", &key_dims_}, std::pair{"--value-dims", &value_dims_}})
+        for (const std::int64_t dim : *dims)
+            if (dim < 1 || dim > kMaxHeadDim)
+                throw InvalidArgument(option, fmt::format("{} is not a head size in 1..{}", dim, kMaxHeadDim));
+    config.generator.key_dims = key_dims_;
+    config.generator.value_dims = value_dims_;
+    // After the seed is final (a resumed campaign's own): the palette is a function of it.
+    const auto draw_palette = [&] {
+        config.generator.shape_palette = draw_shape_palette(config.generator, config.seed, shape_palette_);
+    };
+    draw_palette();
     const std::vector<int> devices = parse_devices(devices_, entry.needs_gpu());
     const ToleranceTable tolerances = load_tolerances(config.verdict);
     const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
@@ -194,6 +216,7 @@ int FuzzCommand::run() const {
         // --seed and --shard, when not given, continue the recorded campaign's.
         if (command_->count("--seed") == 0) config.seed = earlier->seed();
         if (!shard_given()) std::tie(config.shard_index, config.shard_count) = resolve_shard(earlier->shard(), process_environment());
+        draw_palette();
         require_same_campaign(earlier->start, start_record(config, subject_name, true), "--resume", /*same_shard=*/true);
         config.resume = &*earlier;
     }

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -49,6 +50,8 @@ private:
     std::optional<int> workers_;  // per device; absent: the cores (divided among the devices)
     double progress_seconds_ = 5;
     std::string resume_dir_;
+    int shape_palette_ = 0;  // 0: every case draws its own shape
+    std::vector<std::int64_t> key_dims_, value_dims_;
     bool shard_given() const;
     ReportOptions report_;
 };

@@ -112,6 +112,14 @@ struct CampaignConfig {
 // ("--shard", "--cases", "--seconds", ...).
 void validate(const CampaignConfig& config);
 
+// A campaign's shape palette (`gdr fuzz --shape-palette N`): `count` shapes drawn once from
+// `generator` with a random keyed by `seed` alone, spread over the generator's sizes (the
+// first small, the last full-size). Put them in CampaignConfig::generator.shape_palette;
+// every case then takes one of them. For JIT-compiled subjects, which compile per shape.
+std::vector<harness::CaseShape> draw_shape_palette(const CaseGenConfig& generator, std::uint64_t seed, int count);
+// "H=2 HV=4 K=128 V=64 T=4 layout=vk in=bf16 state=f32 gate=f32"
+std::string to_text(const harness::CaseShape& shape);
+
 // The shrink tree of case `case_number`: its value is the case, its shrinks the smaller ones.
 rc::Shrinkable<CaseSpec> campaign_case_tree(const CampaignConfig& config, std::int64_t case_number);
 // campaign_case_tree(...).value(): case `case_number` of the campaign, deterministically.

@@ -42,6 +42,17 @@ inline const std::vector<std::int64_t>& boundary_head_dims() {
     return dims;
 }
 
+// The part of a case that decides which kernel variant a JIT-compiled subject (Triton,
+// TileLang) compiles: head counts and sizes, T, layout and dtypes. A shape palette
+// (CaseGenConfig::shape_palette) holds a few of them, so that compilation is paid a bounded
+// number of times while everything else varies case by case.
+struct CaseShape {
+    std::int64_t heads = 1, group = 1, key_dim = 1, value_dim = 1, seq_len = 1;
+    Layout layout = Layout::KV;
+    DType input_dtype = DType::f32, state_dtype = DType::f32;
+    bool gate_is_input = false;
+};
+
 struct CaseGenConfig {
     // Inclusive ranges. RapidCheck's size (0..100) scales how far above the minimum a
     // draw may go, so early cases are small; shrinking goes back to the minimum.
@@ -88,6 +99,11 @@ struct CaseGenConfig {
     int slots_equal_t_percent = 0;  // of circular cases: Slots = T (the production setting; it wraps)
     // K and V (each) from boundary_head_dims() within the configured range, else as above.
     int boundary_dims_percent = 0;
+
+    // Non-empty: every case takes its shape from one of these (shrinking toward the first
+    // entry) instead of drawing it; B, T of varlen sequences, values, indices, inactive rows,
+    // slots, cache_seqlens and the feature flags are drawn as without it.
+    std::vector<CaseShape> shape_palette;
 };
 
 // The raw choices; public so that tests can see what a spec was made from.
@@ -114,8 +130,25 @@ struct CaseChoices {
     double state_scale = 1.0;
     bool exact = false;
     int special_draw = 0;  // 0..99; >= 94: 1 to 3 hashed special values (shrinks to none)
+    std::size_t shape_index = 0;  // into CaseGenConfig::shape_palette, when it has entries
     std::uint64_t seed = 0;
 };
+
+inline CaseShape shape_of(const CaseChoices& c) {
+    return {c.heads, c.group, c.key_dim, c.value_dim, c.seq_len, c.layout, c.input_dtype, c.state_dtype, c.gate_is_input};
+}
+
+inline void apply_shape(const CaseShape& shape, CaseChoices& c) {
+    c.heads = shape.heads;
+    c.group = shape.group;
+    c.key_dim = shape.key_dim;
+    c.value_dim = shape.value_dim;
+    c.seq_len = shape.seq_len;
+    c.layout = shape.layout;
+    c.input_dtype = shape.input_dtype;
+    c.state_dtype = shape.state_dtype;
+    c.gate_is_input = shape.gate_is_input;
+}
 
 // The special values a draw asks for: kinds and tensors hashed from the seed, elements
 // left to the generator's hash (so that any shape takes them).
@@ -277,7 +310,9 @@ inline rc::Gen<CaseChoices> gen_case_choices(const CaseGenConfig& config = {}) {
     using detail::flag;
     using detail::sized;
     const bool exact_allowed = config.exact != ExactMode::never;
-    return rc::gen::build<CaseChoices>(
+    std::vector<std::size_t> palette_indices{0};
+    for (std::size_t i = 1; i < config.shape_palette.size(); ++i) palette_indices.push_back(i);
+    auto choices = rc::gen::build<CaseChoices>(
         rc::gen::set(&CaseChoices::batch, sized(config.min_batch, config.max_batch)),
         rc::gen::set(&CaseChoices::seq_len, sized(config.min_seq_len, config.max_seq_len)),
         rc::gen::set(&CaseChoices::heads, sized(config.min_heads, config.max_heads)),
@@ -334,7 +369,13 @@ inline rc::Gen<CaseChoices> gen_case_choices(const CaseGenConfig& config = {}) {
         rc::gen::set(&CaseChoices::special_draw,
                      config.specials ? rc::gen::resize(100, rc::gen::inRange(0, 100)) : rc::gen::just(0)),
         // Full-range seeds at every size; never shrunk, so shrinking keeps the values.
+        rc::gen::set(&CaseChoices::shape_index, choose(!config.shape_palette.empty(), palette_indices)),
         rc::gen::set(&CaseChoices::seed, rc::gen::noShrink(rc::gen::resize(100, rc::gen::arbitrary<std::uint64_t>()))));
+    if (config.shape_palette.empty()) return choices;
+    return rc::gen::map(std::move(choices), [palette = config.shape_palette](CaseChoices c) {
+        apply_shape(palette[c.shape_index], c);
+        return c;
+    });
 }
 
 // Valid specs drawn per `config`.
