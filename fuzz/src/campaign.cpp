@@ -173,6 +173,7 @@ void add_resumed_cases(CampaignSummary& summary, const CampaignRecords& records)
         if (!records.finished(number)) continue;  // a failure it did not finish shrinking runs again
         ++summary.cases;
         ++summary.resumed_cases;
+        ++summary.outcomes[std::string(to_string(recorded.outcome))];
         if (recorded.outcome == Outcome::not_supported) ++summary.not_supported;
         for (const std::string& name : recorded.coverage) ++summary.coverage[name];
     }
@@ -222,6 +223,7 @@ void run_worker(SharedState& shared, const std::function<std::unique_ptr<Subject
                 break;
             }
             ++summary.cases;
+            ++summary.outcomes[std::string(to_string(report.outcome))];
             if (report.outcome == Outcome::not_supported) ++summary.not_supported;
             if (is_unexpected_not_supported(report) && !summary.unexpected_not_supported++)
                 summary.first_unexpected_not_supported = report.reproduce;
@@ -417,6 +419,7 @@ nlohmann::json to_json(const CampaignSummary& summary, const CampaignConfig& con
             {"seed", config.seed},
             {"shard", fmt::format("{}/{}", config.shard_index, config.shard_count)},
             {"cases", summary.cases},
+            {"counts", summary.outcomes},
             {"not_supported", summary.not_supported},
             {"not_supported_unexpected", summary.unexpected_not_supported},
             {"options", to_json(config.verdict)},

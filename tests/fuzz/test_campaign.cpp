@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 
 #include "gdr/core/errors.hpp"
@@ -172,6 +173,8 @@ TEST_CASE("campaign: a failure shrinks to the smallest case that shows it and be
     CHECK(failure.report.case_text == to_text(failure.shrunk));
     CHECK(summary.failures_by_class.at("o vs R64") == 1);
     CHECK(summary.cases == failure.case_number + 1);  // it stopped there
+    // Every case but the failing one passed; the failure counts as generated, not shrunk.
+    CHECK(summary.outcomes == std::map<std::string, std::int64_t>{{"PASSED", summary.cases - 1}, {"INCORRECT", 1}});
 
     const ReplayFile replay = read_replay_file(failure.replay_file);
     CHECK(replay.spec == failure.shrunk);
@@ -231,6 +234,7 @@ TEST_CASE("campaign: NOT_SUPPORTED is counted apart, NOT_RUN stops the campaign"
         config, [](int) { return std::make_unique<Declines>(); }, {0}, ToleranceTable::load_default(), nullptr);
     CHECK(declined.cases == 5);
     CHECK(declined.not_supported == 5);
+    CHECK(declined.outcomes == std::map<std::string, std::int64_t>{{"NOT_SUPPORTED", 5}});
     CHECK(declined.unexpected_not_supported == 5);  // nothing declared: a strict gate fails them
     CHECK(declined.first_unexpected_not_supported.find("gdr check --subject cpu-emulated-reversed") == 0);
     CHECK(declined.failures.empty());

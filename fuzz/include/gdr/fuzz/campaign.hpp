@@ -138,6 +138,9 @@ struct CampaignFailure {
 struct CampaignSummary {
     std::string subject;  // the subject's name
     std::int64_t cases = 0, not_supported = 0;
+    // Cases per outcome ("PASSED", "INCORRECT", ...: the outcome each case first had, before
+    // any shrinking), as verify's summary counts them.
+    std::map<std::string, std::int64_t> outcomes;
     // Of not_supported: those no declared limitation covers (a strict gate fails on them),
     // with the reproduce line of the first.
     std::int64_t unexpected_not_supported = 0;
