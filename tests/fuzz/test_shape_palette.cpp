@@ -72,7 +72,7 @@ TEST_CASE("shape palette: the same seed draws the same palette, another seed ano
     CHECK_THROWS_AS(draw_shape_palette(generator, 7, -1), InvalidArgument);
 }
 
-TEST_CASE("shape palette: every case and every shrink takes a palette shape; B, slots and values still vary",
+TEST_CASE("shape palette: every case and every shrink takes a palette shape, while B, slots and values vary",
           "[campaign][palette]") {
     const CampaignConfig config = paletted_campaign(11, 5);
     std::set<std::string> shapes;
