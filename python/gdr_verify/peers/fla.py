@@ -46,7 +46,10 @@ def decode(q, k, v, g, beta, state, *, out, state_indices, cache_seqlens, cu_seq
         o[:, ~active[_token_rows(cu_seqlens, q.shape[1])]] = 0
     out.copy_(o)
     if output_final_state:
-        bank[indices[active]] = final[active].to(bank.dtype)
+        # A sequence of length 0 leaves its entry untouched (SPEC): fla hands its initial state
+        # back, and the round trip through fp32 would not keep a NaN's payload bit for bit.
+        written = active if cu_seqlens is None else active & (cu_seqlens[1:] > cu_seqlens[:-1])
+        bank[indices[written]] = final[written].to(bank.dtype)
 
 
 subject = Subject(
