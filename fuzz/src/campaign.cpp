@@ -304,11 +304,32 @@ std::vector<harness::CaseShape> draw_shape_palette(const CaseGenConfig& generato
     CaseGenConfig unpaletted = generator;
     unpaletted.shape_palette.clear();
     const rc::Gen<harness::CaseChoices> gen = harness::gen_case_choices(unpaletted);
+    // Every (layout, input dtype, state dtype) the generator allows, in an order the seed
+    // shuffles: entry i takes combination i mod their count, so a palette at least that long
+    // has each layout with each dtype pair (a draw of as many would miss about a quarter).
+    struct Kind {
+        Layout layout;
+        DType input, state;
+    };
+    std::vector<Kind> kinds;
+    for (const Layout layout : generator.vk_layout ? std::vector<Layout>{Layout::KV, Layout::VK} : std::vector<Layout>{Layout::KV})
+        for (const DType input : generator.input_dtypes)
+            for (const DType state : generator.state_dtypes) kinds.push_back({layout, input, state});
+    std::uint64_t shuffle = mix64(seed ^ 0xC0B1E5u);
+    for (std::size_t i = kinds.size(); i > 1; --i) {
+        shuffle = mix64(shuffle);
+        std::swap(kinds[i - 1], kinds[shuffle % i]);
+    }
     std::vector<harness::CaseShape> palette;
     for (int i = 0; i < count; ++i) {
         // Keyed apart from every case's random (case numbers are >= 0).
         const int size = 100 * (i + 1) / count;
-        palette.push_back(harness::shape_of(gen(case_random(seed ^ 0x5A1E77E5u, -1 - i), size).value()));
+        harness::CaseShape shape = harness::shape_of(gen(case_random(seed ^ 0x5A1E77E5u, -1 - i), size).value());
+        const Kind& kind = kinds[std::size_t(i) % kinds.size()];
+        shape.layout = kind.layout;
+        shape.input_dtype = kind.input;
+        shape.state_dtype = kind.state;
+        palette.push_back(shape);
     }
     return palette;
 }

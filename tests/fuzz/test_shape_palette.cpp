@@ -6,6 +6,8 @@
 #include <set>
 #include <string>
 
+#include <fmt/format.h>
+
 #include "gdr/core/errors.hpp"
 #include "gdr/fuzz/campaign.hpp"
 
@@ -111,6 +113,23 @@ TEST_CASE("shape palette: the check fails on cases drawn without the palette", "
     for (std::int64_t c = 0; c < 100; ++c)
         outside += !in_palette(campaign_case(unpaletted, c), paletted.generator.shape_palette);
     CHECK(outside >= 80);
+}
+
+TEST_CASE("shape palette: 18 entries or more hold each layout with each dtype pair", "[campaign][palette]") {
+    for (const std::uint64_t seed : {1u, 2u, 3u}) {
+        std::set<std::string> kinds;
+        for (const CaseShape& shape : draw_shape_palette(decode_case_config(), seed, 18))
+            kinds.insert(fmt::format("{} {} {}", to_string(shape.layout), to_string(shape.input_dtype),
+                                     to_string(shape.state_dtype)));
+        CHECK(kinds.size() == 18);
+    }
+    CaseGenConfig kv_only = decode_case_config();
+    kv_only.vk_layout = false;
+    kv_only.state_dtypes = {DType::bf16};
+    for (const CaseShape& shape : draw_shape_palette(kv_only, 5, 7)) {
+        CHECK(shape.layout == Layout::KV);
+        CHECK(shape.state_dtype == DType::bf16);
+    }
 }
 
 TEST_CASE("shape palette: --key-dims and --value-dims lists bound the palette's head sizes", "[campaign][palette]") {

@@ -114,7 +114,9 @@ void validate(const CampaignConfig& config);
 
 // A campaign's shape palette (`gdr fuzz --shape-palette N`): `count` shapes drawn once from
 // `generator` with a random keyed by `seed` alone, spread over the generator's sizes (the
-// first small, the last full-size). Put them in CampaignConfig::generator.shape_palette;
+// first small, the last full-size), entry i with the i-th (mod their count) of the
+// generator's (layout, input dtype, state dtype) combinations in a seeded order, so that a
+// palette of 18 or more has every one. Put them in CampaignConfig::generator.shape_palette;
 // every case then takes one of them. For JIT-compiled subjects, which compile per shape.
 std::vector<harness::CaseShape> draw_shape_palette(const CaseGenConfig& generator, std::uint64_t seed, int count);
 // "H=2 HV=4 K=128 V=64 T=4 layout=vk in=bf16 state=f32 gate=f32"
