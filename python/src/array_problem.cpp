@@ -2,23 +2,17 @@
 
 #include <fmt/format.h>
 
+#include "empty_storage.hpp"
 #include "gdr/core/errors.hpp"
 
 namespace gdr::python {
 
 namespace {
 
-// nanobind's device codes are DLPack's.
-constexpr int kDlpackCpu = 1, kDlpackCuda = 2, kDlpackCudaHost = 3, kDlpackCudaManaged = 13;
-
-// A zero-element array may have no storage at all; nothing reads it, but a null pointer
-// means "absent" to a Problem.
-alignas(16) std::byte g_empty_storage[16];
-
 template <typename Array>
 void* data_of(const Array& array) {
     void* data = const_cast<void*>(static_cast<const void*>(array.data()));
-    return data != nullptr || array.size() != 0 ? data : g_empty_storage;
+    return data != nullptr || array.size() != 0 ? data : empty_storage();
 }
 
 template <typename Array>
@@ -96,8 +90,8 @@ bool is_contiguous(const Array& array) {
 template <typename Array>
 ArrayDevice device_of(const std::string& name, const Array& array) {
     switch (array.device_type()) {
-        case kDlpackCpu: case kDlpackCudaHost: return {false, 0};
-        case kDlpackCuda: case kDlpackCudaManaged: return {true, array.device_id()};
+        case nb::device::cpu::value: case nb::device::cuda_host::value: return {false, 0};
+        case nb::device::cuda::value: case nb::device::cuda_managed::value: return {true, array.device_id()};
         default:
             throw InvalidArgument(name, fmt::format("is on a device of DLPack type {}: only CPU and CUDA arrays are supported",
                                                     array.device_type()));

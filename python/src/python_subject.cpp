@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <fmt/format.h>
 
+#include "empty_storage.hpp"
 #include "gdr/core/errors.hpp"
 #include "gdr/harness/case_spec.hpp"
 #include "gdr/subjects/limitation.hpp"
@@ -17,11 +18,6 @@
 namespace gdr::python {
 
 namespace {
-
-constexpr int kDlpackCpu = 1, kDlpackCuda = 2;
-
-// What an empty view points at: a null pointer would read as an absent tensor.
-alignas(16) std::byte g_empty_storage[16];
 
 nb::dlpack::dtype dlpack_dtype(DType dtype) {
     switch (dtype) {
@@ -36,7 +32,7 @@ nb::dlpack::dtype dlpack_dtype(DType dtype) {
 }
 
 struct Location {
-    int device_type = kDlpackCpu;
+    int device_type = nb::device::cpu::value;
     int device_id = 0;
 };
 
@@ -47,17 +43,25 @@ public:
 
     // `data` null: an absent optional tensor (None), or a present one with no elements (an
     // empty array: the harness need not allocate storage for zero elements).
-    void add(const char* name, void* data, std::vector<std::size_t> shape, std::vector<std::int64_t> strides, DType dtype,
-             bool optional = false) {
+    void add_view(const char* name, const void* data, std::vector<std::size_t> shape, std::vector<std::int64_t> strides,
+                  nb::dlpack::dtype dtype, bool optional) {
         if (!data && optional) {
             arrays_[name] = nb::none();
             return;
         }
-        if (!data) data = g_empty_storage;
-        nb::ndarray<nb::array_api> view(data, shape.size(), shape.data(), nb::handle(), strides.data(), dlpack_dtype(dtype),
-                           location_.device_type, location_.device_id);
+        nb::ndarray<nb::array_api> view(data ? const_cast<void*>(data) : empty_storage(), shape.size(), shape.data(),
+                                        nb::handle(), strides.data(), dtype, location_.device_type, location_.device_id);
         arrays_[name] = nb::cast(view, nb::rv_policy::reference);
+    }
+    // A float tensor, its dtype noted for the trampoline (a bf16 one travels as uint16).
+    void add(const char* name, void* data, std::vector<std::size_t> shape, std::vector<std::int64_t> strides, DType dtype,
+             bool optional = false) {
+        add_view(name, data, std::move(shape), std::move(strides), dlpack_dtype(dtype), optional);
         dtypes_[name] = std::string(to_string(dtype));
+    }
+    // An index array of `length` entries; absent (None) when `data` is null.
+    void add_indices(const char* name, const void* data, std::size_t length, nb::dlpack::dtype dtype) {
+        add_view(name, data, {length}, {1}, dtype, /*optional=*/true);
     }
     void add_tensor(const char* name, const TensorArg& tensor, const std::array<std::int64_t, 4>& shape, int rank,
                     bool optional = false) {
@@ -102,22 +106,11 @@ void call_python(const PythonSubjectDeclaration& subject, const Problem& problem
     if (s[1] == 1 && !problem.circular()) bank_shape.erase(bank_shape.begin() + 1);
     views.add("state", problem.state, bank_shape, contiguous_strides(bank_shape), problem.state_storage);
 
-    nb::dict arrays = views.arrays();
     const std::size_t rows = std::size_t(problem.rows());
-    const auto index_view = [&](const char* name, const void* data, std::size_t length, nb::dlpack::dtype dtype) {
-        if (!data) {
-            arrays[name] = nb::none();
-            return;
-        }
-        const std::int64_t stride = 1;
-        nb::ndarray<nb::array_api> view(const_cast<void*>(data), 1, &length, nb::handle(), &stride, dtype, location.device_type,
-                           location.device_id);
-        arrays[name] = nb::cast(view, nb::rv_policy::reference);
-    };
-    index_view("state_indices", problem.state_indices, rows, nb::dtype<std::int64_t>());
-    index_view("cache_seqlens", problem.cache_seqlens, rows, nb::dtype<std::int32_t>());
-    index_view("cu_seqlens", problem.cu_seqlens, problem.varlen() ? rows + 1 : 0,
-               problem.cu_seqlens_type == IndexType::i32 ? nb::dtype<std::int32_t>() : nb::dtype<std::int64_t>());
+    views.add_indices("state_indices", problem.state_indices, rows, nb::dtype<std::int64_t>());
+    views.add_indices("cache_seqlens", problem.cache_seqlens, rows, nb::dtype<std::int32_t>());
+    views.add_indices("cu_seqlens", problem.cu_seqlens, problem.varlen() ? rows + 1 : 0,
+                      problem.cu_seqlens_type == IndexType::i32 ? nb::dtype<std::int32_t>() : nb::dtype<std::int64_t>());
 
     nb::dict settings;
     settings["layout"] = problem.layout == Layout::KV ? "kv" : "vk";
@@ -128,9 +121,9 @@ void call_python(const PythonSubjectDeclaration& subject, const Problem& problem
     settings["input_dtype"] = std::string(to_string(problem.input_dtype));
     settings["gate_dtype"] = std::string(to_string(problem.gate_dtype));
     settings["state_dtype"] = std::string(to_string(problem.state_dtype));
-    settings["device"] = location.device_type == kDlpackCuda ? nb::cast(location.device_id) : nb::none();
+    settings["device"] = location.device_type == nb::device::cuda::value ? nb::cast(location.device_id) : nb::none();
     try {
-        (*subject.call)(arrays, settings);
+        (*subject.call)(views.arrays(), settings);
     } catch (nb::python_error& error) {
         const std::string message = nb::str(error.value()).c_str();
         if (error.matches(*subject.not_supported_type)) throw NotSupported(message);
@@ -147,7 +140,7 @@ public:
     std::optional<std::string> unavailable_reason() const override { return std::nullopt; }
     harness::MathMode math_mode() const override { return subject_.math_mode; }
     harness::SubjectRunResult run(const Problem& host_problem) override {
-        call_python(subject_, host_problem, Location{kDlpackCpu, 0});
+        call_python(subject_, host_problem, Location{nb::device::cpu::value, 0});
         return {};
     }
 
@@ -213,7 +206,7 @@ subjects::SubjectEntry python_subject_entry(PythonSubjectDeclaration declaration
         options.device = device;
         options.math_mode = declaration.math_mode;
         const subjects::DeviceLaunch launch = [declaration, device](const Problem& on_device) {
-            call_python(declaration, on_device, Location{kDlpackCuda, device});
+            call_python(declaration, on_device, Location{nb::device::cuda::value, device});
         };
         return subjects::make_cuda_launch_subject(declaration.name, declaration.description, launch, options);
     };

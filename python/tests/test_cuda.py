@@ -2,24 +2,13 @@
 the arrays' device), and CUDA Python subjects judged inside the harness's guarded device
 buffers. Skips without torch or a device, fails instead under GDR_REQUIRE_GPU=1."""
 
-import os
-
 import numpy as np
 import pytest
 
 import gdr_verify
+from gpu_support import torch_with_cuda
 
-required = os.environ.get("GDR_REQUIRE_GPU") == "1"
-try:
-    import torch
-    usable = torch.cuda.is_available() and gdr_verify.built_with_cuda
-    why = "no CUDA device" if not torch.cuda.is_available() else "gdr_verify was built without CUDA"
-except ImportError:
-    torch, usable, why = None, False, "torch is not installed"
-if not usable:
-    if required:
-        raise RuntimeError(f"GDR_REQUIRE_GPU=1 but {why}")
-    pytest.skip(why, allow_module_level=True)
+torch = torch_with_cuda()
 
 CASE = "B=4 T=1 H=2 HV=4 K=128 V=128 layout=vk in=bf16 gate=f32 state=bf16 seed=21"
 

@@ -4,22 +4,13 @@ not support is NOT_SUPPORTED under its declared limitation (a strict gate passes
 broken adapter is INCORRECT. Skips without torch, a device or the peer's package."""
 
 import importlib
-import os
 
 import pytest
 
 import gdr_verify
+from gpu_support import torch_with_cuda
 
-required = os.environ.get("GDR_REQUIRE_GPU") == "1"
-try:
-    import torch
-    usable = torch.cuda.is_available() and gdr_verify.built_with_cuda
-except ImportError:
-    torch, usable = None, False
-if not usable:
-    if required:
-        raise RuntimeError("GDR_REQUIRE_GPU=1 but no torch with a CUDA device, or gdr_verify built without CUDA")
-    pytest.skip("no torch with a CUDA device", allow_module_level=True)
+torch_with_cuda()
 
 
 def peer(name):
