@@ -1,18 +1,20 @@
 #!/usr/bin/env python3
-"""plot: bench_decode's CSV (ours) and fla_decode.py's CSV (fla) side by side, as one PNG.
+"""plot: any number of decode CSVs side by side, as one PNG.
 
+The CSVs are bench_decode's (ours) and the peers' (fla_decode.py, lmdeploy_decode.py, ...).
 One panel per (layout, state dtype); x: B (log2); y: fraction of the copy ceiling (each
 CSV's own, measured in its own run) or, with --metric us, the per-call time (the faster
 of plain and graph, log y). T = 1 solid, T = 4 dashed (other T with --tokens); kernel by
-colour; one shape per figure (--shape). A CSV without a `kernel` column is bench_decode's
-and is labelled "ours".
+colour (ours blue, fla red, lmdeploy green, others after); one shape per figure (--shape).
+A CSV without a `kernel` column is bench_decode's and is labelled "ours". Where one kernel
+comes from more than one CSV (two runs), each file is its own series, named after it.
 
-Note: the two kernels' bytes differ for T > 1. Ours is circular (Slots = T: T state
-writes per call); fla writes one fp32 final state. The fraction is each kernel's own bytes
-over its own time, so it compares how close each gets to the copy ceiling, not speed;
---metric us compares time.
+Note: the kernels' bytes differ for T > 1. Ours and lmdeploy's are circular (Slots = T:
+T state writes per call, in place); fla writes one fp32 final state. The fraction is each
+kernel's own bytes over its own time, so it compares how close each gets to the copy
+ceiling, not speed; --metric us compares time.
 
-    python3 bench/peers/plot.py ours.csv fla.csv -o decode.png [--shape qwen3next]
+    python3 bench/peers/plot.py ours.csv fla.csv lmdeploy.csv -o decode.png [--shape qwen3next]
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ from __future__ import annotations
 import argparse
 import csv
 import math
+import os
 import sys
 from collections import defaultdict
 
 LINESTYLES = {1: "-", 2: ":", 4: "--", 8: "-."}
-COLOURS = ["tab:blue", "tab:red", "tab:green", "tab:purple", "tab:orange", "tab:brown"]
+KERNEL_COLOURS = {"ours": "tab:blue", "fla": "tab:red", "lmdeploy": "tab:green"}  # the same in every plot
+OTHER_COLOURS = ["tab:purple", "tab:orange", "tab:brown", "tab:pink", "tab:olive", "tab:cyan", "tab:grey"]
 
 
 def read_rows(paths):
@@ -37,7 +41,24 @@ def read_rows(paths):
                     r["kernel"] = "ours"
                 r["_file"] = path
                 rows.append(r)
+    # One series per kernel; a kernel found in several files gets one series per file.
+    files_of = defaultdict(set)
+    for r in rows:
+        files_of[r["kernel"]].add(r["_file"])
+    for r in rows:
+        several = len(files_of[r["kernel"]]) > 1
+        r["_series"] = f"{r['kernel']} ({os.path.basename(r['_file'])})" if several else r["kernel"]
     return rows
+
+
+def series_colours(names):
+    """Known kernels keep their colour; the rest take the others in order."""
+    colours, others = {}, iter(OTHER_COLOURS * (len(names) // len(OTHER_COLOURS) + 1))
+    for name in names:
+        kernel = name.split(" (")[0]
+        colours[name] = KERNEL_COLOURS.get(kernel) if kernel == name else None
+        colours[name] = colours[name] or next(others)
+    return colours
 
 
 def shape_of(r):
@@ -52,8 +73,10 @@ def per_call_us(r):
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description="plot bench_decode and fla_decode CSVs side by side")
-    p.add_argument("csv", nargs="+", help="CSV files (bench_decode --csv, fla_decode.py --csv)")
+    p = argparse.ArgumentParser(description="plot decode CSVs (bench_decode, fla_decode.py, lmdeploy_decode.py, "
+                                            "...) side by side")
+    p.add_argument("csv", nargs="+", help="CSV files (bench_decode --csv, fla_decode.py --csv, "
+                                          "lmdeploy_decode.py --csv, any number)")
     p.add_argument("-o", "--out", default="decode.png", help="PNG to write")
     p.add_argument("--shape", default="qwen3next", help="qwen3next or tp (by H and HV)")
     p.add_argument("--tokens", default="1,4", help="T values to draw (default 1,4)")
@@ -72,8 +95,8 @@ def main(argv=None) -> int:
         return 1
     panels = sorted({(r["layout"], r["state_dtype"]) for r in rows},
                     key=lambda k: (k[0], ["f32", "bf16", "f16"].index(k[1]) if k[1] in ("f32", "bf16", "f16") else 9))
-    kernels = sorted({r["kernel"] for r in rows}, key=lambda k: (k != "ours", k))
-    colour = {k: COLOURS[i % len(COLOURS)] for i, k in enumerate(kernels)}
+    kernels = sorted({r["_series"] for r in rows}, key=lambda k: (not k.startswith("ours"), k))
+    colour = series_colours(kernels)
 
     ncols = min(3, len(panels))
     nrows = math.ceil(len(panels) / ncols)
@@ -81,10 +104,10 @@ def main(argv=None) -> int:
     series = defaultdict(list)  # (panel, kernel, T) -> [(B, y)]
     for r in rows:
         y = float(r["fraction_of_copy"]) if a.metric == "fraction" else per_call_us(r)
-        series[((r["layout"], r["state_dtype"]), r["kernel"], int(r["T"]))].append((int(r["B"]), y))
+        series[((r["layout"], r["state_dtype"]), r["_series"], int(r["T"]))].append((int(r["B"]), y))
 
     gpus = sorted({r["gpu"] for r in rows})
-    copies = sorted({f"{r['kernel']} {float(r['copy_tbps']):.2f}" for r in rows})
+    copies = sorted({f"{r['_series']} {float(r['copy_tbps']):.2f}" for r in rows})
     for idx, panel in enumerate(panels):
         ax = axes[idx // ncols][idx % ncols]
         for k in kernels:

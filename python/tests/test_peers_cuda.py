@@ -4,6 +4,8 @@ not support is NOT_SUPPORTED under its declared limitation (a strict gate passes
 broken adapter is INCORRECT. Skips without torch, a device or the peer's package."""
 
 import importlib
+import json
+import pathlib
 
 import pytest
 
@@ -11,6 +13,9 @@ import gdr_verify
 from gpu_support import torch_with_cuda
 
 torch_with_cuda()
+
+
+PEER_CORPUS = pathlib.Path(__file__).resolve().parents[2] / "fuzz" / "corpus" / "peers"
 
 
 def peer(name):
@@ -54,3 +59,13 @@ def test_an_adapter_that_forgets_to_scatter_the_state_is_incorrect():
                                 math_mode="fast")
     result = gdr_verify.check(broken, SUPPORTED.format(layout="kv", state="f32"))
     assert result.exit_code == 1 and result.records[0]["outcome"] == "INCORRECT"
+
+
+@pytest.mark.parametrize("path", sorted(PEER_CORPUS.glob("*.json")), ids=lambda path: path.stem)
+def test_a_peer_finding_still_reproduces(path):
+    """Each replay file of fuzz/corpus/peers is a finding in a peer (peers/FINDINGS.md): its
+    verdict stays the recorded one until the peer changes, when the finding is to be revisited."""
+    recorded = json.loads(path.read_text())
+    peer(recorded["subject"].split(":")[0].rsplit(".", 1)[-1])
+    result = gdr_verify.replay(None, path)
+    assert [record["outcome"] for record in result.records] == [recorded["outcome"]], result.records

@@ -1,9 +1,7 @@
 """lmdeploy's TileLang fused recurrent gated delta rule as a subject.
 
-The kernel module is loaded from, in order: the file GDR_LMDEPLOY_KERNEL names; an installed
-lmdeploy (lmdeploy.pytorch.kernels.cuda.gated_delta_rule, importing lmdeploy itself); the
-module alone as scripts/peer-bundle packs it (lmdeploy_kernels.gated_delta_rule). It needs
-tilelang, and CUDA_HOME for its compiler.
+The kernel module is found by lmdeploy_module.py (GDR_LMDEPLOY_KERNEL, an installed lmdeploy,
+or the peers' bundle). It needs tilelang, and CUDA_HOME for its compiler.
 
 Its interface is the SPEC's: q, k, v, g, beta, a bank read and written in place through
 state_indices (int64), circular slots through cache_seqlens (int32), both layouts
@@ -18,34 +16,13 @@ cache_seqlens % Slots with C's remainder, so a negative length would name a slot
 entry. `raw_subject` passes negative lengths through as they are (peers/FINDINGS.md).
 """
 
-import importlib
-import importlib.util
-import os
-
 import torch
 
 from .. import Limitation, NotSupported, Subject
+from .lmdeploy_module import load_kernel_module
 
 
-def _load_kernel_module():
-    path = os.environ.get("GDR_LMDEPLOY_KERNEL")
-    if path:
-        spec = importlib.util.spec_from_file_location("gdr_verify_lmdeploy_gated_delta_rule", path)
-        if spec is None:
-            raise ImportError(f"GDR_LMDEPLOY_KERNEL: cannot load {path!r}")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    for name in ("lmdeploy.pytorch.kernels.cuda.gated_delta_rule", "lmdeploy_kernels.gated_delta_rule"):
-        try:
-            return importlib.import_module(name)
-        except ImportError:
-            continue
-    raise ImportError("lmdeploy's gated_delta_rule kernel module was not found: install lmdeploy, unpack "
-                      "scripts/peer-bundle's bundle on the path, or set GDR_LMDEPLOY_KERNEL to the module's file")
-
-
-_kernel = _load_kernel_module().fused_recurrent_gated_delta_rule
+_kernel = load_kernel_module().fused_recurrent_gated_delta_rule
 
 K_MULTIPLE = "K must be a multiple of 32 (lmdeploy asserts it: the lanes of a warp split K)"
 NO_VARLEN = "lmdeploy's fused_recurrent_gated_delta_rule has no varlen batches (cu_seqlens)"
