@@ -23,7 +23,10 @@ constexpr int kRegisterOverhead = 72;
 // A packed tile (PackedStateTile) unpacks and packs around every use: it needs as many
 // registers as the f32 tile (measured: at 32 fewer it spilled 130-280 B and ran 10-15 %
 // slower); its gain is the loads and stores without conversions.
-constexpr int kPackedRegisterExtra = 32;
+#ifndef GDR_PACKED_REGISTER_EXTRA  // a measurement knob (bench/NOTES.md), like GDR_VK16_WIDER
+#define GDR_PACKED_REGISTER_EXTRA 32
+#endif
+constexpr int kPackedRegisterExtra = GDR_PACKED_REGISTER_EXTRA;
 constexpr int kElementwiseRegisterOverhead = 112;  // the general tiling: its addresses and masks
 enum class LayoutChoice { at_run_time, kv, vk };
 
@@ -67,8 +70,13 @@ struct Tiling {
 // Lanes along v of the whole tiles. A 16-bit state takes twice the columns (KV: 128 B of a
 // row per tile again; VK: twice the elements per thread, so as many bytes in flight), up to
 // K = 128: at K = 256 that tile would need more registers than a thread has.
+// GDR_VK16_WIDER (default 2) is a measurement knob: how many times wider VK's 16-bit tiles are
+// (bench/NOTES.md builds variants with -D and times them side by side).
+#ifndef GDR_VK16_WIDER
+#define GDR_VK16_WIDER 2
+#endif
 constexpr int whole_lanes_v(bool kv, std::size_t state_bytes, std::int64_t capacity) {
-    const int wider = state_bytes == 2 && capacity <= 128 ? 2 : 1;
+    const int wider = state_bytes == 2 && capacity <= 128 ? (kv ? 2 : GDR_VK16_WIDER) : 1;
     return (kv ? 8 : 2) * wider;
 }
 
