@@ -1,0 +1,859 @@
+// The chunked fp64 oracle (gdr/reference/chunked.hpp) against the recurrence's truth run
+// (R64): two independent algorithms for one function must agree to fp64 rounding on every
+// case the generator draws, for every chunk size, across chunk and sequence boundaries, in
+// circular mode, split into two calls and at its checkpoints. The comparison itself is
+// tested too: each of its checks is shown a wrong answer and must reject it.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <limits>
+#include <set>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "gdr/core/errors.hpp"
+#include "gdr/core/problem.hpp"
+#include "gdr/harness/case_gen.hpp"
+#include "gdr/reference/chunked.hpp"
+#include "gdr/reference/numeric.hpp"
+#include "support/host_case_tools.hpp"
+#include "support/rc_property.hpp"
+
+using gdr::DType;
+using gdr::Layout;
+using gdr::harness::CaseGenConfig;
+using gdr::harness::CaseSpec;
+using gdr::harness::HostCase;
+using gdr::harness::HostTensor;
+using gdr::harness::RunBuffers;
+using gdr::reference::ChunkedOptions;
+using gdr::reference::Precision;
+using namespace gdr::testing;
+
+namespace {
+
+using Index = std::int64_t;
+
+// Relative Frobenius disagreement allowed per (row, value head), of o over the row's tokens
+// and of each stored state matrix, measured against the larger of the truth and the size of
+// the terms it is built from (term_scale). Both algorithms are fp64 with sums of at most a
+// few hundred terms, so they differ by ~1e-15 of that; an algebra error (a wrong decay, mask
+// or boundary) moves results by a fair part of it.
+constexpr double kTolerance = 1e-12;
+// What a checkpoint place holds until written: a value no state takes.
+constexpr double kUnwritten = -12345.25;
+
+const std::vector<Index> kChunkSizes{1, 2, 3, 4, 7, 16, 64};
+
+// The worst disagreement one test case saw, printed when it ends: how far below the
+// tolerance the two algorithms agree.
+struct WorstSeen {
+    const char* test;
+    double worst = 0;
+    int cases = 0;
+    void add(double x) { worst = std::max(worst, x), ++cases; }
+    ~WorstSeen() { std::printf("[chunked oracle] %s: worst relative disagreement %.3g over %d cases\n", test, worst, cases); }
+};
+
+// ||x - truth||_F / max(||truth||_F, floor); +Inf where either holds a NaN or an infinity.
+double relative_disagreement(const std::vector<double>& x, const std::vector<double>& truth, double floor) {
+    double difference = 0, norm = 0;
+    for (std::size_t i = 0; i < x.size(); ++i) {
+        if (!std::isfinite(x[i]) || !std::isfinite(truth[i])) return std::numeric_limits<double>::infinity();
+        difference += (x[i] - truth[i]) * (x[i] - truth[i]);
+        norm += truth[i] * truth[i];
+    }
+    return std::sqrt(difference) / std::max({std::sqrt(norm), floor, std::numeric_limits<double>::min()});
+}
+
+// o[row, :, hv, :] of a [B, T, HV, V] buffer, token after token.
+std::vector<double> row_head_output(const HostCase& c, const HostTensor& o, Index row, Index hv) {
+    const RowInfo info = row_info(c, row);
+    const Index V = c.spec.value_dim;
+    std::vector<double> out;
+    for (Index t = info.begin; t < info.end; ++t)
+        for (Index x = 0; x < V; ++x) out.push_back(o.get(flat(o.shape(), {info.batch_row, t, hv, x})));
+    return out;
+}
+
+// The K x V matrix S[n, slot, hv] of a bank, in its storage order (the bank's layout).
+std::vector<double> bank_matrix(const HostTensor& bank, Index n, Index slot, Index hv) {
+    const auto& shape = bank.shape();
+    const Index size = shape[3] * shape[4], first = flat(shape, {n, slot, hv, 0, 0});
+    std::vector<double> out(static_cast<std::size_t>(size));
+    for (Index i = 0; i < size; ++i) out[std::size_t(i)] = bank.get(first + i);
+    return out;
+}
+
+// The slot the chunked path writes for an active row: (cache_seqlens + len) mod Slots in
+// circular mode, else 0.
+Index final_slot(const HostCase& c, Index row) {
+    if (!c.spec.circular) return 0;
+    return (Index(c.cache_seqlens[std::size_t(row)]) + c.spec.row_tokens(row)) % c.spec.slots;
+}
+
+// Whether the chunked path writes a state for `row`.
+bool writes_state(const HostCase& c, Index row) {
+    return c.spec.output_final_state && c.row_is_active(row) && c.spec.row_tokens(row) > 0;
+}
+
+// The floor of a (row, value head)'s relative disagreement: the size of the terms its results
+// are built from. Rounding errors of either algorithm are ~1e-16 times the terms they sum,
+// not times the result, and the delta rule cancels: with beta near 1 and a unit key each
+// token replaces the state's component along k, so a result may come out far smaller than
+// the state and values it is made of (seen: a final state of 0.0027 from a read state of
+// 3.4), and judged against itself its last bits would count a thousand-fold.
+// - state: ||S_0||_F (the state read) + max_t ||k_t|| ||v_t|| (one token's update k u^T);
+// - o: that times max_t ||q_t|| (q normalised and scaled) times sqrt(len): each token's o
+//   is q_t against a state of that size, over len tokens.
+// An algebra error (a wrong decay, mask, boundary or slot) moves results by a fair part of
+// these, far above 1e-12 of them.
+struct TermScale {
+    double state = 0, output = 0;
+};
+TermScale term_scale(const HostCase& c, Index row, Index hv) {
+    const CaseSpec& s = c.spec;
+    const RowInfo info = row_info(c, row);
+    const Index K = s.key_dim, V = s.value_dim, head = hv / (s.num_value_heads / s.num_heads);
+    const double scale = s.scale ? *s.scale : 1.0 / std::sqrt(double(K));
+    // The norm of `count` logically consecutive elements of `t` from `first`.
+    const auto norm = [](const HostTensor& t, Index first, Index count) {
+        double sum = 0;
+        for (Index i = 0; i < count; ++i) sum += t.get(first + i) * t.get(first + i);
+        return std::sqrt(sum);
+    };
+    const auto normalised = [&](double n) { return s.use_qk_l2norm ? n / std::sqrt(n * n + 1e-6) : n; };
+    double update = 0, query = 0;
+    for (Index t = info.begin; t < info.end; ++t) {
+        const double k = normalised(norm(c.k, flat(c.k.shape(), {info.batch_row, t, head, 0}), K));
+        const double q = scale * normalised(norm(c.q, flat(c.q.shape(), {info.batch_row, t, head, 0}), K));
+        update = std::max(update, k * norm(c.v, flat(c.v.shape(), {info.batch_row, t, hv, 0}), V));
+        query = std::max(query, q);
+    }
+    const Index read = s.circular ? Index(c.cache_seqlens[std::size_t(row)]) % s.slots : 0;
+    const Index n = c.bank_entry(row);
+    TermScale scale_of;
+    scale_of.state = norm(c.initial_bank, flat(c.initial_bank.shape(), {n, read, hv, 0, 0}), K * V) + update;
+    scale_of.output = scale_of.state * query * std::sqrt(double(info.end - info.begin));
+    return scale_of;
+}
+
+struct ChunkedResult {
+    RunBuffers buffers;  // o and the bank
+    std::vector<Index> checkpoint_first;  // chunked.hpp's checkpoint_offsets
+    std::vector<double> checkpoints;      // kUnwritten where not written
+};
+
+// run_chunked on `c` with chunk size C. o in `o_storage` (poisoned first: an element never
+// written stays NaN); the bank in `bank_storage` holding the initial values everywhere (no
+// poison: slots the chunked path does not write must come back bitwise as they were).
+ChunkedResult run_chunked_case(const HostCase& c, Index chunk, bool with_checkpoints = false,
+                               DType o_storage = DType::f64, DType bank_storage = DType::f64) {
+    ChunkedResult result;
+    const CaseSpec& s = c.spec;
+    result.buffers.o = HostTensor(o_storage, {s.varlen ? 1 : s.batch, s.seq_len, s.num_value_heads, s.value_dim});
+    result.buffers.o.poison();
+    result.buffers.bank = c.initial_bank.converted(bank_storage);
+    const gdr::Problem problem = gdr::harness::make_problem(c, result.buffers);
+    ChunkedOptions options{.chunk_size = chunk};
+    if (with_checkpoints) {
+        result.checkpoint_first = gdr::reference::checkpoint_offsets(problem, chunk);
+        result.checkpoints.assign(std::size_t(result.checkpoint_first.back() * s.num_value_heads * s.key_dim * s.value_dim),
+                                  kUnwritten);
+        options.checkpoints = result.checkpoints.data();
+    }
+    gdr::reference::run_chunked(problem, options);
+    return result;
+}
+
+RunBuffers run_recurrence(const HostCase& c) { return run_oracle(c, Precision::truth_fp64); }
+
+// What compare() found; holds() is the verdict.
+struct Agreement {
+    double worst = 0;  // relative disagreement, over o and stored states per (row, value head)
+    std::string worst_at;
+    Index inactive_not_zero = 0;  // o elements of inactive rows that are not exactly 0
+    Index untouched_changed = 0;  // bank elements the chunked path must not write that changed
+
+    void note(double relative, const std::string& where) {
+        if (relative > worst || worst_at.empty()) worst = std::max(worst, relative), worst_at = where;
+    }
+    bool holds() const { return worst <= kTolerance && inactive_not_zero == 0 && untouched_changed == 0; }
+    std::string describe() const {
+        std::ostringstream os;
+        os << "worst relative disagreement " << worst << " at " << worst_at << ", inactive o elements not 0: "
+           << inactive_not_zero << ", untouched bank elements changed: " << untouched_changed;
+        return os.str();
+    }
+};
+
+// The chunked result on `c` against `truth`, the recurrence's run on `c` (or on a case that
+// means the same, whose final states lie at truth_slot(row)): o per (row, hv) relatively,
+// inactive rows exactly 0, each written state relatively, and every other bank element of
+// the chunked run bitwise as in c's initial bank.
+Agreement compare(const HostCase& c, const ChunkedResult& chunked, const RunBuffers& truth,
+                  const std::function<Index(Index)>& truth_slot) {
+    Agreement a;
+    const CaseSpec& s = c.spec;
+    for (Index row = 0; row < s.rows(); ++row) {
+        for (Index hv = 0; hv < s.num_value_heads; ++hv) {
+            const std::vector<double> o = row_head_output(c, chunked.buffers.o, row, hv);
+            if (!c.row_is_active(row)) {
+                for (double x : o) a.inactive_not_zero += !(x == 0.0);
+                continue;
+            }
+            const std::string where = "row " + std::to_string(row) + " hv " + std::to_string(hv);
+            const TermScale terms = term_scale(c, row, hv);
+            a.note(relative_disagreement(o, row_head_output(c, truth.o, row, hv), terms.output), "o of " + where);
+            if (!writes_state(c, row)) continue;
+            const Index n = c.bank_entry(row);
+            a.note(relative_disagreement(bank_matrix(chunked.buffers.bank, n, final_slot(c, row), hv),
+                                         bank_matrix(truth.bank, n, truth_slot(row), hv), terms.state),
+                   "final state of " + where);
+        }
+    }
+    std::set<std::pair<Index, Index>> written;  // (entry, slot)
+    for (Index row = 0; row < s.rows(); ++row)
+        if (writes_state(c, row)) written.emplace(c.bank_entry(row), final_slot(c, row));
+    const HostTensor initial = c.initial_bank.converted(chunked.buffers.bank.dtype());
+    const auto& shape = initial.shape();
+    const Index slice = shape[2] * shape[3] * shape[4];
+    for (Index n = 0; n < shape[0]; ++n)
+        for (Index slot = 0; slot < shape[1]; ++slot) {
+            if (written.count({n, slot})) continue;
+            for (Index i = (n * shape[1] + slot) * slice; i < (n * shape[1] + slot + 1) * slice; ++i)
+                a.untouched_changed += element_bits(chunked.buffers.bank, i) != element_bits(initial, i);
+        }
+    return a;
+}
+
+Agreement compare_with_recurrence(const HostCase& c, const ChunkedResult& chunked) {
+    return compare(c, chunked, run_recurrence(c), [&](Index row) { return final_slot(c, row); });
+}
+
+// Makes the recurrence's truth the chunked path's: R64 rounds an f16/bf16 state between the
+// tokens of a circular call, the chunked path does not (chunked.hpp), so circular cases keep
+// an f32 state here (the property on circular f16/bf16 states judges those).
+void without_round_trip(CaseSpec& spec) {
+    if (spec.circular) spec.state_dtype = DType::f32;
+}
+
+// Long rows need a contractive recurrence: with raw N(0,1) keys of K elements each token
+// multiplies the state by up to |1 - beta |k|^2| ~ K, and 100 tokens overflow fp64. Serving
+// models normalise k; without the in-kernel l2norm the keys come normalised.
+void keep_long_rows_stable(CaseSpec& spec) {
+    if (!spec.use_qk_l2norm) spec.qk = gdr::harness::QKDistribution::l2normalized;
+}
+
+// A row length at or next to a multiple of C (m C - 1, m C, m C + 1 for m = 0..3, never
+// negative), or any length up to 3 C + 1.
+Index draw_length(Index chunk) {
+    if (*rc::gen::arbitrary<bool>()) {
+        const Index m = *rc::gen::inRange<Index>(0, 4), delta = *rc::gen::inRange<Index>(-1, 2);
+        return std::max<Index>(0, m * chunk + delta);
+    }
+    return *rc::gen::inRange<Index>(0, 3 * chunk + 2);
+}
+
+// `spec` with every row's length drawn by draw_length (the row count stays).
+void draw_lengths(CaseSpec& spec, Index chunk) {
+    if (spec.varlen) {
+        spec.seq_len = 0;
+        for (Index& length : spec.seq_lengths) spec.seq_len += (length = draw_length(chunk));
+    } else {
+        spec.seq_len = draw_length(chunk);
+    }
+}
+
+// A drawn case and chunk size whose lengths sit at and next to multiples of C (draw_lengths),
+// comparable with the recurrence's truth (without_round_trip) over long rows
+// (keep_long_rows_stable): the preamble of most properties below.
+struct ComparableCase {
+    CaseSpec spec;
+    Index chunk;
+};
+ComparableCase draw_comparable_case(const CaseGenConfig& config) {
+    ComparableCase drawn{*gen_case(config), *rc::gen::elementOf(kChunkSizes)};
+    draw_lengths(drawn.spec, drawn.chunk);
+    without_round_trip(drawn.spec);
+    keep_long_rows_stable(drawn.spec);
+    return drawn;
+}
+
+// A generator config for rows of up to 3 C + 1 tokens: exact mode off (its beta = 1/2 budget
+// allows only short rows).
+CaseGenConfig long_row_config() {
+    CaseGenConfig config;
+    config.exact = gdr::harness::ExactMode::never;
+    config.max_key_dim = 8, config.max_value_dim = 8;
+    return config;
+}
+
+// The case whose row r holds tokens [from[r], to[r]) (positions within the row) of whole's
+// row r, in contiguous tensors; the bank, indices and cache_seqlens as in `whole`. A
+// fixed-length case needs the same count for every row.
+HostCase sub_case(const HostCase& whole, const std::vector<Index>& from, const std::vector<Index>& to) {
+    HostCase out = whole;
+    CaseSpec& s = out.spec;
+    const Index rows = s.rows();
+    s.strides = gdr::harness::StrideRule::contiguous;
+    std::vector<Index> begin(std::size_t(rows), 0);  // each row's first token in the new case
+    if (s.varlen) {
+        s.seq_len = 0;
+        out.cu_seqlens_i32 = {0}, out.cu_seqlens_i64 = {0};
+        for (Index r = 0; r < rows; ++r) {
+            begin[std::size_t(r)] = s.seq_len;
+            s.seq_lengths[std::size_t(r)] = to[std::size_t(r)] - from[std::size_t(r)];
+            s.seq_len += s.seq_lengths[std::size_t(r)];
+            out.cu_seqlens_i32.push_back(std::int32_t(s.seq_len)), out.cu_seqlens_i64.push_back(s.seq_len);
+        }
+    } else {
+        s.seq_len = rows > 0 ? to[0] - from[0] : 0;
+    }
+    const auto cut = [&](const HostTensor& source) {
+        if (source.shape().empty()) return HostTensor{};  // absent g or beta
+        std::vector<Index> shape = source.shape();
+        shape[1] = s.seq_len;
+        HostTensor piece(source.dtype(), shape);
+        Index inner = 1;  // elements of one (batch row, token)
+        for (std::size_t d = 2; d < shape.size(); ++d) inner *= shape[d];
+        for (Index r = 0; r < rows; ++r) {
+            const RowInfo source_row = row_info(whole, r);
+            for (Index t = 0; t < to[std::size_t(r)] - from[std::size_t(r)]; ++t)
+                for (Index i = 0; i < inner; ++i)
+                    piece.set((source_row.batch_row * s.seq_len + begin[std::size_t(r)] + t) * inner + i,
+                              source.get((source_row.batch_row * whole.spec.seq_len + source_row.begin +
+                                          from[std::size_t(r)] + t) * inner + i));
+        }
+        return piece;
+    };
+    out.q = cut(whole.q), out.k = cut(whole.k), out.v = cut(whole.v), out.g = cut(whole.g), out.beta = cut(whole.beta);
+    return out;
+}
+
+// The case without circular buffer that circular mode means on the chunked path: every active
+// row's read slot as the one slot of its entry, and rows with a negative cache_seqlen made
+// inactive by the index -1. Its recurrence has no round trip (not circular), so its o and
+// slot 0 are what the chunked path computes, up to fp64 rounding.
+HostCase read_slots_only(const HostCase& c) {
+    HostCase out = c;
+    const Index rows = c.spec.rows();
+    if (!out.has_state_indices) {
+        out.has_state_indices = true;
+        out.state_indices.resize(std::size_t(rows));
+        for (Index r = 0; r < rows; ++r) out.state_indices[std::size_t(r)] = r;
+    }
+    for (Index r = 0; r < rows; ++r)
+        if (c.cache_seqlens[std::size_t(r)] < 0) out.state_indices[std::size_t(r)] = -1;
+    std::vector<Index> shape = c.initial_bank.shape();
+    const Index slots = shape[1], slice = shape[2] * shape[3] * shape[4];
+    shape[1] = 1;
+    out.initial_bank = HostTensor(c.initial_bank.dtype(), shape);
+    for (Index n = 0; n < shape[0]; ++n) {
+        Index read = 0;
+        for (Index r = 0; r < rows; ++r)
+            if (c.row_is_active(r) && c.bank_entry(r) == n) read = Index(c.cache_seqlens[std::size_t(r)]) % slots;
+        for (Index i = 0; i < slice; ++i)
+            out.initial_bank.set(n * slice + i, c.initial_bank.get((n * slots + read) * slice + i));
+    }
+    out.spec.circular = false, out.spec.slots = 1, out.spec.seqlen_max = 0, out.spec.negative_seqlens = 0;
+    out.spec.explicit_cache_seqlens.clear();
+    out.cache_seqlens.clear();
+    return out;
+}
+
+// What compare_checkpoints() found.
+struct CheckpointAgreement {
+    double worst = 0;
+    Index compared = 0;           // (row, m, hv) matrices compared
+    Index wrongly_written = 0;    // elements of places that must stay unwritten but changed
+    bool holds() const { return worst <= kTolerance && wrongly_written == 0; }
+};
+
+// Each checkpoint of `chunked` (the state after m C tokens of a row) against the final state
+// of the recurrence run on the first m C tokens of every row; the places of inactive rows
+// must hold kUnwritten still. Needs an f32 state in circular mode (without_round_trip).
+CheckpointAgreement compare_checkpoints(const HostCase& c, Index chunk, const ChunkedResult& chunked) {
+    CheckpointAgreement a;
+    const CaseSpec& s = c.spec;
+    const Index rows = s.rows(), HV = s.num_value_heads, matrix = s.key_dim * s.value_dim;
+    Index most = 0;
+    for (Index r = 0; r < rows; ++r) most = std::max(most, s.row_tokens(r) / chunk);
+    for (Index m = 1; m <= most; ++m) {
+        std::vector<Index> from(static_cast<std::size_t>(rows), 0), to(static_cast<std::size_t>(rows));
+        for (Index r = 0; r < rows; ++r) to[std::size_t(r)] = std::min(s.row_tokens(r), m * chunk);
+        HostCase truncated = sub_case(c, from, to);
+        truncated.spec.output_final_state = true;
+        const RunBuffers truth = run_recurrence(truncated);
+        for (Index r = 0; r < rows; ++r) {
+            if (s.row_tokens(r) < m * chunk) continue;  // no m-th checkpoint
+            for (Index hv = 0; hv < HV; ++hv) {
+                const Index first = ((chunked.checkpoint_first[std::size_t(r)] + m - 1) * HV + hv) * matrix;
+                const std::vector<double> stored(chunked.checkpoints.begin() + first,
+                                                 chunked.checkpoints.begin() + first + matrix);
+                if (!c.row_is_active(r)) {
+                    for (double x : stored) a.wrongly_written += x != kUnwritten;
+                    continue;
+                }
+                const Index slot = final_slot(truncated, r);
+                a.worst = std::max(a.worst, relative_disagreement(stored, bank_matrix(truth.bank, c.bank_entry(r), slot, hv),
+                                                                  term_scale(truncated, r, hv).state));
+                ++a.compared;
+            }
+        }
+    }
+    return a;
+}
+
+void log_case(const HostCase& c, Index chunk) {
+    RC_LOG() << "C = " << chunk << ", case: " << gdr::harness::to_text(c.spec) << '\n';
+}
+
+}  // namespace
+
+TEST_CASE("chunked oracle property: agrees with the recurrence on generated cases", "[property][chunked]") {
+    CaseGenConfig config;
+    config.max_seq_len = 9;  // longer than the small chunk sizes
+    config.max_group = 4;
+    WorstSeen seen{"generated cases"};
+    check_property("chunked == recurrent", [&] {
+        CaseSpec spec = *gen_case(config);
+        without_round_trip(spec);
+        const Index chunk = *rc::gen::elementOf(kChunkSizes);
+        const HostCase c = gdr::harness::materialize(spec);
+        log_case(c, chunk);
+        RC_CLASSIFY(spec.layout == Layout::VK, "VK");
+        RC_CLASSIFY(spec.num_value_heads > spec.num_heads, "grouped heads");
+        RC_CLASSIFY(spec.varlen, "varlen");
+        RC_CLASSIFY(spec.circular, "circular");
+        RC_CLASSIFY(spec.inactive_rows > 0 || spec.negative_seqlens > 0, "inactive rows");
+        RC_CLASSIFY(!spec.has_g || !spec.has_beta, "g or beta absent");
+        RC_CLASSIFY(spec.use_qk_l2norm, "l2norm");
+        RC_CLASSIFY(spec.longest_row() > chunk, "several chunks");
+        const Agreement a = compare_with_recurrence(c, run_chunked_case(c, chunk));
+        RC_LOG() << a.describe() << '\n';
+        seen.add(a.worst);
+        RC_ASSERT(a.holds());
+    });
+}
+
+TEST_CASE("chunked oracle property: lengths at and next to multiples of C agree with the recurrence",
+          "[property][chunked]") {
+    const CaseGenConfig config = long_row_config();
+    WorstSeen seen{"lengths at multiples of C"};
+    check_property("chunk boundaries", [&] {
+        auto [spec, chunk] = draw_comparable_case(config);
+        const HostCase c = gdr::harness::materialize(spec);
+        log_case(c, chunk);
+        bool zero_length = false, multiple = false, tail = false;
+        for (Index r = 0; r < spec.rows(); ++r) {
+            const Index length = spec.row_tokens(r);
+            zero_length |= length == 0, multiple |= length > 0 && length % chunk == 0, tail |= length % chunk != 0;
+        }
+        RC_CLASSIFY(zero_length, "a row of 0 tokens");
+        RC_CLASSIFY(multiple, "a row of m C tokens");
+        RC_CLASSIFY(tail, "a shorter tail chunk");
+        RC_CLASSIFY(spec.varlen, "varlen");
+        const Agreement a = compare_with_recurrence(c, run_chunked_case(c, chunk));
+        RC_LOG() << a.describe() << '\n';
+        seen.add(a.worst);
+        RC_ASSERT(a.holds());
+    });
+}
+
+TEST_CASE("chunked oracle property: circular mode with an f16 or bf16 state is the recurrence without the round trip",
+          "[property][chunked]") {
+    CaseGenConfig config = long_row_config();
+    config.state_dtypes = {DType::bf16, DType::f16};
+    config.max_seq_len = 20;
+    config.skip_final_state = false;
+    WorstSeen seen{"circular f16/bf16 state"};
+    check_property("circular, no round trip", [&] {
+        CaseSpec spec = *gen_case(config);
+        if (!spec.circular) {
+            spec.circular = true;
+            spec.seqlen_max = *rc::gen::inRange<Index>(0, 3 * spec.slots + 1);
+        }
+        keep_long_rows_stable(spec);
+        const Index chunk = *rc::gen::elementOf(kChunkSizes);
+        const HostCase c = gdr::harness::materialize(spec);
+        log_case(c, chunk);
+        // The recurrence from each row's read slot, not circular (so no round trip); its
+        // final state lies in slot 0 and the chunked path's in (cache_seqlens + len) mod Slots.
+        const Agreement a = compare(c, run_chunked_case(c, chunk), run_recurrence(read_slots_only(c)),
+                                    [](Index) { return Index{0}; });
+        RC_LOG() << a.describe() << '\n';
+        seen.add(a.worst);
+        RC_ASSERT(a.holds());
+    });
+}
+
+TEST_CASE("chunked oracle property: g = 0 everywhere and g = -80 per token agree with the recurrence",
+          "[property][chunked]") {
+    CaseGenConfig config = long_row_config();
+    WorstSeen seen{"g = 0 and g = -80"};
+    check_property("extreme gates", [&] {
+        auto [spec, chunk] = draw_comparable_case(config);
+        spec.has_g = true;
+        const double gate = *rc::gen::element(0.0, -80.0);  // exp(-80 x 10 tokens) underflows to 0
+        HostCase c = gdr::harness::materialize(spec);
+        for (Index i = 0; i < c.g.numel(); ++i) c.g.set(i, gate);  // exact in every gate dtype
+        log_case(c, chunk);
+        RC_LOG() << "every g = " << gate << '\n';
+        const ChunkedResult chunked = run_chunked_case(c, chunk);
+        bool finite = true;
+        for (Index i = 0; i < chunked.buffers.o.numel(); ++i) finite &= std::isfinite(chunked.buffers.o.get(i));
+        for (Index i = 0; i < chunked.buffers.bank.numel(); ++i) finite &= std::isfinite(chunked.buffers.bank.get(i));
+        RC_ASSERT(finite);
+        const Agreement a = compare_with_recurrence(c, chunked);
+        RC_LOG() << a.describe() << '\n';
+        seen.add(a.worst);
+        RC_ASSERT(a.holds());
+    });
+}
+
+TEST_CASE("chunked oracle property: a prefill split in two calls equals one prefill", "[property][chunked]") {
+    CaseGenConfig config = long_row_config();
+    config.skip_final_state = false;  // the second call continues from the bank
+    WorstSeen seen{"split prefill"};
+    check_property("L1 then L2 == L1 + L2", [&] {
+        CaseSpec spec = *gen_case(config);
+        const Index chunk = *rc::gen::elementOf(kChunkSizes);
+        draw_lengths(spec, chunk);
+        keep_long_rows_stable(spec);
+        const HostCase whole = gdr::harness::materialize(spec);
+        const Index rows = spec.rows();
+        // Split points: one for every row of a fixed-length batch, one per sequence for varlen.
+        const auto count = static_cast<std::size_t>(rows);
+        std::vector<Index> zero(count, 0), split(count), end(count);
+        const Index shared = *rc::gen::inRange<Index>(0, spec.seq_len + 1);
+        for (Index r = 0; r < rows; ++r) {
+            end[std::size_t(r)] = spec.row_tokens(r);
+            split[std::size_t(r)] = spec.varlen ? *rc::gen::inRange<Index>(0, end[std::size_t(r)] + 1) : shared;
+        }
+        log_case(whole, chunk);
+        const ChunkedResult all = run_chunked_case(whole, chunk);
+
+        const HostCase first = sub_case(whole, zero, split);
+        const ChunkedResult first_run = run_chunked_case(first, chunk);
+        HostCase second = sub_case(whole, split, end);
+        second.initial_bank = first_run.buffers.bank;  // f64: the state is not rounded between the calls
+        for (Index r = 0; r < rows; ++r)
+            if (spec.circular && second.cache_seqlens[std::size_t(r)] >= 0)
+                second.cache_seqlens[std::size_t(r)] += std::int32_t(split[std::size_t(r)]);
+        const ChunkedResult second_run = run_chunked_case(second, chunk);
+
+        double worst = 0;
+        for (Index r = 0; r < rows; ++r) {
+            if (!whole.row_is_active(r) || end[std::size_t(r)] == 0) continue;
+            for (Index hv = 0; hv < spec.num_value_heads; ++hv) {
+                const TermScale terms = term_scale(whole, r, hv);
+                std::vector<double> joined = row_head_output(first, first_run.buffers.o, r, hv);
+                const std::vector<double> rest = row_head_output(second, second_run.buffers.o, r, hv);
+                joined.insert(joined.end(), rest.begin(), rest.end());
+                worst = std::max(worst, relative_disagreement(joined, row_head_output(whole, all.buffers.o, r, hv),
+                                                              terms.output));
+                const Index n = whole.bank_entry(r), slot = final_slot(whole, r);
+                worst = std::max(worst, relative_disagreement(bank_matrix(second_run.buffers.bank, n, slot, hv),
+                                                              bank_matrix(all.buffers.bank, n, slot, hv), terms.state));
+            }
+        }
+        RC_LOG() << "worst relative disagreement " << worst << '\n';
+        seen.add(worst);
+        RC_ASSERT(worst <= kTolerance);
+    });
+}
+
+TEST_CASE("chunked oracle property: the checkpoint after m times C tokens is the state those tokens reach",
+          "[property][chunked]") {
+    CaseGenConfig config = long_row_config();
+    WorstSeen seen{"checkpoints"};
+    check_property("checkpoints == truncated runs", [&] {
+        auto [spec, chunk] = draw_comparable_case(config);
+        const HostCase c = gdr::harness::materialize(spec);
+        log_case(c, chunk);
+        const ChunkedResult chunked = run_chunked_case(c, chunk, true);
+        const CheckpointAgreement a = compare_checkpoints(c, chunk, chunked);
+        RC_CLASSIFY(a.compared > 0, "checkpoints compared");
+        RC_LOG() << "worst " << a.worst << " over " << a.compared << " matrices, wrongly written " << a.wrongly_written
+                 << '\n';
+        seen.add(a.worst);
+        RC_ASSERT(a.holds());
+        // Places of active rows are all written (the comparison above reads them).
+        Index expected_places = 0;
+        for (Index r = 0; r < spec.rows(); ++r) expected_places += spec.row_tokens(r) / chunk;
+        RC_ASSERT(chunked.checkpoint_first.back() == expected_places);
+    });
+}
+
+TEST_CASE("chunked oracle property: storing in the problem's dtypes rounds the f64 result once",
+          "[property][chunked]") {
+    CaseGenConfig config;
+    config.max_seq_len = 9;
+    check_property("one rounding when stored", [&] {
+        const CaseSpec spec = *gen_case(config);
+        const Index chunk = *rc::gen::elementOf(kChunkSizes);
+        const HostCase c = gdr::harness::materialize(spec);
+        log_case(c, chunk);
+        const ChunkedResult wide = run_chunked_case(c, chunk);
+        const ChunkedResult narrow = run_chunked_case(c, chunk, false, spec.input_dtype, spec.state_dtype);
+        for (Index i = 0; i < wide.buffers.o.numel(); ++i)
+            RC_ASSERT(narrow.buffers.o.get(i) == gdr::reference::round_to(spec.input_dtype, wide.buffers.o.get(i)) ||
+                      (std::isnan(narrow.buffers.o.get(i)) && std::isnan(wide.buffers.o.get(i))));
+        for (Index i = 0; i < wide.buffers.bank.numel(); ++i)
+            RC_ASSERT(narrow.buffers.bank.get(i) == gdr::reference::round_to(spec.state_dtype, wide.buffers.bank.get(i)));
+    });
+}
+
+TEST_CASE("chunked oracle: a 2048-token sequence stays finite and agrees with the recurrence", "[chunked]") {
+    CaseSpec spec;
+    spec.varlen = true;
+    spec.seq_lengths = {2048, 0, 1000};
+    spec.seq_len = 3048;
+    spec.num_heads = 1, spec.num_value_heads = 2, spec.key_dim = 4, spec.value_dim = 5;
+    spec.input_dtype = DType::bf16, spec.state_dtype = DType::f32;
+    spec.seed = 2048;
+    WorstSeen seen{"2048 tokens"};
+    for (const bool l2norm : {true, false}) {
+        for (const Index chunk : {Index{64}, Index{7}}) {
+            spec.use_qk_l2norm = l2norm;
+            spec.qk = l2norm ? gdr::harness::QKDistribution::normal : gdr::harness::QKDistribution::l2normalized;
+            const HostCase c = gdr::harness::materialize(spec);
+            INFO("C = " << chunk << ", case: " << gdr::harness::to_text(spec));
+            const ChunkedResult chunked = run_chunked_case(c, chunk);
+            Index not_finite = 0;
+            for (Index i = 0; i < chunked.buffers.o.numel(); ++i) not_finite += !std::isfinite(chunked.buffers.o.get(i));
+            CHECK(not_finite == 0);
+            const Agreement a = compare_with_recurrence(c, chunked);
+            INFO(a.describe());
+            seen.add(a.worst);
+            CHECK(a.holds());
+        }
+    }
+}
+
+TEST_CASE("chunked oracle: a gate of -inf resets the state in both algorithms", "[chunked]") {
+    CaseSpec spec;
+    spec.batch = 2, spec.seq_len = 11, spec.num_heads = 1, spec.num_value_heads = 2, spec.key_dim = 3, spec.value_dim = 4;
+    spec.input_dtype = DType::f32;
+    spec.seed = 7;
+    HostCase c = gdr::harness::materialize(spec);
+    // Token 5 of row 0, head 1: exp(-inf) = 0 forgets everything before it. A difference of
+    // cumulative log gates would give exp(-inf + inf) = NaN for the tokens after it.
+    c.g.set(flat(c.g.shape(), {0, 5, 1}), -std::numeric_limits<double>::infinity());
+    WorstSeen seen{"g = -inf"};
+    for (const Index chunk : kChunkSizes) {
+        CAPTURE(chunk);
+        const Agreement a = compare_with_recurrence(c, run_chunked_case(c, chunk));
+        INFO(a.describe());
+        seen.add(a.worst);
+        CHECK(a.holds());
+    }
+}
+
+TEST_CASE("chunked oracle: the comparisons reject a wrong answer of every kind", "[chunked]") {
+    // Three rows, one inactive; circular with Slots = 3, so the chunked path leaves two of each
+    // active entry's slots untouched; 9 tokens with C = 4: two full chunks and a tail.
+    CaseSpec spec;
+    spec.batch = 3, spec.seq_len = 9, spec.num_heads = 1, spec.num_value_heads = 2, spec.key_dim = 3, spec.value_dim = 4;
+    spec.input_dtype = DType::f32, spec.state_dtype = DType::f32;
+    spec.indices = gdr::harness::IndicesRule::permutation, spec.inactive_rows = 1, spec.bank_entries = 4;
+    spec.circular = true, spec.slots = 3, spec.seqlen_max = 7;
+    spec.seed = 99;
+    const Index chunk = 4;
+    const HostCase c = gdr::harness::materialize(spec);
+    const RunBuffers truth = run_recurrence(c);
+    const auto truth_slot = [&](Index row) { return final_slot(c, row); };
+    const ChunkedResult right = run_chunked_case(c, chunk, true);
+    Index active = -1, inactive = -1;
+    for (Index r = 0; r < spec.rows(); ++r) (c.row_is_active(r) ? active : inactive) = r;
+    REQUIRE(active >= 0);
+    REQUIRE(inactive >= 0);
+    REQUIRE(compare(c, right, truth, truth_slot).holds());
+    REQUIRE(compare_checkpoints(c, chunk, right).holds());
+
+    // The logical index of o[row, t, hv, x] and of S[entry, slot, hv, element].
+    const auto o_at = [&](Index row, Index t, Index hv, Index x) { return flat(right.buffers.o.shape(), {row, t, hv, x}); };
+    const auto state_at = [&](Index n, Index slot, Index hv, Index element) {
+        return flat(right.buffers.bank.shape(), {n, slot, hv, 0, 0}) + element;
+    };
+    const Index n = c.bank_entry(active), written = final_slot(c, active), untouched = (written + 1) % spec.slots;
+
+    SECTION("o off by 1e-10 relative in one element") {
+        ChunkedResult wrong = right;
+        const Index i = o_at(active, 6, 1, 2);
+        wrong.buffers.o.set(i, wrong.buffers.o.get(i) + 1e-10 * std::max(1.0, std::abs(wrong.buffers.o.get(i))));
+        CHECK_FALSE(compare(c, wrong, truth, truth_slot).holds());
+    }
+    SECTION("an o element never written (poison)") {
+        ChunkedResult wrong = right;
+        wrong.buffers.o.set(o_at(active, 8, 0, 0), std::numeric_limits<double>::quiet_NaN());
+        CHECK_FALSE(compare(c, wrong, truth, truth_slot).holds());
+    }
+    SECTION("an inactive row's o not exactly zero") {
+        ChunkedResult wrong = right;
+        wrong.buffers.o.set(o_at(inactive, 0, 0, 0), 1e-300);
+        const Agreement a = compare(c, wrong, truth, truth_slot);
+        CHECK(a.inactive_not_zero == 1);
+        CHECK_FALSE(a.holds());
+    }
+    SECTION("the final state off by 1e-10 relative in one element") {
+        ChunkedResult wrong = right;
+        const Index i = state_at(n, written, 0, 5);
+        wrong.buffers.bank.set(i, wrong.buffers.bank.get(i) + 1e-10 * std::max(1.0, std::abs(wrong.buffers.bank.get(i))));
+        CHECK_FALSE(compare(c, wrong, truth, truth_slot).holds());
+    }
+    SECTION("a slot the chunked path must not write changed in its last bit") {
+        ChunkedResult wrong = right;
+        const Index i = state_at(n, untouched, 1, 0);
+        wrong.buffers.bank.set(i, std::nextafter(wrong.buffers.bank.get(i), 1e300));
+        const Agreement a = compare(c, wrong, truth, truth_slot);
+        CHECK(a.untouched_changed == 1);
+        CHECK_FALSE(a.holds());
+    }
+    SECTION("the state written into the recurrence's every-token slot instead of the final one") {
+        // What a chunked kernel that copied the recurrent kernel's slot rule would leave.
+        ChunkedResult wrong = right;
+        for (Index e = 0; e < spec.num_value_heads * spec.key_dim * spec.value_dim; ++e)
+            wrong.buffers.bank.set(state_at(n, untouched, 0, 0) + e, wrong.buffers.bank.get(state_at(n, written, 0, 0) + e));
+        CHECK_FALSE(compare(c, wrong, truth, truth_slot).holds());
+    }
+    SECTION("one input one f32 ulp off") {
+        HostCase nudged = c;
+        const Index i = flat(nudged.v.shape(), {active, 3, 1, 2});
+        nudged.v.set(i, std::nextafter(float(nudged.v.get(i)), 1e30f));
+        CHECK_FALSE(compare(c, run_chunked_case(nudged, chunk, true), truth, truth_slot).holds());
+        CHECK_FALSE(compare_checkpoints(c, chunk, run_chunked_case(nudged, chunk, true)).holds());
+    }
+    SECTION("a checkpoint off by 1e-10 relative in one element") {
+        ChunkedResult wrong = right;
+        const Index i = (right.checkpoint_first[std::size_t(active)] * spec.num_value_heads + 1) * spec.key_dim * spec.value_dim;
+        wrong.checkpoints[std::size_t(i)] += 1e-10 * std::max(1.0, std::abs(wrong.checkpoints[std::size_t(i)]));
+        CHECK_FALSE(compare_checkpoints(c, chunk, wrong).holds());
+    }
+    SECTION("an inactive row's checkpoint place written") {
+        ChunkedResult wrong = right;
+        const Index i = right.checkpoint_first[std::size_t(inactive)] * spec.num_value_heads * spec.key_dim * spec.value_dim;
+        wrong.checkpoints[std::size_t(i)] = 0.0;
+        const CheckpointAgreement a = compare_checkpoints(c, chunk, wrong);
+        CHECK(a.wrongly_written == 1);
+        CHECK_FALSE(a.holds());
+    }
+    SECTION("a disagreement is measured against the truth or the floor whichever is larger") {
+        CHECK(relative_disagreement({1.0 + 0.5e-12}, {1.0}, 0.0) <= kTolerance);
+        CHECK(relative_disagreement({1.0 + 2e-12}, {1.0}, 0.0) > kTolerance);
+        CHECK(relative_disagreement({1.0 + 2e-12}, {1.0}, 4.0) <= kTolerance);
+        CHECK(relative_disagreement({1e-13}, {0.0}, 1.0) <= kTolerance);
+        CHECK(relative_disagreement({1e-11}, {0.0}, 1.0) > kTolerance);
+        CHECK(relative_disagreement({1e-100}, {0.0}, 0.0) > kTolerance);  // no 0/0 pass where everything is 0
+        CHECK(relative_disagreement({std::numeric_limits<double>::quiet_NaN()}, {1.0}, 1.0) > kTolerance);
+        CHECK(relative_disagreement({1.0}, {std::numeric_limits<double>::infinity()}, 1.0) > kTolerance);
+    }
+}
+
+TEST_CASE("chunked oracle: checkpoint_offsets packs floor of len over C places per row", "[chunked]") {
+    CaseSpec spec;
+    spec.varlen = true;
+    spec.seq_lengths = {5, 0, 8, 3, 4};
+    spec.seq_len = 20;
+    spec.key_dim = 2, spec.value_dim = 3;
+    for (const gdr::IndexType type : {gdr::IndexType::i32, gdr::IndexType::i64}) {
+        spec.cu_seqlens_type = type;
+        const HostCase c = gdr::harness::materialize(spec);
+        RunBuffers buffers = gdr::harness::make_run_buffers(c, DType::f64, DType::f64);
+        const gdr::Problem problem = gdr::harness::make_problem(c, buffers);
+        CHECK(gdr::reference::checkpoint_offsets(problem, 4) == std::vector<Index>{0, 1, 1, 3, 3, 4});
+        CHECK(gdr::reference::checkpoint_offsets(problem, 1) == std::vector<Index>{0, 5, 5, 13, 16, 20});
+        CHECK(gdr::reference::checkpoint_offsets(problem, 64) == std::vector<Index>{0, 0, 0, 0, 0, 0});
+    }
+}
+
+namespace {
+
+// A small valid varlen case with every feature and its f64 buffers, for the invalid-input tests.
+struct InvalidFixture {
+    HostCase c;
+    RunBuffers buffers;
+    gdr::Problem problem;
+    std::vector<double> checkpoints = std::vector<double>(4096, kUnwritten);
+
+    InvalidFixture() {
+        CaseSpec spec;
+        spec.varlen = true;
+        spec.seq_lengths = {3, 5};
+        spec.seq_len = 8;
+        spec.num_heads = 1, spec.num_value_heads = 2, spec.key_dim = 3, spec.value_dim = 2;
+        spec.indices = gdr::harness::IndicesRule::identity;
+        spec.circular = true, spec.slots = 2, spec.seqlen_max = 5;
+        spec.seed = 3;
+        c = gdr::harness::materialize(spec);
+        buffers = RunBuffers{HostTensor(DType::f64, {1, 8, 2, 2}), c.initial_bank.converted(DType::f64), {}};
+        buffers.o.poison();
+        problem = gdr::harness::make_problem(c, buffers);
+    }
+
+    // Runs with `options` and reports whether it threw InvalidArgument naming `argument`, and
+    // whether o, the bank and the checkpoint buffer are byte for byte as before.
+    void check_rejected(ChunkedOptions options, const std::string& argument) {
+        options.checkpoints = checkpoints.data();
+        const RunBuffers before = buffers;
+        const std::vector<double> checkpoints_before = checkpoints;
+        bool threw = false;
+        try {
+            gdr::reference::run_chunked(problem, options);
+        } catch (const gdr::InvalidArgument& e) {
+            threw = true;
+            INFO("what(): " << e.what());
+            CHECK(e.argument() == argument);
+            CHECK(std::string(e.what()).rfind(argument, 0) == 0);
+        }
+        CHECK(threw);
+        CHECK(std::equal(before.o.bytes().begin(), before.o.bytes().end(), buffers.o.bytes().begin()));
+        CHECK(std::equal(before.bank.bytes().begin(), before.bank.bytes().end(), buffers.bank.bytes().begin()));
+        CHECK(checkpoints == checkpoints_before);
+    }
+};
+
+}  // namespace
+
+TEST_CASE("chunked oracle invalid: chunk_size below 1 is rejected by name and nothing is written",
+          "[chunked][invalid]") {
+    InvalidFixture f;
+    REQUIRE_NOTHROW(gdr::reference::run_chunked(f.problem, {.chunk_size = 2}));  // the fixture is valid
+    InvalidFixture g;
+    g.check_rejected({.chunk_size = 0}, "chunk_size");
+    g.check_rejected({.chunk_size = -3}, "chunk_size");
+    CHECK_THROWS_AS(gdr::reference::checkpoint_offsets(g.problem, 0), gdr::InvalidArgument);
+}
+
+TEST_CASE("chunked oracle invalid: an invalid problem is rejected by the shared validation before writing",
+          "[chunked][invalid]") {
+    {
+        InvalidFixture f;
+        f.c.state_indices = {1, 1};  // two active rows on one entry
+        f.problem.state_indices = f.c.state_indices.data();
+        f.check_rejected({}, "state_indices");
+    }
+    {
+        InvalidFixture f;
+        f.c.cu_seqlens_i32 = {0, 5, 3};  // decreasing
+        f.problem.cu_seqlens = f.c.cu_seqlens_i32.data();
+        f.check_rejected({}, "cu_seqlens");
+    }
+    {
+        InvalidFixture f;
+        f.problem.num_heads = 3;  // HV = 2 is not a multiple
+        f.check_rejected({}, "num_value_heads");
+    }
+    {
+        InvalidFixture f;
+        f.problem.state_shape[1] = 0;  // Slots
+        f.check_rejected({}, "state");
+    }
+}
