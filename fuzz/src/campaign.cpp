@@ -299,7 +299,8 @@ void validate(const CampaignConfig& config) {
     if (!(config.max_shrink_seconds >= 0)) throw InvalidArgument("--max-shrink-seconds", "must be >= 0");
 }
 
-std::vector<harness::CaseShape> draw_shape_palette(const CaseGenConfig& generator, std::uint64_t seed, int count) {
+std::vector<harness::CaseShape> draw_shape_palette(const CaseGenConfig& generator, std::uint64_t seed, int count,
+                                                   bool with_features) {
     if (count < 0) throw InvalidArgument("--shape-palette", fmt::format("{} must be >= 0", count));
     CaseGenConfig unpaletted = generator;
     unpaletted.shape_palette.clear();
@@ -324,7 +325,8 @@ std::vector<harness::CaseShape> draw_shape_palette(const CaseGenConfig& generato
     for (int i = 0; i < count; ++i) {
         // Keyed apart from every case's random (case numbers are >= 0).
         const int size = 100 * (i + 1) / count;
-        harness::CaseShape shape = harness::shape_of(gen(case_random(seed ^ 0x5A1E77E5u, -1 - i), size).value());
+        harness::CaseShape shape =
+            harness::shape_of(gen(case_random(seed ^ 0x5A1E77E5u, -1 - i), size).value(), with_features);
         const Kind& kind = kinds[std::size_t(i) % kinds.size()];
         shape.layout = kind.layout;
         shape.input_dtype = kind.input;
@@ -335,10 +337,16 @@ std::vector<harness::CaseShape> draw_shape_palette(const CaseGenConfig& generato
 }
 
 std::string to_text(const harness::CaseShape& shape) {
-    return fmt::format("H={} HV={} K={} V={} T={} layout={} in={} state={} gate={}", shape.heads,
-                       shape.heads * shape.group, shape.key_dim, shape.value_dim, shape.seq_len, to_string(shape.layout),
-                       to_string(shape.input_dtype), to_string(shape.state_dtype),
-                       to_string(shape.gate_is_input ? shape.input_dtype : DType::f32));
+    std::string text = fmt::format("H={} HV={} K={} V={} T={} layout={} in={} state={} gate={}", shape.heads,
+                                   shape.heads * shape.group, shape.key_dim, shape.value_dim, shape.seq_len,
+                                   to_string(shape.layout), to_string(shape.input_dtype), to_string(shape.state_dtype),
+                                   to_string(shape.gate_is_input ? shape.input_dtype : DType::f32));
+    if (shape.with_features)
+        text += fmt::format(" g={:d} beta={:d} l2norm={:d} final={:d} scale_choice={} strides={} circular={:d} "
+                            "varlen={:d} exact={:d}",
+                            shape.has_g, shape.has_beta, shape.l2norm, !shape.skip_final, shape.scale_choice,
+                            harness::to_string(shape.strides), shape.circular, shape.varlen, shape.exact);
+    return text;
 }
 
 rc::Shrinkable<CaseSpec> campaign_case_tree(const CampaignConfig& config, std::int64_t case_number) {

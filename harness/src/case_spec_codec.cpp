@@ -360,6 +360,8 @@ bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; 
 
 }  // namespace
 
+std::string to_string(StrideRule rule) { return EnumCodec<StrideRule>::text(rule); }
+
 std::string to_text(const CaseSpec& spec) {
     std::string out;
     for (const Field& f : fields()) {

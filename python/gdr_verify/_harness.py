@@ -113,7 +113,8 @@ def verify(subject, **options):
 
 def fuzz(subject, **options):
     """A campaign: seconds=, cases=, seed=, out= (replay files, campaign.jsonl), workers=,
-    devices=, work_budget=, stop_at_first_failure=, no_shrink=, resume=."""
+    devices=, work_budget=, stop_at_first_failure=, no_shrink=, resume=, shape_palette=,
+    palette_features= (for JIT-compiled subjects), key_dims=, value_dims=."""
     args, subjects = _subject_args(subject)
     return _run_with_records(["fuzz"] + args, subjects, options)
 

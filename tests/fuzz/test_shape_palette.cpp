@@ -141,3 +141,63 @@ TEST_CASE("shape palette: --key-dims and --value-dims lists bound the palette's 
         CHECK((shape.value_dim == 32 || shape.value_dim == 96));
     }
 }
+
+TEST_CASE("shape palette: with --palette-features every case and every shrink keeps its entry's features",
+          "[campaign][palette]") {
+    CampaignConfig config;
+    config.seed = 21;
+    config.generator.shape_palette = draw_shape_palette(config.generator, config.seed, 4, true);
+    const std::vector<CaseShape>& palette = config.generator.shape_palette;
+    for (const CaseShape& entry : palette) {
+        CHECK(entry.with_features);
+        CHECK(to_text(entry).find(" strides=") != std::string::npos);  // the start record shows them
+    }
+    // The features a spec shows, as an entry fixes them (l2norm and the scale only where the
+    // case is not exact: exact mode turns l2norm off and fixes the scale).
+    const auto features_of = [](const CaseSpec& spec) {
+        return fmt::format("g={:d} beta={:d} final={:d} circular={:d} varlen={:d} strides={} exact={:d}", spec.has_g,
+                           spec.has_beta, spec.output_final_state, spec.circular, spec.varlen, to_string(spec.strides),
+                           spec.exact) +
+               (spec.exact ? "" : fmt::format(" l2norm={:d} scale={}", spec.use_qk_l2norm, spec.scale.value_or(0.0)));
+    };
+    const auto entry_features = [&](const CaseShape& entry) {
+        CaseChoices choices;
+        apply_shape(entry, choices);
+        return features_of(spec_from_choices(choices));
+    };
+    std::set<std::string> allowed, seen_features;
+    for (const CaseShape& entry : palette) allowed.insert(entry_features(entry));
+    const auto check_features = [&](const CaseSpec& spec) {
+        INFO(to_text(spec));
+        REQUIRE(in_palette(spec, palette));
+        // Where spec_from_choices clips a feature (circular without rows to write, ...), the
+        // spec shows less than its entry: compare the features the entry fixes.
+        const std::string features = features_of(spec);
+        bool from_an_entry = false;
+        for (const std::string& entry : allowed) from_an_entry = from_an_entry || entry == features;
+        CHECK(from_an_entry);
+        seen_features.insert(features);
+    };
+    std::set<std::int64_t> batches;
+    for (std::int64_t c = 0; c < 200; ++c) {
+        const rc::Shrinkable<CaseSpec> tree = campaign_case_tree(config, c);
+        check_features(tree.value());
+        batches.insert(tree.value().batch);
+        if (c % 40 == 0) {
+            int checked = 0;
+            for (auto shrinks = tree.shrinks(); checked < 30; ++checked) {
+                const auto next = shrinks.next();
+                if (!next) break;
+                check_features(next->value());
+            }
+        }
+    }
+    CHECK(seen_features.size() <= palette.size());
+    CHECK(batches.size() >= 5);  // B still varies within an entry
+
+    // Without the option the features vary freely: more combinations than entries.
+    const CampaignConfig free = paletted_campaign(21, 4);
+    std::set<std::string> free_features;
+    for (std::int64_t c = 0; c < 200; ++c) free_features.insert(features_of(campaign_case_tree(free, c).value()));
+    CHECK(free_features.size() > palette.size());
+}

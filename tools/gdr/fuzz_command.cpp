@@ -159,6 +159,10 @@ FuzzCommand::FuzzCommand(CLI::App& app, const CliContext& context) : context_(co
                          "draw N shapes (H, HV, K, V, T, layout, dtypes) once per campaign and give every case one of "
                          "them, so that a JIT-compiled subject compiles at most N kernel variants per feature set "
                          "(B, values, indices, slots, cache_seqlens still vary per case)");
+    command_->add_flag("--palette-features", palette_features_,
+                       "palette entries also fix the features that select a JIT subject's kernel variant (g, beta, "
+                       "l2norm, final state, scale, strides, circular, varlen, exact): one compile per entry for "
+                       "subjects that key their cache on them, as TileLang does; needs --shape-palette");
     command_->add_option("--key-dims", key_dims_, "draw K only from these sizes (e.g. 64,128,256: what the subject supports)")
         ->delimiter(',');
     command_->add_option("--value-dims", value_dims_, "draw V only from these sizes")->delimiter(',');
@@ -194,11 +198,14 @@ int FuzzCommand::run() const {
         for (const std::int64_t dim : *dims)
             if (dim < 1 || dim > kMaxHeadDim)
                 throw InvalidArgument(option, fmt::format("{} is not a head size in 1..{}", dim, kMaxHeadDim));
+    if (palette_features_ && shape_palette_ == 0)
+        throw InvalidArgument("--palette-features", "needs --shape-palette N with N >= 1 (the entries that fix the features)");
     config.generator.key_dims = key_dims_;
     config.generator.value_dims = value_dims_;
     // After the seed is final (a resumed campaign's own): the palette is a function of it.
     const auto draw_palette = [&] {
-        config.generator.shape_palette = draw_shape_palette(config.generator, config.seed, shape_palette_);
+        config.generator.shape_palette =
+            draw_shape_palette(config.generator, config.seed, shape_palette_, palette_features_);
     };
     draw_palette();
     const std::vector<int> devices = parse_devices(devices_, entry.needs_gpu());

@@ -51,6 +51,7 @@ private:
     double progress_seconds_ = 5;
     std::string resume_dir_;
     int shape_palette_ = 0;  // 0: every case draws its own shape
+    bool palette_features_ = false;  // palette entries fix the features too
     std::vector<std::int64_t> key_dims_, value_dims_;
     bool shard_given() const;
     ReportOptions report_;

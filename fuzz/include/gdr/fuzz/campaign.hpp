@@ -118,7 +118,9 @@ void validate(const CampaignConfig& config);
 // generator's (layout, input dtype, state dtype) combinations in a seeded order, so that a
 // palette of 18 or more has every one. Put them in CampaignConfig::generator.shape_palette;
 // every case then takes one of them. For JIT-compiled subjects, which compile per shape.
-std::vector<harness::CaseShape> draw_shape_palette(const CaseGenConfig& generator, std::uint64_t seed, int count);
+// with_features: each entry also fixes the features (CaseShape::with_features).
+std::vector<harness::CaseShape> draw_shape_palette(const CaseGenConfig& generator, std::uint64_t seed, int count,
+                                                   bool with_features = false);
 // "H=2 HV=4 K=128 V=64 T=4 layout=vk in=bf16 state=f32 gate=f32"
 std::string to_text(const harness::CaseShape& shape);
 

@@ -46,11 +46,22 @@ inline const std::vector<std::int64_t>& boundary_head_dims() {
 // TileLang) compiles: head counts and sizes, T, layout and dtypes. A shape palette
 // (CaseGenConfig::shape_palette) holds a few of them, so that compilation is paid a bounded
 // number of times while everything else varies case by case.
+//
+// Some subjects also compile a variant per feature: TileLang keys its cache on the scale,
+// the strides and the mode flags too (lmdeploy), Triton on constexpr flags (fla's g, beta,
+// l2norm, varlen). With `with_features` (`gdr fuzz --palette-features`) a palette entry
+// fixes those as well, so such a subject compiles at most one variant per entry; B, values,
+// indices, inactive rows, slots, cache_seqlens and sequence lengths still vary.
 struct CaseShape {
     std::int64_t heads = 1, group = 1, key_dim = 1, value_dim = 1, seq_len = 1;
     Layout layout = Layout::KV;
     DType input_dtype = DType::f32, state_dtype = DType::f32;
     bool gate_is_input = false;
+    bool with_features = false;  // the fields below are the entry's, not drawn per case
+    bool has_g = false, has_beta = false, l2norm = false, skip_final = false, circular = false, varlen = false;
+    bool exact = false;    // exact cases also fix l2norm off and the scale (spec_from_choices)
+    int scale_choice = 0;  // as CaseChoices::scale_choice
+    StrideRule strides = StrideRule::contiguous;
 };
 
 struct CaseGenConfig {
@@ -134,8 +145,17 @@ struct CaseChoices {
     std::uint64_t seed = 0;
 };
 
-inline CaseShape shape_of(const CaseChoices& c) {
-    return {c.heads, c.group, c.key_dim, c.value_dim, c.seq_len, c.layout, c.input_dtype, c.state_dtype, c.gate_is_input};
+// The shape of drawn choices; `with_features`: their features too.
+inline CaseShape shape_of(const CaseChoices& c, bool with_features = false) {
+    CaseShape shape{c.heads, c.group, c.key_dim, c.value_dim, c.seq_len, c.layout, c.input_dtype, c.state_dtype,
+                    c.gate_is_input};
+    if (with_features) {
+        shape.with_features = true;
+        shape.has_g = c.has_g, shape.has_beta = c.has_beta, shape.l2norm = c.l2norm, shape.skip_final = c.skip_final;
+        shape.circular = c.circular, shape.varlen = c.varlen, shape.exact = c.exact;
+        shape.scale_choice = c.scale_choice, shape.strides = c.strides;
+    }
+    return shape;
 }
 
 inline void apply_shape(const CaseShape& shape, CaseChoices& c) {
@@ -148,6 +168,11 @@ inline void apply_shape(const CaseShape& shape, CaseChoices& c) {
     c.input_dtype = shape.input_dtype;
     c.state_dtype = shape.state_dtype;
     c.gate_is_input = shape.gate_is_input;
+    if (shape.with_features) {
+        c.has_g = shape.has_g, c.has_beta = shape.has_beta, c.l2norm = shape.l2norm, c.skip_final = shape.skip_final;
+        c.circular = shape.circular, c.varlen = shape.varlen, c.exact = shape.exact;
+        c.scale_choice = shape.scale_choice, c.strides = shape.strides;
+    }
 }
 
 // The special values a draw asks for: kinds and tensors hashed from the seed, elements

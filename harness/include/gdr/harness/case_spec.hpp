@@ -176,6 +176,9 @@ void validate(const CaseSpec& spec);
 // token may halve the grid of one state row) for this state dtype and key size.
 std::int64_t exact_halving_budget(DType state_dtype, std::int64_t key_dim);
 
+// The case-spec text's name of a stride rule ("contiguous", "padded", "fused").
+std::string to_string(StrideRule rule);
+
 // One line, `key=value` separated by single spaces, canonical key order; every field
 // that differs from the default is written, and always B T H HV K V layout dtypes seed.
 std::string to_text(const CaseSpec& spec);
