@@ -1,16 +1,20 @@
-// The chunked (WY / UT-transform) form of the gated delta rule in fp64 (chunked.hpp has the
-// derivation and how its semantics relate to the recurrence's).
+// The chunked (WY / UT-transform) form of the gated delta rule, one implementation for both
+// scalars: double (the fp64 oracle) and float (Rlp of a chunk kernel, rounding at the
+// declared ChunkRoundingPoints). chunked.hpp has the derivation, how the semantics relate to
+// the recurrence's, and the emulated run's summation order.
 #include "gdr/reference/chunked.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
 #include <Eigen/Core>
 
+#include "convert.hpp"
 #include "gdr/core/errors.hpp"
 #include "gdr/reference/numeric.hpp"
 
@@ -18,15 +22,34 @@ namespace gdr::reference {
 namespace {
 
 using Index = std::int64_t;
-using Matrix = Eigen::MatrixXd;  // column-major
-using Vector = Eigen::VectorXd;
-using RowVector = Eigen::RowVectorXd;
+using detail::from_scalar;
+using detail::to_scalar;
+using detail::with_storage;
+
+template <class Scalar>
+using MatrixOf = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>;  // column-major
+template <class Scalar>
+using VectorOf = Eigen::Matrix<Scalar, Eigen::Dynamic, 1>;
+template <class Scalar>
+using RowVectorOf = Eigen::Matrix<Scalar, 1, Eigen::Dynamic>;
 // The bank's two layouts seen as K x V matrices: KV stores h[k][v] at k*V + v (row-major
-// K x V), VK at v*K + k (column-major K x V).
-using RowMajorMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+// K x V), VK at v*K + k (column-major K x V). The bank is read and written as f64.
+using F64Matrix = MatrixOf<double>;
+using F64RowMajorMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 void require_chunk_size(Index chunk_size) {
     if (chunk_size < 1) throw InvalidArgument("chunk_size", "must be >= 1, got " + std::to_string(chunk_size));
+}
+
+// Only the emulated run rounds at the kernel's points: the truth stays the truth.
+void require_options(const ChunkedOptions& options) {
+    require_chunk_size(options.chunk_size);
+    if (options.precision != Precision::truth_fp64 && options.precision != Precision::emulated_fp32)
+        throw InvalidArgument("precision", "must be truth_fp64 or emulated_fp32");
+    if (options.precision == Precision::truth_fp64 && options.rounding_points.any())
+        throw InvalidArgument("rounding_points",
+                              "only the emulated run (emulated_fp32) rounds at a kernel's points; the truth (truth_fp64) "
+                              "takes ChunkRoundingPoints::none()");
 }
 
 // Element offset of (b, t, head, 0) in a strided view (g and beta: of (b, t, head)).
@@ -37,81 +60,161 @@ Index offset_of(const TensorArg& a, Index b, Index t, Index head) {
 // One chunk of one (row, value head), tokens as rows, after the per-token preprocessing
 // the recurrence does: q and k l2-normalised if asked, q times the scale, g = 0 and
 // beta = 1 where absent.
+template <class Scalar>
 struct ChunkInputs {
-    Matrix q, k;  // c x K
-    Matrix v;     // c x V
-    Vector g, beta;
+    MatrixOf<Scalar> q, k;  // c x K
+    MatrixOf<Scalar> v;     // c x V
+    VectorOf<Scalar> g, beta;
     Index size() const { return g.size(); }
 };
 
-// The decays of a chunk of c tokens, between positions 0..c (position p: after p tokens):
-// decay(to, from) = exp(g[from] + ... + g[to - 1]) for from <= to, 0 above the diagonal.
-// Each exponent is summed over its own token range (never a difference of two cumulative
-// sums, never a ratio of exps): see chunked.hpp, "Numerics".
-Matrix decays_between_positions(const Vector& g) {
-    const Index c = g.size();
-    Matrix decay = Matrix::Zero(c + 1, c + 1);
-    for (Index from = 0; from <= c; ++from) {
-        double log_decay = 0;
-        for (Index to = from; to <= c; ++to) {
-            decay(to, from) = std::exp(log_decay);
-            if (to < c) log_decay += g[to];
+// The arithmetic of one chunk in Scalar: the sums in the order chunked.hpp documents and
+// the roundings the ChunkRoundingPoints declare.
+template <class Scalar>
+class ChunkAlgebra {
+    using Matrix = MatrixOf<Scalar>;
+    using Vector = VectorOf<Scalar>;
+    using RowVector = RowVectorOf<Scalar>;
+
+public:
+    ChunkAlgebra(const ChunkRoundingPoints& points, DType input_dtype, DType state_dtype)
+        : points_(points), input_dtype_(input_dtype), state_dtype_(state_dtype) {}
+
+    // x . y. fp64: Eigen's vectorised order. fp32: sequential from index 0 up.
+    template <class X, class Y>
+    static Scalar dot(const X& x, const Y& y) {
+        if constexpr (std::is_same_v<Scalar, double>) {
+            return x.dot(y);
+        } else {
+            Scalar sum(0);
+            for (Index i = 0; i < x.size(); ++i) sum += x[i] * y[i];
+            return sum;
         }
     }
-    return decay;
-}
 
-// X = (I + A)^-1 B for a strictly lower triangular A, by forward substitution:
-// X_i = B_i - sum_{j<i} A_ij X_j. Row i reads only rows j < i (causal, and no product with
-// the zeros above the diagonal, which would turn a later token's NaN into an earlier one's).
-Matrix forward_substitute(const Matrix& a, Matrix b) {
-    for (Index i = 1; i < b.rows(); ++i) b.row(i).noalias() -= a.row(i).head(i) * b.topRows(i);
-    return b;
-}
-
-// One chunk of the recurrence (chunked.hpp's derivation): returns O (c x V) and advances
-// `state` (K x V) past the chunk.
-Matrix advance_chunk(const ChunkInputs& in, Matrix& state) {
-    const Index c = in.size();
-    const Matrix decay = decays_between_positions(in.g);
-    // Gamma_ij = exp(G_i - G_j), tokens i, j = 0..c-1 (token i ends at position i + 1).
-    const Matrix gamma = decay.bottomRightCorner(c, c);
-    const Vector from_start = decay.col(0).tail(c);  // exp(G_i)
-    const RowVector to_end = decay.row(c).tail(c);   // exp(G_c - G_j)
-    const double whole_chunk = decay(c, 0);          // exp(G_c)
-
-    // A = strictLower(diag(beta) (K K^T o Gamma)).
-    Matrix a = Matrix::Zero(c, c);
-    for (Index i = 1; i < c; ++i)
-        for (Index j = 0; j < i; ++j) a(i, j) = in.beta[i] * in.k.row(i).dot(in.k.row(j)) * gamma(i, j);
-
-    // W = T diag(beta) D K and U = T diag(beta) V, with T = (I + A)^-1, in one substitution.
-    const Index K = in.k.cols(), V = in.v.cols();
-    Matrix rhs(c, K + V);
-    rhs.leftCols(K) = (in.beta.cwiseProduct(from_start)).asDiagonal() * in.k;
-    rhs.rightCols(V) = in.beta.asDiagonal() * in.v;
-    const Matrix wu = forward_substitute(a, std::move(rhs));
-    // U' = U - W S: row i is token i's u = beta_i (v_i - (a_i S_{i-1})^T k_i).
-    const Matrix u = wu.rightCols(V) - wu.leftCols(K) * state;
-
-    // O = D Q S + ((Q K^T) o Gamma) U', the second term over j <= i only (causal).
-    Matrix out = from_start.asDiagonal() * (in.q * state);
-    for (Index i = 0; i < c; ++i) {
-        RowVector weights(i + 1);  // (q_i . k_j) Gamma_ij for j <= i
-        for (Index j = 0; j <= i; ++j) weights[j] = in.q.row(i).dot(in.k.row(j)) * gamma(i, j);
-        out.row(i).noalias() += weights * u.topRows(i + 1);
+    // a b. fp64: Eigen's product. fp32: each element a sequential sum over the inner index
+    // from 0 up (never Eigen's blocked float product: chunked.hpp, "Emulated precision").
+    template <class A, class B>
+    static Matrix product(const A& a, const B& b) {
+        if constexpr (std::is_same_v<Scalar, double>) {
+            return a * b;
+        } else {
+            // Column j accumulates a's columns in order l = 0, 1, ...: every element is the
+            // sequential sum sum_l a(i, l) b(l, j), each product rounded, then each addition
+            // (the build enables no FMA, so nothing contracts a * b + c), rows side by side in SIMD.
+            Matrix out = Matrix::Zero(a.rows(), b.cols());
+            for (Index j = 0; j < b.cols(); ++j)
+                for (Index l = 0; l < a.cols(); ++l) out.col(j) += a.col(l) * b(l, j);
+            return out;
+        }
     }
 
-    // S <- exp(G_c) S + K^T diag(exp(G_c - G)) U'.
-    const Matrix decayed_keys = in.k.transpose() * to_end.asDiagonal();  // K x c
-    state = whole_chunk * state + decayed_keys * u;
-    return out;
-}
+    // L B for a lower triangular L: row i sums over j <= i only. The zeros above the
+    // diagonal are never read: 0 x a later token's NaN or Inf would reach an earlier row.
+    static Matrix lower_product(const Matrix& l, const Matrix& b) {
+        Matrix out(l.rows(), b.cols());
+        for (Index i = 0; i < l.rows(); ++i) out.row(i) = product(l.row(i).head(i + 1), b.topRows(i + 1));
+        return out;
+    }
 
+    const ChunkRoundingPoints& points() const { return points_; }
+
+    // x, rounded once to the input dtype (RNE) where `point` is declared.
+    Matrix operand(Matrix x, bool point) const {
+        if (point) round_elements(x, input_dtype_);
+        return x;
+    }
+
+    // One chunk of the recurrence (chunked.hpp's derivation): returns O (c x V) and advances
+    // `state` (K x V) past the chunk.
+    Matrix advance(const ChunkInputs<Scalar>& in, Matrix& state) const {
+        const Index c = in.size();
+        const Matrix decay = decays_between_positions(in.g);
+        // Gamma_ij = exp(G_i - G_j), tokens i, j = 0..c-1 (token i ends at position i + 1).
+        const Matrix gamma = decay.bottomRightCorner(c, c);
+        const Vector from_start = decay.col(0).tail(c);  // exp(G_i)
+        const RowVector to_end = decay.row(c).tail(c);   // exp(G_c - G_j)
+        const Scalar whole_chunk = decay(c, 0);          // exp(G_c)
+
+        // A = strictLower(diag(beta) (K K^T o Gamma)), and T = (I + A)^-1. The products are
+        // whole (one vectorised pass); only their entries j < i (j <= i for P) are read.
+        const Matrix kk = product(in.k, in.k.transpose());
+        Matrix a = Matrix::Zero(c, c);
+        for (Index i = 1; i < c; ++i)
+            for (Index j = 0; j < i; ++j) a(i, j) = in.beta[i] * kk(i, j) * gamma(i, j);
+        const Matrix t = operand(invert_unit_lower(operand(std::move(a), points_.a)), points_.t);
+
+        // W = T diag(beta) D K, U = T diag(beta) V, and U' = U - W S: row i is token i's
+        // u = beta_i (v_i - (a_i S_{i-1})^T k_i).
+        const Matrix gated_keys = operand(in.beta.cwiseProduct(from_start).asDiagonal() * in.k, points_.gated_keys);
+        const Matrix w = operand(lower_product(t, gated_keys), points_.w);
+        const Matrix u = operand(lower_product(t, operand(in.beta.asDiagonal() * in.v, points_.beta_values)), points_.u);
+        const Matrix s = operand(state, points_.state_operand);
+        const Matrix u_prime = operand(u - product(w, s), points_.u_prime);
+
+        // O = D Q S + P U', P = (Q K^T) o Gamma over j <= i only (causal).
+        Matrix out = points_.gated_queries ? product(operand(from_start.asDiagonal() * in.q, true), s)
+                                           : Matrix(from_start.asDiagonal() * product(in.q, s));
+        const Matrix qk = product(in.q, in.k.transpose());
+        Matrix p = Matrix::Zero(c, c);
+        for (Index i = 0; i < c; ++i)
+            for (Index j = 0; j <= i; ++j) p(i, j) = qk(i, j) * gamma(i, j);
+        out += lower_product(operand(std::move(p), points_.p), u_prime);
+
+        // S <- exp(G_c) S + K^T diag(exp(G_c - G)) U'.
+        const Matrix decayed = operand(to_end.transpose().asDiagonal() * u_prime, points_.decayed_u_prime);
+        state = whole_chunk * state + product(in.k.transpose(), decayed);
+        if (points_.state_between_chunks) round_elements(state, state_dtype_);
+        return out;
+    }
+
+private:
+    static void round_elements(Matrix& x, DType dtype) {
+        with_storage(dtype, [&]<class S>(S) { x = x.unaryExpr([](Scalar e) { return to_scalar<Scalar>(from_scalar<S>(e)); }); });
+    }
+
+    // The decays of a chunk of c tokens, between positions 0..c (position p: after p tokens):
+    // decay(to, from) = exp(g[from] + ... + g[to - 1]) for from <= to, 0 above the diagonal.
+    // Each exponent is summed over its own token range (never a difference of two cumulative
+    // sums, never a ratio of exps): see chunked.hpp, "Numerics".
+    static Matrix decays_between_positions(const Vector& g) {
+        const Index c = g.size();
+        Matrix decay = Matrix::Zero(c + 1, c + 1);
+        for (Index from = 0; from <= c; ++from) {
+            Scalar log_decay(0);
+            for (Index to = from; to <= c; ++to) {
+                decay(to, from) = std::exp(log_decay);
+                if (to < c) log_decay += g[to];
+            }
+        }
+        return decay;
+    }
+
+    // T = (I + A)^-1 for a strictly lower triangular A, by forward substitution of I:
+    // T_i = e_i - sum_{j<i} A_ij T_j. Row i reads only rows j < i and columns < i (causal).
+    static Matrix invert_unit_lower(const Matrix& a) {
+        const Index c = a.rows();
+        Matrix t = Matrix::Identity(c, c);
+        for (Index i = 1; i < c; ++i) t.row(i).head(i) = -product(a.row(i).head(i), t.topLeftCorner(i, i));
+        return t;
+    }
+
+    const ChunkRoundingPoints points_;
+    const DType input_dtype_, state_dtype_;
+};
+
+// The run in Scalar: double (truth: f64 storage allowed, checkpoints unrounded) or float
+// (emulated: stores in the problem's dtypes, checkpoints rounded to the state dtype).
+template <class Scalar>
 class ChunkedRun {
+    using ScalarMatrix = MatrixOf<Scalar>;
+    using ScalarVector = VectorOf<Scalar>;
+
 public:
     ChunkedRun(const Problem& problem, const ChunkedOptions& options)
         : p_(problem),
+          algebra_(options.rounding_points, problem.input_dtype, problem.state_dtype),
+          checkpoint_dtype_(std::is_same_v<Scalar, double> ? DType::f64 : problem.state_dtype),
           chunk_(options.chunk_size),
           checkpoints_(options.checkpoints),
           checkpoint_first_(options.checkpoints ? checkpoint_offsets(problem, options.chunk_size)
@@ -119,7 +222,7 @@ public:
           K_(problem.key_dim),
           V_(problem.value_dim),
           group_(problem.num_value_heads / problem.num_heads),
-          scale_(problem.effective_scale()) {}
+          scale_(Scalar(problem.effective_scale())) {}
 
     // The (row, value head) pairs that run: every value head of every active row with at
     // least one token. Each writes only its own o[row, :, hv], bank matrix and checkpoints
@@ -150,15 +253,15 @@ public:
         const RowTokens tokens = row_tokens(p_, row);
         const Index length = tokens.length();
         const Index entry = row_bank_entry(p_, row);
-        Matrix state = load_state(entry, row_read_slot(p_, row), hv);
+        ScalarMatrix state = load_state(entry, row_read_slot(p_, row), hv).template cast<Scalar>();  // exact
         for (Index first = 0; first < length; first += chunk_) {
             const Index c = std::min(chunk_, length - first);  // the tail chunk is shorter, not padded
-            const Matrix out = advance_chunk(load_chunk(tokens, hv, first, c), state);
-            store_outputs(out, tokens, first, hv);
+            const ScalarMatrix out = algebra_.advance(load_chunk(tokens, hv, first, c), state);
+            store_outputs(out.template cast<double>(), tokens, first, hv);
             // Chunks start at multiples of C, so a full chunk ends at one: a checkpoint.
-            if (checkpoints_ && c == chunk_) store_checkpoint(state, row, (first + c) / chunk_, hv);
+            if (checkpoints_ && c == chunk_) store_checkpoint(state.template cast<double>(), row, (first + c) / chunk_, hv);
         }
-        if (p_.output_final_state) store_state(state, entry, final_slot(row, length), hv);
+        if (p_.output_final_state) store_state(state.template cast<double>(), entry, final_slot(row, length), hv);
     }
 
 private:
@@ -167,32 +270,40 @@ private:
         return p_.circular() ? (Index(p_.cache_seqlens[row]) + length) % p_.slots() : 0;
     }
 
-    ChunkInputs load_chunk(const RowTokens& tokens, Index hv, Index first, Index c) const {
+    // The chunk's inputs in Scalar (every stored input is exact in float), normalised and
+    // scaled in Scalar, Q and K then rounded if normalised_qk is declared.
+    ChunkInputs<Scalar> load_chunk(const RowTokens& tokens, Index hv, Index first, Index c) const {
         const Index head = hv / group_;  // q/k head of this value head
-        ChunkInputs in{Matrix(c, K_), Matrix(c, K_), Matrix(c, V_), Vector(c), Vector(c)};
-        Vector q(K_), k(K_), v(V_);
+        ChunkInputs<Scalar> in{ScalarMatrix(c, K_), ScalarMatrix(c, K_), ScalarMatrix(c, V_), ScalarVector(c),
+                               ScalarVector(c)};
+        Eigen::VectorXd q(K_), k(K_), v(V_);
         for (Index i = 0; i < c; ++i) {
             const Index b = tokens.batch_row, token = tokens.begin + first + i;
             load_doubles(p_.q.data, p_.q.dtype, offset_of(p_.q, b, token, head), K_, q.data());
             load_doubles(p_.k.data, p_.k.dtype, offset_of(p_.k, b, token, head), K_, k.data());
             load_doubles(p_.v.data, p_.v.dtype, offset_of(p_.v, b, token, hv), V_, v.data());
+            in.q.row(i) = q.transpose().cast<Scalar>();
+            in.k.row(i) = k.transpose().cast<Scalar>();
+            in.v.row(i) = v.transpose().cast<Scalar>();
             if (p_.use_qk_l2norm) {
-                q /= std::sqrt(q.squaredNorm() + 1e-6);
-                k /= std::sqrt(k.squaredNorm() + 1e-6);
+                in.q.row(i) /= std::sqrt(algebra_.dot(in.q.row(i), in.q.row(i)) + Scalar(1e-6));
+                in.k.row(i) /= std::sqrt(algebra_.dot(in.k.row(i), in.k.row(i)) + Scalar(1e-6));
             }
-            in.q.row(i) = scale_ * q.transpose();  // the scale after the normalisation
-            in.k.row(i) = k.transpose();
-            in.v.row(i) = v.transpose();
-            in.g[i] = p_.g.present() ? load_double(p_.g.data, p_.g.dtype, offset_of(p_.g, b, token, hv)) : 0.0;
-            in.beta[i] = p_.beta.present() ? load_double(p_.beta.data, p_.beta.dtype, offset_of(p_.beta, b, token, hv))
-                                           : 1.0;
+            in.q.row(i) *= scale_;  // the scale after the normalisation
+            in.g[i] = p_.g.present() ? Scalar(load_double(p_.g.data, p_.g.dtype, offset_of(p_.g, b, token, hv))) : Scalar(0);
+            in.beta[i] = p_.beta.present()
+                             ? Scalar(load_double(p_.beta.data, p_.beta.dtype, offset_of(p_.beta, b, token, hv)))
+                             : Scalar(1);
         }
+        const bool round_qk = algebra_.points().normalised_qk;
+        in.q = algebra_.operand(std::move(in.q), round_qk);
+        in.k = algebra_.operand(std::move(in.k), round_qk);
         return in;
     }
 
     // o rows of the chunk, each rounded once to o's storage dtype (f64: not at all).
-    void store_outputs(const Matrix& out, const RowTokens& tokens, Index first, Index hv) const {
-        const RowMajorMatrix rows = out;  // one token's V values contiguous
+    void store_outputs(const F64Matrix& out, const RowTokens& tokens, Index first, Index hv) const {
+        const F64RowMajorMatrix rows = out;  // one token's V values contiguous
         for (Index i = 0; i < out.rows(); ++i)
             store_doubles(p_.o.data, p_.o.dtype, offset_of(p_.o, tokens.batch_row, tokens.begin + first + i, hv), 1, V_,
                           rows.row(i).data());
@@ -204,43 +315,60 @@ private:
     }
 
     // A K x V matrix from / into K * V elements in the bank's layout.
-    Matrix from_layout(const double* stored) const {
-        if (p_.layout == Layout::KV) return Eigen::Map<const RowMajorMatrix>(stored, K_, V_);
-        return Eigen::Map<const Matrix>(stored, K_, V_);
+    F64Matrix from_layout(const double* stored) const {
+        if (p_.layout == Layout::KV) return Eigen::Map<const F64RowMajorMatrix>(stored, K_, V_);
+        return Eigen::Map<const F64Matrix>(stored, K_, V_);
     }
-    void to_layout(const Matrix& state, double* stored) const {
+    void to_layout(const F64Matrix& state, double* stored) const {
         if (p_.layout == Layout::KV)
-            Eigen::Map<RowMajorMatrix>(stored, K_, V_) = state;
+            Eigen::Map<F64RowMajorMatrix>(stored, K_, V_) = state;
         else
-            Eigen::Map<Matrix>(stored, K_, V_) = state;
+            Eigen::Map<F64Matrix>(stored, K_, V_) = state;
     }
 
-    Matrix load_state(Index n, Index slot, Index hv) const {
+    F64Matrix load_state(Index n, Index slot, Index hv) const {
         std::vector<double> stored(std::size_t(K_ * V_));
         load_doubles(p_.state, p_.state_storage, matrix_offset(n, slot, hv), K_ * V_, stored.data());  // exact
         return from_layout(stored.data());
     }
 
     // Rounded once to the bank's storage dtype (f64: not at all).
-    void store_state(const Matrix& state, Index n, Index slot, Index hv) const {
+    void store_state(const F64Matrix& state, Index n, Index slot, Index hv) const {
         std::vector<double> stored(std::size_t(K_ * V_));
         to_layout(state, stored.data());
         store_doubles(p_.state, p_.state_storage, matrix_offset(n, slot, hv), 1, K_ * V_, stored.data());
     }
 
-    // The state after m * C tokens of `row` (m >= 1), unrounded, at its place (chunked.hpp).
-    void store_checkpoint(const Matrix& state, Index row, Index m, Index hv) const {
-        const Index matrix = (checkpoint_first_[std::size_t(row)] + m - 1) * p_.num_value_heads + hv;
-        to_layout(state, checkpoints_ + matrix * K_ * V_);
+    // The state after m * C tokens of `row` (m >= 1) at its place (chunked.hpp), rounded once
+    // to checkpoint_dtype_ (f64: not at all).
+    void store_checkpoint(const F64Matrix& state, Index row, Index m, Index hv) const {
+        double* const place = checkpoints_ + ((checkpoint_first_[std::size_t(row)] + m - 1) * p_.num_value_heads + hv) * K_ * V_;
+        to_layout(state, place);
+        round_doubles(checkpoint_dtype_, place, K_ * V_, place);
     }
 
     const Problem& p_;
+    const ChunkAlgebra<Scalar> algebra_;
+    const DType checkpoint_dtype_;
     const Index chunk_;
     double* const checkpoints_;
     const std::vector<Index> checkpoint_first_;
     const Index K_, V_, group_;
-    const double scale_;
+    const Scalar scale_;
 };
+
+// The (row, head) pairs on every thread OpenMP gives this caller. Each is independent and
+// keeps its working storage local: the result is bitwise the same for any thread count
+// (oracle_threads.hpp sets it).
+template <class Scalar>
+void run_in_parallel(const Problem& problem, const ChunkedOptions& options) {
+    const ChunkedRun<Scalar> run(problem, options);
+    run.zero_inactive_rows();
+    const std::vector<std::pair<Index, Index>> heads = run.heads();
+    const auto count = std::int64_t(heads.size());
+#pragma omp parallel for schedule(dynamic, 1) if (count > 1)
+    for (std::int64_t i = 0; i < count; ++i) run.run_head(heads[std::size_t(i)].first, heads[std::size_t(i)].second);
+}
 
 }  // namespace
 
@@ -253,18 +381,15 @@ std::vector<std::int64_t> checkpoint_offsets(const Problem& problem, std::int64_
 }
 
 void run_chunked(const Problem& problem, const ChunkedOptions& options) {
-    // Everything is checked before anything is written.
-    validate(problem, {.arrays_on_host = true, .allow_f64_storage = true});
-    require_chunk_size(options.chunk_size);
-
-    const ChunkedRun run(problem, options);
-    run.zero_inactive_rows();
-    const std::vector<std::pair<Index, Index>> heads = run.heads();
-    const auto count = std::int64_t(heads.size());
-    // Each (row, head) is independent and keeps its working storage local: the result is
-    // bitwise the same for any thread count (oracle_threads.hpp sets it).
-#pragma omp parallel for schedule(dynamic, 1) if (count > 1)
-    for (std::int64_t i = 0; i < count; ++i) run.run_head(heads[std::size_t(i)].first, heads[std::size_t(i)].second);
+    // Everything is checked before anything is written; only the truth run may keep o and the
+    // bank in f64 (the emulated run must store exactly what a kernel stores).
+    require_options(options);
+    const bool truth = options.precision == Precision::truth_fp64;
+    validate(problem, {.arrays_on_host = true, .allow_f64_storage = truth});
+    if (truth)
+        run_in_parallel<double>(problem, options);
+    else
+        run_in_parallel<float>(problem, options);
 }
 
 }  // namespace gdr::reference

@@ -3,6 +3,9 @@
 // case the generator draws, for every chunk size, across chunk and sequence boundaries, in
 // circular mode, split into two calls and at its checkpoints. The comparison itself is
 // tested too: each of its checks is shown a wrong answer and must reject it.
+// Then the emulated run (Rlp of a chunk kernel, "chunked Rlp" tests) against the fp64 oracle:
+// fp32 accuracy with no rounding points, a few units of the input dtype's roundoff with a
+// tensor core's, each rounding point effective alone, bitwise determinism, invalid options.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -22,6 +25,7 @@
 #include "gdr/harness/case_gen.hpp"
 #include "gdr/reference/chunked.hpp"
 #include "gdr/reference/numeric.hpp"
+#include "gdr/reference/oracle_threads.hpp"
 #include "support/host_case_tools.hpp"
 #include "support/rc_property.hpp"
 
@@ -33,6 +37,9 @@ using gdr::harness::HostCase;
 using gdr::harness::HostTensor;
 using gdr::harness::RunBuffers;
 using gdr::reference::ChunkedOptions;
+using gdr::reference::ChunkRoundingPoints;
+using gdr::reference::kChunkRoundingPoints;
+using gdr::reference::NamedRoundingPoint;
 using gdr::reference::Precision;
 using namespace gdr::testing;
 
@@ -150,18 +157,20 @@ struct ChunkedResult {
     std::vector<double> checkpoints;      // kUnwritten where not written
 };
 
-// run_chunked on `c` with chunk size C. o in `o_storage` (poisoned first: an element never
-// written stays NaN); the bank in `bank_storage` holding the initial values everywhere (no
-// poison: slots the chunked path does not write must come back bitwise as they were).
+// run_chunked on `c` with chunk size C and `base`'s precision and rounding points. o in
+// `o_storage` (poisoned first: an element never written stays NaN); the bank in
+// `bank_storage` holding the initial values everywhere (no poison: slots the chunked path does
+// not write must come back bitwise as they were).
 ChunkedResult run_chunked_case(const HostCase& c, Index chunk, bool with_checkpoints = false,
-                               DType o_storage = DType::f64, DType bank_storage = DType::f64) {
+                               DType o_storage = DType::f64, DType bank_storage = DType::f64,
+                               ChunkedOptions options = {}) {
     ChunkedResult result;
     const CaseSpec& s = c.spec;
     result.buffers.o = HostTensor(o_storage, {s.varlen ? 1 : s.batch, s.seq_len, s.num_value_heads, s.value_dim});
     result.buffers.o.poison();
     result.buffers.bank = c.initial_bank.converted(bank_storage);
     const gdr::Problem problem = gdr::harness::make_problem(c, result.buffers);
-    ChunkedOptions options{.chunk_size = chunk};
+    options.chunk_size = chunk;
     if (with_checkpoints) {
         result.checkpoint_first = gdr::reference::checkpoint_offsets(problem, chunk);
         result.checkpoints.assign(std::size_t(result.checkpoint_first.back() * s.num_value_heads * s.key_dim * s.value_dim),
@@ -193,6 +202,31 @@ struct Agreement {
     }
 };
 
+// For every active (row, value head) of `c`: report(is_state, relative disagreement, where)
+// for its o over the row's tokens and for its written final state, `x` against `truth` (whose
+// final states lie at truth_slot(row)), each against its term scale.
+void each_disagreement(const HostCase& c, const RunBuffers& x, const RunBuffers& truth,
+                       const std::function<Index(Index)>& truth_slot,
+                       const std::function<void(bool, double, const std::string&)>& report) {
+    for (Index row = 0; row < c.spec.rows(); ++row) {
+        if (!c.row_is_active(row)) continue;
+        for (Index hv = 0; hv < c.spec.num_value_heads; ++hv) {
+            const std::string where = "row " + std::to_string(row) + " hv " + std::to_string(hv);
+            const TermScale terms = term_scale(c, row, hv);
+            report(false,
+                   relative_disagreement(row_head_output(c, x.o, row, hv), row_head_output(c, truth.o, row, hv),
+                                         terms.output),
+                   "o of " + where);
+            if (!writes_state(c, row)) continue;
+            const Index n = c.bank_entry(row);
+            report(true,
+                   relative_disagreement(bank_matrix(x.bank, n, final_slot(c, row), hv),
+                                         bank_matrix(truth.bank, n, truth_slot(row), hv), terms.state),
+                   "final state of " + where);
+        }
+    }
+}
+
 // The chunked result on `c` against `truth`, the recurrence's run on `c` (or on a case that
 // means the same, whose final states lie at truth_slot(row)): o per (row, hv) relatively,
 // inactive rows exactly 0, each written state relatively, and every other bank element of
@@ -201,23 +235,12 @@ Agreement compare(const HostCase& c, const ChunkedResult& chunked, const RunBuff
                   const std::function<Index(Index)>& truth_slot) {
     Agreement a;
     const CaseSpec& s = c.spec;
-    for (Index row = 0; row < s.rows(); ++row) {
-        for (Index hv = 0; hv < s.num_value_heads; ++hv) {
-            const std::vector<double> o = row_head_output(c, chunked.buffers.o, row, hv);
-            if (!c.row_is_active(row)) {
-                for (double x : o) a.inactive_not_zero += !(x == 0.0);
-                continue;
-            }
-            const std::string where = "row " + std::to_string(row) + " hv " + std::to_string(hv);
-            const TermScale terms = term_scale(c, row, hv);
-            a.note(relative_disagreement(o, row_head_output(c, truth.o, row, hv), terms.output), "o of " + where);
-            if (!writes_state(c, row)) continue;
-            const Index n = c.bank_entry(row);
-            a.note(relative_disagreement(bank_matrix(chunked.buffers.bank, n, final_slot(c, row), hv),
-                                         bank_matrix(truth.bank, n, truth_slot(row), hv), terms.state),
-                   "final state of " + where);
-        }
-    }
+    each_disagreement(c, chunked.buffers, truth, truth_slot,
+                      [&](bool, double relative, const std::string& where) { a.note(relative, where); });
+    for (Index row = 0; row < s.rows(); ++row)
+        if (!c.row_is_active(row))
+            for (Index hv = 0; hv < s.num_value_heads; ++hv)
+                for (double x : row_head_output(c, chunked.buffers.o, row, hv)) a.inactive_not_zero += !(x == 0.0);
     std::set<std::pair<Index, Index>> written;  // (entry, slot)
     for (Index row = 0; row < s.rows(); ++row)
         if (writes_state(c, row)) written.emplace(c.bank_entry(row), final_slot(c, row));
@@ -776,14 +799,15 @@ TEST_CASE("chunked oracle: checkpoint_offsets packs floor of len over C places p
 
 namespace {
 
-// A small valid varlen case with every feature and its f64 buffers, for the invalid-input tests.
+// A small valid varlen case with every feature and its buffers (o in `o_storage`, the bank in
+// `bank_storage`; bf16 inputs and an f32 state), for the invalid-input tests.
 struct InvalidFixture {
     HostCase c;
     RunBuffers buffers;
     gdr::Problem problem;
     std::vector<double> checkpoints = std::vector<double>(4096, kUnwritten);
 
-    InvalidFixture() {
+    explicit InvalidFixture(DType o_storage = DType::f64, DType bank_storage = DType::f64) {
         CaseSpec spec;
         spec.varlen = true;
         spec.seq_lengths = {3, 5};
@@ -793,7 +817,7 @@ struct InvalidFixture {
         spec.circular = true, spec.slots = 2, spec.seqlen_max = 5;
         spec.seed = 3;
         c = gdr::harness::materialize(spec);
-        buffers = RunBuffers{HostTensor(DType::f64, {1, 8, 2, 2}), c.initial_bank.converted(DType::f64), {}};
+        buffers = RunBuffers{HostTensor(o_storage, {1, 8, 2, 2}), c.initial_bank.converted(bank_storage), {}};
         buffers.o.poison();
         problem = gdr::harness::make_problem(c, buffers);
     }
@@ -855,5 +879,373 @@ TEST_CASE("chunked oracle invalid: an invalid problem is rejected by the shared 
         InvalidFixture f;
         f.problem.state_shape[1] = 0;  // Slots
         f.check_rejected({}, "state");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The emulated-precision run (Rlp of a chunk kernel: ChunkedOptions::precision =
+// emulated_fp32 at declared ChunkRoundingPoints) against the fp64 chunked oracle.
+
+namespace {
+
+// Bounds on Rlp's relative disagreement with the fp64 oracle, per (row, value head), o over
+// the row's tokens and each final state (Frobenius, against the larger of the truth and its
+// term scale, as above), before the one rounding of each stored value (EmulatedBound adds it).
+//
+// none(), fp32 arithmetic only: every value is a chain of a few products (K K^T, T, W, W S,
+// U', P U' or K^T U'), each a sequential sum of at most max(K, C) = 64 terms whose error is
+// at most gamma_64 ~ 64 u32 = 3.8e-6 of its terms, plus the exps (a decay's exponent is a
+// sum of up to 64 gates, so its relative error is up to 64 u32 |G|, largest in effect
+// (|G| e^G) at G = -1), carried to later chunks by a non-expanding update (normalised keys,
+// beta in [0, 1]). Errors of that chain add to a few gamma_64 in the worst case and come out
+// near sqrt(n) u32 ~ 1e-6 in practice (worst seen over 2000 drawn cases: 8e-7; printed);
+// 1e-5 (168 u32) leaves room above that and stays far below any rounding to 16 bits
+// (2^-11 = 4.9e-4), which a rounding point leaking into none() would show.
+constexpr double kFp32Bound = 1e-5;
+// tensor_core_bf16(), in units of the input dtype's u (2^-8 bf16, 2^-11 f16). A first-order
+// count, not a proof: each rounding moves its operand by at most u relative, so it changes a
+// product by at most u of that product's terms; a final state passes through at most seven
+// rounded operands on its longest path (Q, K -> diag(beta) D K -> T -> W -> S as an operand ->
+// U' -> decayed U'), so about 7 u of its terms per chunk, the errors of earlier chunks
+// decaying through the contractive update rather than adding up in full. The term scale
+// stands in for those terms (it misses T's growth with correlated keys). Worst seen over
+// 2000 drawn cases: 3.6 u (printed); 16 u leaves room for the second-order terms and for T.
+constexpr double kRoundingsBound = 16;
+// The smallest error tensor_core_bf16() must show on a case where its roundings certainly
+// act (bf16 inputs, l2norm on, gates and beta present, many tokens): a fraction 1/16 of the
+// input dtype's u (2.4e-4 for bf16, 3.1e-5 for f16). An Rlp that rounded nothing stays below
+// kFp32Bound = 1e-5 (4e-8 on those cases).
+constexpr double kRoundingsAtLeast = 1.0 / 16;
+
+ChunkedOptions emulated(const ChunkRoundingPoints& points) {
+    return {.precision = Precision::emulated_fp32, .rounding_points = points};
+}
+
+// Rlp on `c` with chunk size C at `points`: o and the bank in the problem's dtypes, as a
+// kernel stores them (checkpoints too, rounded to the state dtype).
+ChunkedResult run_emulated_case(const HostCase& c, Index chunk, const ChunkRoundingPoints& points,
+                                bool with_checkpoints = false) {
+    return run_chunked_case(c, chunk, with_checkpoints, c.spec.input_dtype, c.spec.state_dtype, emulated(points));
+}
+
+// Rlp's worst relative disagreement with the fp64 oracle, o and final states apart, and
+// whether the rows the call must leave alone were left alone (compare()'s checks).
+struct EmulatedError {
+    double o = 0, state = 0;
+    std::string o_at, state_at;
+    bool others_intact = true;  // inactive o exactly 0, untouched slots bitwise as they were
+    std::string describe() const {
+        std::ostringstream os;
+        os << "o " << o << " at " << o_at << ", state " << state << " at " << state_at
+           << (others_intact ? "" : ", an inactive row or an untouched slot written");
+        return os.str();
+    }
+};
+
+EmulatedError emulated_error(const HostCase& c, const ChunkedResult& emulated, const ChunkedResult& truth) {
+    EmulatedError e;
+    const auto truth_slot = [&](Index row) { return final_slot(c, row); };
+    each_disagreement(c, emulated.buffers, truth.buffers, truth_slot,
+                      [&](bool is_state, double relative, const std::string& where) {
+                          double& worst = is_state ? e.state : e.o;
+                          std::string& at = is_state ? e.state_at : e.o_at;
+                          if (relative > worst || at.empty()) worst = std::max(worst, relative), at = where;
+                      });
+    const Agreement a = compare(c, emulated, truth.buffers, truth_slot);
+    e.others_intact = a.inactive_not_zero == 0 && a.untouched_changed == 0;
+    return e;
+}
+
+// What Rlp may differ from the fp64 oracle by: `internal` (relative, the arithmetic and the
+// declared roundings) plus the one rounding of each stored value, at most u of its dtype of
+// every element and so of the Frobenius norm: o to the input dtype, the state to its own.
+struct EmulatedBound {
+    double o = 0, state = 0;
+    bool holds(const EmulatedError& e) const { return e.o <= o && e.state <= state && e.others_intact; }
+};
+EmulatedBound emulated_bound(const CaseSpec& s, double internal) {
+    return {internal + gdr::reference::unit_roundoff(s.input_dtype),
+            internal + gdr::reference::unit_roundoff(s.state_dtype)};
+}
+// The bound for tensor_core_bf16(): kRoundingsBound units of the input dtype's u.
+EmulatedBound rounded_operands_bound(const CaseSpec& s) {
+    return emulated_bound(s, kRoundingsBound * gdr::reference::unit_roundoff(s.input_dtype));
+}
+// Whether an error shows the declared roundings at work: at least kRoundingsAtLeast of the
+// input dtype's u in the final state (kept f32 by the cases that ask, so that its stored
+// rounding adds nothing).
+bool shows_roundings(const CaseSpec& s, const EmulatedError& e) {
+    return e.state >= kRoundingsAtLeast * gdr::reference::unit_roundoff(s.input_dtype);
+}
+
+// Whether two runs wrote the same bytes: o, the bank and the checkpoints.
+bool same_bytes(const ChunkedResult& x, const ChunkedResult& y) {
+    return x.buffers.o.bytes() == y.buffers.o.bytes() && x.buffers.bank.bytes() == y.buffers.bank.bytes() &&
+           x.checkpoints == y.checkpoints;
+}
+
+// A drawn case for the emulated runs: lengths at and next to multiples of C (draw_lengths)
+// over long rows (keep_long_rows_stable), inputs and states of `config`'s dtypes.
+ComparableCase draw_emulated_case(const CaseGenConfig& config) {
+    ComparableCase drawn{*gen_case(config), *rc::gen::elementOf(kChunkSizes)};
+    draw_lengths(drawn.spec, drawn.chunk);
+    keep_long_rows_stable(drawn.spec);
+    return drawn;
+}
+
+// A serving-like head: bf16 or f16 inputs, l2norm, weak gates and beta, an f32 state (its stored
+// rounding adds nothing, so its error is all the declared roundings'), four sequences of
+// 1 to 5 chunks of C = 64 with a tail, K = V = 64.
+HostCase serving_like_case(DType input_dtype, std::uint64_t seed) {
+    CaseSpec spec;
+    spec.varlen = true;
+    spec.seq_lengths = {300, 64, 1, 129};
+    spec.seq_len = 494;
+    spec.num_heads = 1, spec.num_value_heads = 2, spec.key_dim = 64, spec.value_dim = 64;
+    spec.input_dtype = input_dtype, spec.state_dtype = DType::f32;
+    spec.seed = seed;
+    return gdr::harness::materialize(spec);
+}
+
+}  // namespace
+
+TEST_CASE("chunked Rlp property: with no rounding points the emulated run agrees with the fp64 oracle to fp32 accuracy",
+          "[property][chunked][emulated]") {
+    CaseGenConfig config = long_row_config();
+    config.state_dtypes = {DType::f32};  // the final state's error is then the arithmetic's alone
+    WorstSeen seen_o{"Rlp none() o of f32 inputs"}, seen_state{"Rlp none() final state"};
+    check_property("none() == fp64 to fp32 accuracy", [&] {
+        auto [spec, chunk] = draw_emulated_case(config);
+        const HostCase c = gdr::harness::materialize(spec);
+        log_case(c, chunk);
+        RC_CLASSIFY(spec.input_dtype == DType::f32, "f32 inputs");
+        RC_CLASSIFY(spec.longest_row() > chunk, "several chunks");
+        const EmulatedError e = emulated_error(c, run_emulated_case(c, chunk, ChunkRoundingPoints::none()),
+                                               run_chunked_case(c, chunk));
+        RC_LOG() << e.describe() << '\n';
+        if (spec.input_dtype == DType::f32) seen_o.add(e.o);
+        seen_state.add(e.state);
+        RC_ASSERT(emulated_bound(spec, kFp32Bound).holds(e));
+    });
+}
+
+TEST_CASE("chunked Rlp property: tensor_core_bf16 errs by a few units of the input dtype's roundoff and no more",
+          "[property][chunked][emulated]") {
+    CaseGenConfig config = long_row_config();
+    config.input_dtypes = {DType::bf16, DType::f16};
+    WorstSeen seen{"Rlp tensor_core_bf16() in units of u(input dtype)"};
+    check_property("tensor_core_bf16() within its bound", [&] {
+        auto [spec, chunk] = draw_emulated_case(config);
+        const HostCase c = gdr::harness::materialize(spec);
+        log_case(c, chunk);
+        RC_CLASSIFY(spec.input_dtype == DType::f16, "f16 inputs");
+        RC_CLASSIFY(spec.state_dtype != DType::f32, "f16 or bf16 state");
+        const EmulatedError e = emulated_error(c, run_emulated_case(c, chunk, ChunkRoundingPoints::tensor_core_bf16()),
+                                               run_chunked_case(c, chunk));
+        RC_LOG() << e.describe() << '\n';
+        const double u = gdr::reference::unit_roundoff(spec.input_dtype);
+        if (spec.state_dtype == DType::f32) seen.add(e.state / u);
+        RC_ASSERT(rounded_operands_bound(spec).holds(e));
+    });
+}
+
+TEST_CASE("chunked Rlp: on serving-like heads tensor_core_bf16 errs by about the input dtype's roundoff and none() by fp32's",
+          "[chunked][emulated]") {
+    const Index chunk = 64;
+    for (const DType input : {DType::bf16, DType::f16}) {
+        for (const std::uint64_t seed : {1u, 2u}) {
+            const HostCase c = serving_like_case(input, seed);
+            CAPTURE(gdr::harness::to_text(c.spec));
+            const ChunkedResult truth = run_chunked_case(c, chunk);
+            const EmulatedError none = emulated_error(c, run_emulated_case(c, chunk, ChunkRoundingPoints::none()), truth);
+            const EmulatedError bf16 =
+                emulated_error(c, run_emulated_case(c, chunk, ChunkRoundingPoints::tensor_core_bf16()), truth);
+            const double u = gdr::reference::unit_roundoff(input);
+            std::printf("[chunked Rlp] serving-like %s seed %d: none() o %.3g state %.3g; tensor_core_bf16() o %.3g "
+                        "(%.2f u) state %.3g (%.2f u)\n",
+                        input == DType::bf16 ? "bf16" : "f16", int(seed), none.o, none.state, bf16.o, bf16.o / u,
+                        bf16.state, bf16.state / u);
+            INFO("none(): " << none.describe() << "; tensor_core_bf16(): " << bf16.describe());
+            CHECK(emulated_bound(c.spec, kFp32Bound).holds(none));
+            CHECK(none.state <= kFp32Bound);
+            CHECK(rounded_operands_bound(c.spec).holds(bf16));
+            CHECK(shows_roundings(c.spec, bf16));
+            CHECK_FALSE(shows_roundings(c.spec, none));
+        }
+    }
+}
+
+TEST_CASE("chunked Rlp: each rounding point alone changes the result", "[chunked][emulated]") {
+    // bf16 inputs and state, l2norm with K = 5 (so Q and K are not representable once
+    // normalised), gates and beta, an initial state, 3 chunks of C = 8 (the last a tail):
+    // every point has something to round, state_between_chunks a state to round between chunks.
+    CaseSpec spec;
+    spec.batch = 2, spec.seq_len = 20, spec.num_heads = 1, spec.num_value_heads = 2, spec.key_dim = 5, spec.value_dim = 4;
+    spec.input_dtype = DType::bf16, spec.state_dtype = DType::bf16;
+    spec.seed = 14;
+    const HostCase c = gdr::harness::materialize(spec);
+    const Index chunk = 8;
+    const ChunkedResult none = run_emulated_case(c, chunk, ChunkRoundingPoints::none(), true);
+    const ChunkedResult truth = run_chunked_case(c, chunk);
+    for (const NamedRoundingPoint& point : kChunkRoundingPoints) {
+        CAPTURE(point.name);
+        ChunkRoundingPoints alone = ChunkRoundingPoints::none();
+        alone.*point.flag = true;
+        const ChunkedResult rounded = run_emulated_case(c, chunk, alone, true);
+        CHECK_FALSE(same_bytes(rounded, none));
+        // One rounding point errs no more than all of tensor_core_bf16()'s may.
+        const EmulatedError e = emulated_error(c, rounded, truth);
+        INFO(e.describe());
+        CHECK(rounded_operands_bound(spec).holds(e));
+    }
+}
+
+TEST_CASE("chunked Rlp: the presets are the documented sets", "[chunked][emulated]") {
+    const ChunkRoundingPoints none = ChunkRoundingPoints::none();
+    const ChunkRoundingPoints bf16 = ChunkRoundingPoints::tensor_core_bf16();
+    CHECK_FALSE(none.any());
+    const std::set<std::string> expected{"normalised_qk", "gated_keys",      "beta_values",   "t", "w",
+                                         "u_prime",       "decayed_u_prime", "state_operand", "p"};
+    std::set<std::string> set;
+    for (const NamedRoundingPoint& point : kChunkRoundingPoints) {
+        CHECK_FALSE(none.*point.flag);
+        if (bf16.*point.flag) set.insert(point.name);
+    }
+    CHECK(set == expected);
+}
+
+TEST_CASE("chunked Rlp: the emulated run is bitwise deterministic across runs and thread counts",
+          "[chunked][emulated]") {
+    // Several rows and heads (the parallel loop's units), checkpoints, circular slots.
+    CaseSpec spec;
+    spec.varlen = true;
+    spec.seq_lengths = {37, 0, 16, 50, 5};
+    spec.seq_len = 108;
+    spec.num_heads = 2, spec.num_value_heads = 4, spec.key_dim = 16, spec.value_dim = 8;
+    spec.input_dtype = DType::bf16, spec.state_dtype = DType::bf16;
+    spec.circular = true, spec.slots = 3, spec.seqlen_max = 9;
+    spec.seed = 5;
+    const HostCase c = gdr::harness::materialize(spec);
+    const Index chunk = 16;
+    const int threads = gdr::reference::oracle_threads();
+    for (const ChunkRoundingPoints& points : {ChunkRoundingPoints::none(), ChunkRoundingPoints::tensor_core_bf16()}) {
+        std::vector<ChunkedResult> runs;
+        for (const int count : {1, 1, 2, 3}) {
+            gdr::reference::set_oracle_threads(count);
+            runs.push_back(run_emulated_case(c, chunk, points, true));
+        }
+        gdr::reference::set_oracle_threads(threads);
+        for (std::size_t i = 1; i < runs.size(); ++i) {
+            CAPTURE(i);
+            CHECK(same_bytes(runs[i], runs[0]));
+        }
+    }
+}
+
+TEST_CASE("chunked Rlp: the emulated comparisons reject a wrong answer of every kind", "[chunked][emulated]") {
+    const Index chunk = 64;
+    const HostCase c = serving_like_case(DType::bf16, 1);
+    const ChunkedResult truth = run_chunked_case(c, chunk);
+    const ChunkedResult none = run_emulated_case(c, chunk, ChunkRoundingPoints::none(), true);
+    const ChunkedResult bf16 = run_emulated_case(c, chunk, ChunkRoundingPoints::tensor_core_bf16(), true);
+    const EmulatedBound fp32_bound = emulated_bound(c.spec, kFp32Bound);
+    REQUIRE(fp32_bound.holds(emulated_error(c, none, truth)));
+    REQUIRE(rounded_operands_bound(c.spec).holds(emulated_error(c, bf16, truth)));
+    REQUIRE(shows_roundings(c.spec, emulated_error(c, bf16, truth)));
+    // One element of row 0's first value head, of its o (token 7) or its final state, moved by
+    // `times` x `bound` x what that row and head's disagreement is measured against (the larger
+    // of the truth's norm and the term scale).
+    const Index n = c.bank_entry(0);
+    const TermScale terms = term_scale(c, 0, 0);
+    const auto moved = [&](ChunkedResult result, bool state, double bound, double times) {
+        const std::vector<double> truth_values = state ? bank_matrix(truth.buffers.bank, n, final_slot(c, 0), 0)
+                                                       : row_head_output(c, truth.buffers.o, 0, 0);
+        double norm = 0;
+        for (double x : truth_values) norm += x * x;
+        const double off = times * bound * std::max(std::sqrt(norm), state ? terms.state : terms.output);
+        HostTensor& tensor = state ? result.buffers.bank : result.buffers.o;
+        const Index i = state ? flat(tensor.shape(), {n, final_slot(c, 0), 0, 0, 0}) + 3 : flat(tensor.shape(), {0, 7, 0, 0});
+        tensor.set(i, tensor.get(i) + off);  // rounded to the stored dtype: off is many of its ulps
+        return result;
+    };
+    const EmulatedBound bf16_bound = rounded_operands_bound(c.spec);
+
+    SECTION("none(): one element of the final state off by twice the bound") {
+        CHECK(fp32_bound.holds(emulated_error(c, moved(none, true, fp32_bound.state, 0.5), truth)));
+        CHECK_FALSE(fp32_bound.holds(emulated_error(c, moved(none, true, fp32_bound.state, 2), truth)));
+    }
+    SECTION("none(): one element of o off by twice the bound") {
+        CHECK_FALSE(fp32_bound.holds(emulated_error(c, moved(none, false, fp32_bound.o, 2), truth)));
+    }
+    SECTION("tensor_core_bf16(): one element of the final state off by twice the bound") {
+        CHECK(bf16_bound.holds(emulated_error(c, moved(bf16, true, bf16_bound.state, 0.5), truth)));
+        CHECK_FALSE(bf16_bound.holds(emulated_error(c, moved(bf16, true, bf16_bound.state, 2), truth)));
+    }
+    SECTION("tensor_core_bf16(): one element of o off by twice the bound") {
+        CHECK_FALSE(bf16_bound.holds(emulated_error(c, moved(bf16, false, bf16_bound.o, 2), truth)));
+    }
+    SECTION("tensor_core_bf16(): a run that rounded nothing does not show the roundings") {
+        CHECK_FALSE(shows_roundings(c.spec, emulated_error(c, none, truth)));
+    }
+    SECTION("an inactive row written or an untouched slot changed") {
+        CaseSpec spec = c.spec;
+        spec.indices = gdr::harness::IndicesRule::permutation, spec.inactive_rows = 1, spec.bank_entries = 5;
+        const HostCase with_inactive = gdr::harness::materialize(spec);
+        const ChunkedResult right = run_emulated_case(with_inactive, chunk, ChunkRoundingPoints::none());
+        const ChunkedResult exact = run_chunked_case(with_inactive, chunk);
+        REQUIRE(emulated_error(with_inactive, right, exact).others_intact);
+        Index inactive = -1;
+        for (Index r = 0; r < spec.rows(); ++r)
+            if (!with_inactive.row_is_active(r)) inactive = r;
+        REQUIRE(inactive >= 0);
+        ChunkedResult wrong = right;
+        const RowInfo info = row_info(with_inactive, inactive);
+        wrong.buffers.o.set(flat(wrong.buffers.o.shape(), {info.batch_row, info.begin, 1, 0}), 1e-30);
+        CHECK_FALSE(emulated_error(with_inactive, wrong, exact).others_intact);
+        // An entry no active row names (3 active rows on 5 entries leave two).
+        std::set<Index> named;
+        for (Index r = 0; r < spec.rows(); ++r)
+            if (with_inactive.row_is_active(r)) named.insert(with_inactive.bank_entry(r));
+        Index unused_entry = 0;
+        while (named.count(unused_entry)) ++unused_entry;
+        ChunkedResult changed = right;
+        const Index i = flat(changed.buffers.bank.shape(), {unused_entry, 0, 0, 0, 0});
+        changed.buffers.bank.set(i, changed.buffers.bank.get(i) * 2 + 1);
+        CHECK_FALSE(emulated_error(with_inactive, changed, exact).others_intact);
+    }
+    SECTION("a rounding point that did nothing") {
+        CHECK(same_bytes(none, run_emulated_case(c, chunk, ChunkRoundingPoints::none(), true)));
+        CHECK_FALSE(same_bytes(none, bf16));
+        ChunkedResult one_checkpoint_off = none;
+        one_checkpoint_off.checkpoints[0] = std::nextafter(float(one_checkpoint_off.checkpoints[0]), 1e30f);
+        CHECK_FALSE(same_bytes(none, one_checkpoint_off));
+    }
+}
+
+TEST_CASE("chunked Rlp invalid: rounding points with the truth run and f64 storage with the emulated run are rejected",
+          "[chunked][emulated][invalid]") {
+    InvalidFixture f;
+    REQUIRE_NOTHROW(gdr::reference::run_chunked(f.problem, {.chunk_size = 2}));  // the fixture is valid for the truth
+    for (const NamedRoundingPoint& point : kChunkRoundingPoints) {
+        CAPTURE(point.name);
+        InvalidFixture g;
+        ChunkedOptions options{.chunk_size = 2};
+        options.rounding_points.*point.flag = true;  // precision stays truth_fp64
+        g.check_rejected(options, "rounding_points");
+    }
+    {
+        InvalidFixture g;  // f64 o and bank: the emulated run stores what a kernel stores
+        g.check_rejected(emulated(ChunkRoundingPoints::none()), "state");
+    }
+    {
+        InvalidFixture g(DType::f64, DType::f32);
+        g.check_rejected(emulated(ChunkRoundingPoints::tensor_core_bf16()), "o");
+    }
+    {
+        InvalidFixture g(DType::bf16, DType::f32);
+        ChunkedOptions options = emulated(ChunkRoundingPoints::none());
+        options.precision = static_cast<Precision>(7);
+        g.check_rejected(options, "precision");
+        REQUIRE_NOTHROW(gdr::reference::run_chunked(g.problem, emulated(ChunkRoundingPoints::tensor_core_bf16())));
     }
 }

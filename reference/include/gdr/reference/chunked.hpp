@@ -17,10 +17,13 @@
 // applied by forward substitution):
 //     W = T diag(beta) D K,   U = T diag(beta) V,   U' = U - W S.
 // Then o_i = S_i^T q_i from (1) gives, with Gamma including its diagonal (Gamma_ii = 1),
-//     O = D Q S + ((Q K^T) o Gamma) U',
+//     O = D Q S + P U',   P = (Q K^T) o Gamma  (causal: j <= i only),
 // and (1) at i = c gives the state leaving the chunk:
 //     S <- exp(G_c) S + K^T diag(exp(G_c - G)) U'.
 // (docs/SPEC.md's and issue 14's V' is U' here; their scale is inside Q.)
+// The run forms T explicitly (forward substitution of I, row i from rows j < i), as a
+// tensor-core kernel does, so that W = T (diag(beta) D K) and U = T (diag(beta) V) are
+// matrix products whose operands the emulated run can round (ChunkRoundingPoints).
 //
 // Numerics. Every decay is exp of a sum of gates over a token range, G_i - G_j formed as
 // g_{j+1} + ... + g_i (the same number up to rounding): never a ratio exp(G_i) / exp(G_j),
@@ -44,14 +47,128 @@
 // - Everything else is as docs/SPEC.md says for the recurrence: inactive rows give exact
 //   zero output and leave the bank alone, rows with 0 tokens write nothing, no state is
 //   written without output_final_state.
+//
+// Emulated precision (Rlp of a chunk kernel; ChunkedOptions::precision = emulated_fp32).
+// The same algorithm, one implementation templated on the scalar, run in float: exp in
+// float, every decay's exponent summed in float over its token range, T by forward
+// substitution in float, and every sum strictly sequential in increasing index order: the
+// K-sums (l2norms, K K^T, Q K^T, Q S, W S) and the token sums (T (.), P U', K^T (.)). A
+// sequential sum is the least accurate common order: its error bound grows like the number
+// of terms n (gamma_n = n u), a blocked, tree or tensor-core sum's like log n or n / block,
+// so Rlp's error bounds what a kernel's own fp32 order makes, as the recurrence's Rlp does
+// (fused_recurrent.hpp, ReductionOrder). Eigen's float products would not do: their order
+// is blocked and vectorised, set by the build's SIMD width, and more accurate than a
+// sequential one. The truth run keeps Eigen's products (an fp64 order does not matter).
+// Roundings happen exactly at the declared ChunkRoundingPoints (one RNE rounding to the
+// input dtype, or to the state dtype for state_between_chunks) and where values are stored:
+// o to the input dtype, the final state and checkpoints to the state dtype, once each.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <vector>
 
 #include "gdr/core/problem.hpp"
+#include "gdr/reference/fused_recurrent.hpp"  // Precision
 
 namespace gdr::reference {
+
+// The intermediates of the chunked form (names as in the derivation above) that a chunk
+// kernel may round to the input dtype (f16/bf16; f32 inputs make these no-ops) before using
+// them as operands of a tensor-core matrix product, which multiplies input-dtype operands
+// and accumulates in fp32. A chunk kernel declares the set it rounds; the emulated run
+// rounds exactly there, so that |Rlp - R64| is the error that kernel's own precision
+// implies. Every flag is off in none(); each one changes the result when set alone (on
+// inputs where the rounded value is not already representable).
+struct ChunkRoundingPoints {
+    // Q and K as the chunk holds them: l2-normalised if asked (in fp32, as the recurrence's
+    // Rlp does it) and Q times the scale, rounded once before they enter any product
+    // (K K^T, Q K^T, Q S or (D Q) S, K^T (.)). Needed by a kernel that normalises q and k
+    // in-kernel or scales q before its products; without l2norm and with a power-of-two
+    // scale (or none applied) the inputs are already representable and this does nothing.
+    bool normalised_qk = false;
+    // D Q (the queries scaled by exp(G_i)), rounded as the left operand of (D Q) S. Off:
+    // the kernel multiplies Q S and scales the fp32 product's rows by exp(G_i) afterwards.
+    bool gated_queries = false;
+    // diag(beta) D K (the keys scaled by beta_i exp(G_i)), rounded as the right operand of
+    // W = T (diag(beta) D K).
+    bool gated_keys = false;
+    // diag(beta) V, rounded as the right operand of U = T (diag(beta) V).
+    bool beta_values = false;
+    // A = strictLower(diag(beta) (K K^T o Gamma)), rounded before the substitution that
+    // forms T (a kernel that stores A in the input dtype, or inverts it blockwise with
+    // tensor cores).
+    bool a = false;
+    // T = (I + A)^-1, rounded as the left operand of W = T (.) and U = T (.).
+    bool t = false;
+    // W, rounded as the left operand of W S.
+    bool w = false;
+    // U, rounded before U' = U - W S (a kernel that stores U in the input dtype between
+    // its passes; not a product operand itself).
+    bool u = false;
+    // U' = U - W S (docs/SPEC.md's V'), rounded once formed: the right operand of P U' and
+    // the values the state update scales.
+    bool u_prime = false;
+    // diag(exp(G_c - G)) U', rounded as the right operand of the state update K^T (.). A
+    // kernel that scales the keys instead (K^T diag(exp(G_c - G)) as the left operand) makes
+    // one rounding of the same size on the other side; declare this flag for it too.
+    bool decayed_u_prime = false;
+    // The state S entering the chunk, rounded as the right operand of (D Q) S and W S (the
+    // fp32 state itself carries on unrounded unless state_between_chunks).
+    bool state_operand = false;
+    // P = (Q K^T) o Gamma (masked: j <= i), rounded as the left operand of P U'.
+    bool p = false;
+    // The state after each chunk rounded to the STATE dtype and read back (a kernel that
+    // keeps S in memory in the state dtype between chunks instead of fp32 registers). With
+    // an f32 state it does nothing.
+    bool state_between_chunks = false;
+
+    // Pure fp32: nothing rounded but the stored o, final state and checkpoints.
+    static constexpr ChunkRoundingPoints none() { return {}; }
+    // A tensor-core kernel with every matrix-product operand in the input dtype and fp32
+    // accumulation, fp32 state across chunks: normalised_qk, gated_keys, beta_values, t, w,
+    // u_prime, decayed_u_prime, state_operand and p. Not gated_queries (the decay scales the
+    // fp32 product Q S), not a (T is formed from fp32 A), not u (U' = U - W S is formed in
+    // fp32 registers), not state_between_chunks.
+    static constexpr ChunkRoundingPoints tensor_core_bf16() {
+        ChunkRoundingPoints points;
+        points.normalised_qk = points.gated_keys = points.beta_values = points.t = points.w = true;
+        points.u_prime = points.decayed_u_prime = points.state_operand = points.p = true;
+        return points;
+    }
+    bool any() const;  // any flag set
+    friend bool operator==(const ChunkRoundingPoints&, const ChunkRoundingPoints&) = default;
+};
+
+// Every flag of ChunkRoundingPoints with its name, in declaration order: for declaring a
+// kernel's points by name (a subject's registry entry, a report) and for visiting them all.
+struct NamedRoundingPoint {
+    bool ChunkRoundingPoints::*flag;
+    const char* name;
+};
+inline constexpr std::array<NamedRoundingPoint, 13> kChunkRoundingPoints{{
+    {&ChunkRoundingPoints::normalised_qk, "normalised_qk"},
+    {&ChunkRoundingPoints::gated_queries, "gated_queries"},
+    {&ChunkRoundingPoints::gated_keys, "gated_keys"},
+    {&ChunkRoundingPoints::beta_values, "beta_values"},
+    {&ChunkRoundingPoints::a, "a"},
+    {&ChunkRoundingPoints::t, "t"},
+    {&ChunkRoundingPoints::w, "w"},
+    {&ChunkRoundingPoints::u, "u"},
+    {&ChunkRoundingPoints::u_prime, "u_prime"},
+    {&ChunkRoundingPoints::decayed_u_prime, "decayed_u_prime"},
+    {&ChunkRoundingPoints::state_operand, "state_operand"},
+    {&ChunkRoundingPoints::p, "p"},
+    {&ChunkRoundingPoints::state_between_chunks, "state_between_chunks"},
+}};
+static_assert(sizeof(ChunkRoundingPoints) == kChunkRoundingPoints.size() * sizeof(bool),
+              "a flag of ChunkRoundingPoints is missing from kChunkRoundingPoints");
+
+inline bool ChunkRoundingPoints::any() const {
+    for (const NamedRoundingPoint& point : kChunkRoundingPoints)
+        if (this->*point.flag) return true;
+    return false;
+}
 
 struct ChunkedOptions {
     // C, the tokens per chunk, >= 1. Any C is exact algebra: C = 1 is the recurrence token by
@@ -59,7 +176,8 @@ struct ChunkedOptions {
     std::int64_t chunk_size = 64;
     // Optional state checkpoints, every C tokens (the checkpoint interval is C). Null: none.
     // For each row, the state after m * C of its tokens, for every m >= 1 with m * C <= len
-    // (the final state too when C divides len), unrounded f64, as [HV, K, V] (layout KV) or
+    // (the final state too when C divides len), as f64 (the truth's unrounded, the emulated
+    // run's rounded once to the state dtype), as [HV, K, V] (layout KV) or
     // [HV, V, K] (layout VK) matrices like the bank's. Rows are packed in row order:
     // row r's m-th checkpoint (m = 1, 2, ...) of value head hv is the K x V matrix starting at
     // element ((checkpoint_offsets(...)[r] + m - 1) * HV + hv) * K * V. Every row owns its
@@ -67,6 +185,12 @@ struct ChunkedOptions {
     // places are not written. Checkpoints are written whatever output_final_state says (they
     // are a separate output, not the bank).
     double* checkpoints = nullptr;
+    // truth_fp64: the fp64 oracle above. emulated_fp32: Rlp of a chunk kernel (see
+    // "Emulated precision"), which stores what a kernel stores: o in the input dtype and the
+    // bank in the state dtype (no f64 storage), checkpoints rounded to the state dtype.
+    Precision precision = Precision::truth_fp64;
+    // Where the emulated run rounds (emulated_fp32 only: the truth rounds nothing).
+    ChunkRoundingPoints rounding_points{};
 };
 
 // Per row r, the index of its first checkpoint in ChunkedOptions::checkpoints (in units of
@@ -74,10 +198,12 @@ struct ChunkedOptions {
 // Reads cu_seqlens (host arrays). Throws gdr::InvalidArgument ("chunk_size") for C < 1.
 std::vector<std::int64_t> checkpoint_offsets(const Problem& problem, std::int64_t chunk_size);
 
-// Validates `problem` as run_fused_recurrent's truth run does (host arrays, f64 storage of o
-// and the bank allowed) and the options (gdr::InvalidArgument "chunk_size" for C < 1), before
-// writing anything; then writes o for every row (exact zeros for inactive rows), the final
-// states described above, and the checkpoints. Nothing else is read or written.
+// Validates `problem` as run_fused_recurrent does for the same precision (host arrays; f64
+// storage of o and the bank allowed for the truth run only) and the options
+// (gdr::InvalidArgument "chunk_size" for C < 1, "rounding_points" for any rounding point
+// with truth_fp64), before writing anything; then writes o for every row (exact zeros for
+// inactive rows), the final states described above, and the checkpoints. Nothing else is
+// read or written.
 void run_chunked(const Problem& problem, const ChunkedOptions& options = {});
 
 }  // namespace gdr::reference
