@@ -53,7 +53,13 @@ void launch(const DecodeArgs& a, cudaStream_t stream) {
     // test of a few thousand rows reaches the missing loop).
     const std::int64_t max_rows = GDR_MUTATE(grid_clamp_without_stride_loop, 2048, 65535);
     const dim3 blocks(static_cast<unsigned>(pairs), static_cast<unsigned>(std::min(a.rows, max_rows)));
-    decode_kernel<In, St, Tl><<<blocks, Tl::threads, 0, stream>>>(a);
+    if constexpr (Tl::one_token_kernel) {
+        if (!a.varlen && a.seq_len == 1) {
+            decode_kernel<In, St, Tl, true><<<blocks, Tl::threads, 0, stream>>>(a);
+            return check(cudaGetLastError(), "fused_recurrent_decode launch");
+        }
+    }
+    decode_kernel<In, St, Tl, false><<<blocks, Tl::threads, 0, stream>>>(a);
     check(cudaGetLastError(), "fused_recurrent_decode launch");
 }
 

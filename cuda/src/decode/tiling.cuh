@@ -53,6 +53,9 @@ struct Tiling {
     static constexpr bool whole = Whole;  // every access valid and aligned: no element-wise path
     static constexpr bool packed = Packed;  // a 16-bit state kept packed (PackedStateTile); whole tiles only
     static_assert(Whole || !Packed);
+    // Whether T = 1 without cu_seqlens takes decode_kernel's one-token instance: it spills
+    // nothing where the token loop spills (packed VK; it spills more in f32 KV, bench/NOTES.md).
+    static constexpr bool one_token_kernel = Packed && Layout == LayoutChoice::vk;
     // Where this thread sits: lane_v along v and lane_k along k in its warp.
     static __device__ __forceinline__ int warp() { return threadIdx.x / 32; }
     static __device__ __forceinline__ int lane_v() { return threadIdx.x % 32 % lanes_v; }
