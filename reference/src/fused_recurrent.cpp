@@ -52,6 +52,8 @@ public:
         : p_(problem),
           elementary_(options.elementary),
           resume_bank_(options.resume_bank),
+          writes_every_token_(problem.circular() && problem.output_final_state &&
+                              options.state_writes == StateWrites::every_token),
           order_(options.order),
           magnitudes_(options.magnitudes),
           with_magnitudes_(with_magnitudes),
@@ -107,7 +109,7 @@ public:
     // HeadResults' W for `row`.
     Index written_matrices(Index row) const {
         if (!p_.output_final_state) return 0;
-        return p_.circular() ? std::min(row_tokens(p_, row).length(), p_.slots()) : 1;
+        return writes_every_token_ ? std::min(row_tokens(p_, row).length(), p_.slots()) : 1;
     }
 
 private:
@@ -118,7 +120,6 @@ private:
         const Index head = hv / group_;  // q/k head of this value head
         const Index b = tokens.batch_row;
         const Index T = tokens.length();
-        const bool write_every_token = p_.circular() && p_.output_final_state;
 
         load_state(n, r, hv);
         if (with_magnitudes_) {  // the bank is an input, read exactly
@@ -154,7 +155,7 @@ private:
             }
             store_output(b, token, t, hv);
 
-            if (write_every_token) {
+            if (writes_every_token_) {
                 store_state(n, (r + 1 + t) % slots, hv, t % slots);
                 // The next token starts from what a kernel would read back from the cache.
                 if (t < T - 1 && resume_bank_) resume_from((r + 1 + t) % slots, n, hv);
@@ -164,7 +165,9 @@ private:
                 carry_bounds();  // no round trip: the next token reads the bounds carried
             }
         }
-        if (!p_.circular() && p_.output_final_state) store_state(n, 0, hv, 0);  // no round trip between tokens
+        // One write after the last token, with no round trip between tokens: slot 0, or on
+        // the chunked path the slot the recurrence's last token writes.
+        if (!writes_every_token_ && p_.output_final_state) store_state(n, p_.circular() ? (r + T) % slots : 0, hv, 0);
     }
 
     // sum_k a[k] b[k]. fp64: Eigen's vectorised order. fp32: strictly sequential in the
@@ -401,6 +404,7 @@ private:
     const Problem& p_;
     const ElementaryErrors elementary_;
     const void* const resume_bank_;
+    const bool writes_every_token_;  // circular, written, StateWrites::every_token
     const ReductionOrder order_;
     const Magnitudes magnitudes_;
     const bool with_magnitudes_;
@@ -446,6 +450,8 @@ void validate_run(const Problem& problem, const OracleOptions& options, bool wit
     validate(problem, {.arrays_on_host = true, .allow_f64_storage = truth});
     if (options.resume_bank && !(problem.circular() && problem.output_final_state))
         throw InvalidArgument("resume_bank", "resuming from a subject's slots needs circular mode with output_final_state");
+    if (options.resume_bank && options.state_writes != StateWrites::every_token)
+        throw InvalidArgument("resume_bank", "resuming from a subject's slots needs the state of every token written");
 }
 
 void run_fused_recurrent(const Problem& problem, const OracleOptions& options) {

@@ -23,6 +23,7 @@
 #include "gdr/core/errors.hpp"
 #include "gdr/core/problem.hpp"
 #include "gdr/harness/case_gen.hpp"
+#include "gdr/harness/case_spec.hpp"
 #include "gdr/reference/chunked.hpp"
 #include "gdr/reference/numeric.hpp"
 #include "gdr/reference/oracle_threads.hpp"
@@ -182,6 +183,18 @@ ChunkedResult run_chunked_case(const HostCase& c, Index chunk, bool with_checkpo
 }
 
 RunBuffers run_recurrence(const HostCase& c) { return run_oracle(c, Precision::truth_fp64); }
+
+// The recurrence's truth writing the states the chunked path writes (StateWrites::final_only):
+// in circular mode only the final state, and no round trip between tokens. The bank holds
+// the initial values everywhere (make_run_buffers poisons the slots a decode call writes).
+RunBuffers run_recurrence_final_only(const HostCase& c) {
+    RunBuffers buffers = gdr::harness::make_run_buffers(c, DType::f64, DType::f64);
+    buffers.bank = c.initial_bank.converted(DType::f64);
+    gdr::reference::OracleOptions options;
+    options.state_writes = gdr::reference::StateWrites::final_only;
+    gdr::reference::run_fused_recurrent(gdr::harness::make_problem(c, buffers), options);
+    return buffers;
+}
 
 // What compare() found; holds() is the verdict.
 struct Agreement {
@@ -438,6 +451,21 @@ void log_case(const HostCase& c, Index chunk) {
     RC_LOG() << "C = " << chunk << ", case: " << gdr::harness::to_text(c.spec) << '\n';
 }
 
+// A drawn case, made circular (Slots as drawn, cache_seqlens up to 3 Slots) when
+// `make_circular`, over long rows (keep_long_rows_stable), and a chunk size; logged.
+std::pair<HostCase, Index> draw_circular_case(const CaseGenConfig& config, bool make_circular) {
+    CaseSpec spec = *gen_case(config);
+    if (!spec.circular && make_circular) {
+        spec.circular = true;
+        spec.seqlen_max = *rc::gen::inRange<Index>(0, 3 * spec.slots + 1);
+    }
+    keep_long_rows_stable(spec);
+    const Index chunk = *rc::gen::elementOf(kChunkSizes);
+    HostCase c = gdr::harness::materialize(spec);
+    log_case(c, chunk);
+    return {std::move(c), chunk};
+}
+
 }  // namespace
 
 TEST_CASE("chunked oracle property: agrees with the recurrence on generated cases", "[property][chunked]") {
@@ -498,15 +526,7 @@ TEST_CASE("chunked oracle property: circular mode with an f16 or bf16 state is t
     config.skip_final_state = false;
     WorstSeen seen{"circular f16/bf16 state"};
     check_property("circular, no round trip", [&] {
-        CaseSpec spec = *gen_case(config);
-        if (!spec.circular) {
-            spec.circular = true;
-            spec.seqlen_max = *rc::gen::inRange<Index>(0, 3 * spec.slots + 1);
-        }
-        keep_long_rows_stable(spec);
-        const Index chunk = *rc::gen::elementOf(kChunkSizes);
-        const HostCase c = gdr::harness::materialize(spec);
-        log_case(c, chunk);
+        const auto [c, chunk] = draw_circular_case(config, true);
         // The recurrence from each row's read slot, not circular (so no round trip); its
         // final state lies in slot 0 and the chunked path's in (cache_seqlens + len) mod Slots.
         const Agreement a = compare(c, run_chunked_case(c, chunk), run_recurrence(read_slots_only(c)),
@@ -515,6 +535,66 @@ TEST_CASE("chunked oracle property: circular mode with an f16 or bf16 state is t
         seen.add(a.worst);
         RC_ASSERT(a.holds());
     });
+}
+
+TEST_CASE("chunked oracle property: the recurrence writing only the final state (StateWrites::final_only) is the "
+          "chunked path's truth, f16/bf16 circular states included",
+          "[property][chunked]") {
+    // The harness's truth for a chunk kernel: the recurrence with its bounds, writing what the
+    // chunked path writes. Judged by compare() with the roles turned: the recurrence's o and
+    // final slot against the chunked oracle's, and every other slot of its bank bitwise the
+    // initial one.
+    CaseGenConfig config = long_row_config();
+    config.state_dtypes = {DType::bf16, DType::f16, DType::f32};
+    config.max_seq_len = 20;
+    config.skip_final_state = false;
+    WorstSeen seen{"recurrence, final state only"};
+    check_property("final_only == chunked", [&] {
+        const auto [c, chunk] = draw_circular_case(config, *rc::gen::arbitrary<bool>());
+        RC_CLASSIFY(c.spec.circular && c.spec.slots > 1, "circular, several slots");
+        RC_CLASSIFY(c.spec.state_dtype != DType::f32, "16-bit state");
+        const ChunkedResult recurrent{run_recurrence_final_only(c), {}, {}};
+        const Agreement a = compare(c, recurrent, run_chunked_case(c, chunk).buffers,
+                                    [&](Index row) { return final_slot(c, row); });
+        RC_LOG() << a.describe() << '\n';
+        seen.add(a.worst);
+        RC_ASSERT(a.holds());
+    });
+}
+
+TEST_CASE("chunked oracle: the recurrence's head runs write one state matrix per row with final_only, and resuming "
+          "from a subject's slots needs every token's", "[chunked]") {
+    CaseSpec spec = gdr::harness::parse_text("B=3 T=5 H=1 HV=2 K=8 V=4 slots=4 circular=1 seqlen_max=9 state=bf16 seed=5");
+    const HostCase c = gdr::harness::materialize(spec);
+    RunBuffers buffers = gdr::harness::make_run_buffers(c, DType::f64, DType::f64);
+    const gdr::Problem problem = gdr::harness::make_problem(c, buffers);
+    gdr::reference::OracleOptions options;
+    CHECK(gdr::reference::HeadRecurrence(problem, options, false).written_matrices(0) == 4);  // min(T, Slots)
+    options.state_writes = gdr::reference::StateWrites::final_only;
+    gdr::reference::HeadRecurrence final_only(problem, options, true);
+    CHECK(final_only.written_matrices(0) == 1);
+    // Its one matrix is the whole run's final slot, bounds and all computed.
+    const RunBuffers whole = run_recurrence_final_only(c);
+    const Index matrix = spec.key_dim * spec.value_dim;
+    const auto o_elements = static_cast<std::size_t>(spec.seq_len * spec.value_dim);
+    const auto state_elements = static_cast<std::size_t>(matrix);
+    std::vector<double> o(o_elements), state(state_elements), o_magnitude(o_elements), state_magnitude(state_elements),
+        o_flip(o_elements), state_flip(state_elements);
+    for (Index row = 0; row < spec.rows(); ++row) {
+        if (!c.row_is_active(row)) continue;
+        final_only.run(row, 1, {o.data(), state.data(), o_magnitude.data(), state_magnitude.data(), o_flip.data(),
+                                state_flip.data()});
+        CHECK(state == bank_matrix(whole.bank, c.bank_entry(row), final_slot(c, row), 1));
+        CHECK(o == row_head_output(c, whole.o, row, 1));
+        CHECK(std::all_of(state_flip.begin(), state_flip.end(), [](double x) { return x == 0; }));  // no round trip
+    }
+    options.resume_bank = c.initial_bank.data();
+    try {
+        gdr::reference::HeadRecurrence resumed(problem, options, false);
+        FAIL("resume_bank with final_only was accepted");
+    } catch (const gdr::InvalidArgument& error) {
+        CHECK(error.argument() == "resume_bank");
+    }
 }
 
 TEST_CASE("chunked oracle property: g = 0 everywhere and g = -80 per token agree with the recurrence",

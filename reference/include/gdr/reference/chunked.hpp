@@ -43,7 +43,9 @@
 //   left untouched. And there is no cache-dtype round trip between tokens: the only
 //   roundings are the stored o and the stored final state. So this oracle equals R64 (to
 //   fp64 rounding) except in circular mode with an f16/bf16 state and output_final_state,
-//   where R64 rounds the state between tokens and this oracle does not.
+//   where R64 rounds the state between tokens and this oracle does not. The recurrence
+//   run with OracleOptions::state_writes = final_only writes what this oracle writes and
+//   equals it everywhere (to fp64 rounding): the truth, with its bounds, of a chunk kernel.
 // - Everything else is as docs/SPEC.md says for the recurrence: inactive rows give exact
 //   zero output and leave the bank alone, rows with 0 tokens write nothing, no state is
 //   written without output_final_state.

@@ -65,6 +65,14 @@ struct ElementaryErrors {
     double l2norm = 0;
 };
 
+// The states a circular call writes (docs/SPEC.md). every_token: the recurrence's, as a
+// decode kernel writes them: token t into slot (read + 1 + t) mod Slots, with the
+// cache-dtype round trip between tokens. final_only: the chunked path's, as a prefill
+// kernel writes them: only the final state, into slot (read + length) mod Slots (the slot
+// the last token writes in every_token), and no round trip between tokens, so the truth of
+// a chunk kernel's call with bounds. Without circular mode both write slot 0 once.
+enum class StateWrites { every_token, final_only };
+
 struct OracleOptions {
     Precision precision = Precision::truth_fp64;
     ReductionOrder order = ReductionOrder::forward;
@@ -78,6 +86,8 @@ struct OracleOptions {
     const void* resume_bank = nullptr;
     // The kernel's elementary-function errors that magnitudes' *_flip bounds carry.
     ElementaryErrors elementary{};
+    // every_token (resume_bank needs it) or final_only.
+    StateWrites state_writes = StateWrites::every_token;
 };
 
 // Validates `problem` (host arrays, f64 storage allowed for the truth run) and throws
@@ -93,8 +103,9 @@ void run_fused_recurrent(const Problem& problem, const OracleOptions& options);
 // dtype (state). Null pointers are not written.
 // - o: the row's tokens, [length, V].
 // - state: [W, K x V], one matrix per slot the row writes, in the bank's layout ([K][V] for
-//   KV, [V][K] for VK): circular mode, matrix j is slot (read + 1 + j) mod Slots for
-//   j < min(length, Slots) (the last token to write it); otherwise W = 1, slot 0.
+//   KV, [V][K] for VK): circular mode writing every token, matrix j is slot
+//   (read + 1 + j) mod Slots for j < min(length, Slots) (the last token to write it);
+//   otherwise W = 1: slot 0, or (read + length) mod Slots when circular and final_only.
 // - the bounds (Magnitudes' four arrays, the same shapes): truth run only.
 struct HeadResults {
     double* o = nullptr;
