@@ -10,6 +10,7 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include <Eigen/Core>
@@ -211,10 +212,15 @@ class ChunkedRun {
     using ScalarVector = VectorOf<Scalar>;
 
 public:
-    ChunkedRun(const Problem& problem, const ChunkedOptions& options)
+    // `o_store`, `state_store`: what HeadResults' values round to (run_head with `head`);
+    // the problem's own buffers round to their storage dtypes.
+    ChunkedRun(const Problem& problem, const ChunkedOptions& options, DType o_store = DType::f64,
+               DType state_store = DType::f64)
         : p_(problem),
           algebra_(options.rounding_points, problem.input_dtype, problem.state_dtype),
           checkpoint_dtype_(std::is_same_v<Scalar, double> ? DType::f64 : problem.state_dtype),
+          o_store_(o_store),
+          state_store_(state_store),
           chunk_(options.chunk_size),
           checkpoints_(options.checkpoints),
           checkpoint_first_(options.checkpoints ? checkpoint_offsets(problem, options.chunk_size)
@@ -249,7 +255,9 @@ public:
         }
     }
 
-    void run_head(Index row, Index hv) const {
+    // One head into the problem's o, bank and checkpoints, or, with `head`, into its o
+    // ([length, V]) and state (one K x V matrix in the bank's layout) only.
+    void run_head(Index row, Index hv, const HeadResults* head = nullptr) const {
         const RowTokens tokens = row_tokens(p_, row);
         const Index length = tokens.length();
         const Index entry = row_bank_entry(p_, row);
@@ -257,11 +265,17 @@ public:
         for (Index first = 0; first < length; first += chunk_) {
             const Index c = std::min(chunk_, length - first);  // the tail chunk is shorter, not padded
             const ScalarMatrix out = algebra_.advance(load_chunk(tokens, hv, first, c), state);
-            store_outputs(out.template cast<double>(), tokens, first, hv);
+            store_outputs(out.template cast<double>(), tokens, first, hv, head);
             // Chunks start at multiples of C, so a full chunk ends at one: a checkpoint.
             if (checkpoints_ && c == chunk_) store_checkpoint(state.template cast<double>(), row, (first + c) / chunk_, hv);
         }
-        if (p_.output_final_state) store_state(state.template cast<double>(), entry, final_slot(row, length), hv);
+        if (!p_.output_final_state) return;
+        if (head && head->state) {
+            to_layout(state.template cast<double>(), head->state);
+            round_doubles(state_store_, head->state, K_ * V_, head->state);
+        } else if (!head) {
+            store_state(state.template cast<double>(), entry, final_slot(row, length), hv);
+        }
     }
 
 private:
@@ -301,9 +315,15 @@ private:
         return in;
     }
 
-    // o rows of the chunk, each rounded once to o's storage dtype (f64: not at all).
-    void store_outputs(const F64Matrix& out, const RowTokens& tokens, Index first, Index hv) const {
+    // o rows of the chunk, each rounded once to o's storage dtype (f64: not at all), or into
+    // `head`'s o from row `first`, rounded to o_store_.
+    void store_outputs(const F64Matrix& out, const RowTokens& tokens, Index first, Index hv,
+                       const HeadResults* head) const {
         const F64RowMajorMatrix rows = out;  // one token's V values contiguous
+        if (head) {
+            if (head->o) round_doubles(o_store_, rows.data(), rows.size(), head->o + first * V_);
+            return;
+        }
         for (Index i = 0; i < out.rows(); ++i)
             store_doubles(p_.o.data, p_.o.dtype, offset_of(p_.o, tokens.batch_row, tokens.begin + first + i, hv), 1, V_,
                           rows.row(i).data());
@@ -350,6 +370,7 @@ private:
     const Problem& p_;
     const ChunkAlgebra<Scalar> algebra_;
     const DType checkpoint_dtype_;
+    const DType o_store_, state_store_;
     const Index chunk_;
     double* const checkpoints_;
     const std::vector<Index> checkpoint_first_;
@@ -380,16 +401,51 @@ std::vector<std::int64_t> checkpoint_offsets(const Problem& problem, std::int64_
     return first;
 }
 
-void run_chunked(const Problem& problem, const ChunkedOptions& options) {
-    // Everything is checked before anything is written; only the truth run may keep o and the
-    // bank in f64 (the emulated run must store exactly what a kernel stores).
+// Everything is checked before anything is written; only the truth run may keep o and the
+// bank in f64 (the emulated run must store exactly what a kernel stores).
+void validate_chunked(const Problem& problem, const ChunkedOptions& options) {
     require_options(options);
-    const bool truth = options.precision == Precision::truth_fp64;
-    validate(problem, {.arrays_on_host = true, .allow_f64_storage = truth});
-    if (truth)
+    validate(problem, {.arrays_on_host = true, .allow_f64_storage = options.precision == Precision::truth_fp64});
+}
+
+void run_chunked(const Problem& problem, const ChunkedOptions& options) {
+    validate_chunked(problem, options);
+    if (options.precision == Precision::truth_fp64)
         run_in_parallel<double>(problem, options);
     else
         run_in_parallel<float>(problem, options);
+}
+
+struct HeadChunked::Impl {
+    Problem problem;  // the run keeps a reference to it
+    std::variant<ChunkedRun<double>, ChunkedRun<float>> run;
+
+    static std::variant<ChunkedRun<double>, ChunkedRun<float>> make(const Problem& p, const ChunkedOptions& o) {
+        if (o.precision == Precision::truth_fp64) return ChunkedRun<double>(p, o, DType::f64, DType::f64);
+        return ChunkedRun<float>(p, o, p.input_dtype, p.state_dtype);
+    }
+    Impl(const Problem& p, const ChunkedOptions& o) : problem(p), run(make(problem, o)) {}
+};
+
+HeadChunked::HeadChunked(const Problem& problem, const ChunkedOptions& options) {
+    if (options.checkpoints)
+        throw InvalidArgument("checkpoints", "a head run writes only HeadResults' o and state; run_chunked writes checkpoints");
+    validate_chunked(problem, options);
+    impl_ = std::make_unique<Impl>(problem, options);
+}
+
+HeadChunked::~HeadChunked() = default;
+HeadChunked::HeadChunked(HeadChunked&&) noexcept = default;
+HeadChunked& HeadChunked::operator=(HeadChunked&&) noexcept = default;
+
+std::vector<std::pair<std::int64_t, std::int64_t>> HeadChunked::heads() const {
+    return std::visit([](const auto& r) { return r.heads(); }, impl_->run);
+}
+
+std::int64_t HeadChunked::written_matrices() const { return impl_->problem.output_final_state ? 1 : 0; }
+
+void HeadChunked::run(std::int64_t row, std::int64_t hv, const HeadResults& out) const {
+    std::visit([&](const auto& r) { r.run_head(row, hv, &out); }, impl_->run);
 }
 
 }  // namespace gdr::reference

@@ -597,6 +597,58 @@ TEST_CASE("chunked oracle: the recurrence's head runs write one state matrix per
     }
 }
 
+TEST_CASE("chunked oracle property: head runs (HeadChunked) give run_chunked's stored values, truth and emulated",
+          "[property][chunked]") {
+    CaseGenConfig config = long_row_config();
+    config.skip_final_state = false;
+    check_property("HeadChunked == run_chunked", [&] {
+        const auto [c, chunk] = draw_circular_case(config, *rc::gen::arbitrary<bool>());
+        const CaseSpec& spec = c.spec;
+        const bool emulated = *rc::gen::arbitrary<bool>();
+        RC_CLASSIFY(emulated, "emulated");
+        ChunkedOptions options;
+        options.chunk_size = chunk;
+        if (emulated) {
+            options.precision = Precision::emulated_fp32;
+            options.rounding_points = ChunkRoundingPoints::tensor_core_bf16();
+        }
+        const DType o_storage = emulated ? spec.input_dtype : DType::f64;
+        const DType bank_storage = emulated ? spec.state_dtype : DType::f64;
+        const ChunkedResult whole = run_chunked_case(c, chunk, false, o_storage, bank_storage, options);
+        RunBuffers read_only = gdr::harness::make_run_buffers(c, o_storage, bank_storage);
+        read_only.bank = c.initial_bank.converted(bank_storage);  // the initial values, read
+        const gdr::reference::HeadChunked heads(gdr::harness::make_problem(c, read_only), options);
+        RC_ASSERT(heads.written_matrices() == (spec.output_final_state ? 1 : 0));
+        Index judged = 0;
+        for (const auto& [row, hv] : heads.heads()) {
+            RC_ASSERT(c.row_is_active(row));
+            const Index length = spec.row_tokens(row);
+            std::vector<double> o(std::size_t(length * spec.value_dim)), state(std::size_t(spec.key_dim * spec.value_dim));
+            heads.run(row, hv, {o.data(), spec.output_final_state ? state.data() : nullptr});
+            RC_ASSERT(o == row_head_output(c, whole.buffers.o, row, hv));
+            if (spec.output_final_state)
+                RC_ASSERT(state == bank_matrix(whole.buffers.bank, c.bank_entry(row), final_slot(c, row), hv));
+            ++judged;
+        }
+        RC_CLASSIFY(judged == 0, "no active head");
+    });
+}
+
+TEST_CASE("chunked oracle: a head run refuses checkpoints by name", "[chunked]") {
+    const HostCase c = gdr::harness::materialize(gdr::harness::parse_text("B=2 T=4 H=1 HV=1 K=4 V=4 seed=3"));
+    RunBuffers buffers = gdr::harness::make_run_buffers(c, DType::f64, DType::f64);
+    std::vector<double> places(64);
+    ChunkedOptions options;
+    options.chunk_size = 2;
+    options.checkpoints = places.data();
+    try {
+        gdr::reference::HeadChunked heads(gdr::harness::make_problem(c, buffers), options);
+        FAIL("a head run took checkpoints");
+    } catch (const gdr::InvalidArgument& error) {
+        CHECK(error.argument() == "checkpoints");
+    }
+}
+
 TEST_CASE("chunked oracle property: g = 0 everywhere and g = -80 per token agree with the recurrence",
           "[property][chunked]") {
     CaseGenConfig config = long_row_config();

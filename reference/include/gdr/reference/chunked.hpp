@@ -68,10 +68,12 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
+#include <utility>
 #include <vector>
 
 #include "gdr/core/problem.hpp"
-#include "gdr/reference/fused_recurrent.hpp"  // Precision
+#include "gdr/reference/fused_recurrent.hpp"  // Precision, HeadResults
 
 namespace gdr::reference {
 
@@ -207,5 +209,36 @@ std::vector<std::int64_t> checkpoint_offsets(const Problem& problem, std::int64_
 // inactive rows), the final states described above, and the checkpoints. Nothing else is
 // read or written.
 void run_chunked(const Problem& problem, const ChunkedOptions& options = {});
+
+// One (row, value head) of run_chunked into the caller's storage (HeadResults' o and state)
+// instead of the problem's o and bank, as HeadRecurrence does for the recurrence: the
+// harness judges a chunk kernel one head at a time, with this as its Rlp and the recurrence
+// (StateWrites::final_only, with its bounds) as its truth. Validated once at construction
+// (gdr::InvalidArgument, as run_chunked; "checkpoints" when options ask for them: a head
+// run writes none). The problem's inputs and bank (problem.state: the initial values) are
+// read; problem.o and problem.state are never written.
+// - o: [length, V]; state: one K x V matrix in the bank's layout, the final state, when
+//   output_final_state (written_matrices() == 1), else nothing.
+// - values as run_chunked stores them, held as doubles: the truth unrounded, the emulated
+//   run rounded once to the input dtype (o) or the state dtype (state), whatever the
+//   problem's storage dtypes. The bound pointers of HeadResults are not written.
+// run() keeps no state between calls: one object may serve several threads.
+class HeadChunked {
+public:
+    HeadChunked(const Problem& problem, const ChunkedOptions& options);
+    ~HeadChunked();
+    HeadChunked(HeadChunked&&) noexcept;
+    HeadChunked& operator=(HeadChunked&&) noexcept;
+
+    // The pairs run_chunked runs, in (row, hv) order: every value head of every active row
+    // with at least one token.
+    std::vector<std::pair<std::int64_t, std::int64_t>> heads() const;
+    std::int64_t written_matrices() const;
+    void run(std::int64_t row, std::int64_t hv, const HeadResults& out) const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
 
 }  // namespace gdr::reference
