@@ -2,6 +2,8 @@
 
     decode(q, k, v, g, beta, state, ...)   this project's decode kernel (CUDA tensors) in place
     oracle(q, k, v, g, beta, state, ...)   the reference, R64 or Rlp, on host arrays
+    oracle_chunked(q, k, v, g, beta, state, chunk_size=..., ...)   the chunked form's oracle
+                                            (prefill kernels): R64 or a chunk kernel's Rlp, checkpoints
     check / verify / fuzz / replay          the harness on any Python callable (a Subject)
 
 The semantics are docs/SPEC.md's; the harness's rules, reports and exit codes are the gdr
@@ -9,12 +11,12 @@ tool's (python -m gdr_verify runs its verbs with Python subjects).
 """
 
 from . import _core
-from ._decode import decode, oracle
+from ._decode import CHUNK_ROUNDING_POINTS, decode, oracle, oracle_chunked
 from ._harness import Result, check, fuzz, main, replay, run, verify
 from ._subjects import Limitation, NotSupported, Subject, subject
 
 __version__ = _core.version
 built_with_cuda = _core.built_with_cuda
 
-__all__ = ["decode", "oracle", "check", "verify", "fuzz", "replay", "run", "main", "Result", "Subject", "subject",
+__all__ = ["decode", "oracle", "oracle_chunked", "CHUNK_ROUNDING_POINTS", "check", "verify", "fuzz", "replay", "run", "main", "Result", "Subject", "subject",
            "Limitation", "NotSupported", "built_with_cuda", "__version__"]

@@ -17,13 +17,19 @@ def _settings(layout, scale, use_qk_l2norm, output_final_state):
     return settings
 
 
-def _run(arrays, settings, mode, stream):
+_CALL_ORDER = ("q", "k", "v", "g", "beta", "state", "o", "state_indices", "cache_seqlens", "cu_seqlens")
+
+
+def _crossed(arrays, settings):
+    """The arrays as the _core calls take them, in their order; settings learns their dtypes."""
     storage = {}
     crossed = {name: _arrays.crossing(name, array, storage) for name, array in arrays.items()}
     settings.storage_dtypes = storage
-    _core.run_decode(crossed["q"], crossed["k"], crossed["v"], crossed["g"], crossed["beta"], crossed["state"],
-                     crossed["o"], crossed["state_indices"], crossed["cache_seqlens"], crossed["cu_seqlens"],
-                     settings, mode, stream)
+    return [crossed[name] for name in _CALL_ORDER]
+
+
+def _run(arrays, settings, mode, stream):
+    _core.run_decode(*_crossed(arrays, settings), settings, mode, stream)
 
 
 def decode(q, k, v, g, beta, state, *, state_indices=None, cache_seqlens=None, cu_seqlens=None, layout="kv",
@@ -75,11 +81,66 @@ def oracle(q, k, v, g, beta, state, *, state_indices=None, cache_seqlens=None, c
     dtype and the bank in the state dtype. Returns (o, bank after the call); the arguments
     are not modified.
     """
+    arrays, settings, out, bank_after = _oracle_call(
+        precision, dict(q=q, k=k, v=v, g=g, beta=beta, state=state, state_indices=state_indices,
+                        cache_seqlens=cache_seqlens, cu_seqlens=cu_seqlens),
+        layout, scale, use_qk_l2norm, output_final_state)
+    _run(arrays, settings, precision, 0)
+    return out, bank_after
+
+
+def oracle_chunked(q, k, v, g, beta, state, *, chunk_size=64, state_indices=None, cache_seqlens=None,
+                   cu_seqlens=None, layout="kv", scale=None, use_qk_l2norm=False, output_final_state=True,
+                   precision="truth", rounding_points=(), checkpoints=False):
+    """The chunked (WY) form of the rule on host arrays, for prefill kernels; the arguments are decode's.
+
+    An fp64 algorithm independent of `oracle`'s recurrence, agreeing with it to ~1e-14, with
+    the chunked path's semantics (docs/SPEC.md): in circular mode only the final state is
+    written, into slot (cache_seqlens + length) mod Slots, with no round trip between tokens.
+    chunk_size: C, the tokens per chunk (any C >= 1 gives the same result up to rounding).
+    precision='emulated' with rounding_points (names, e.g. 'tensor_core_bf16' expands to its
+    set, or 'normalised_qk', 'gated_keys', ...; gdr_verify.CHUNK_ROUNDING_POINTS lists them):
+    Rlp of a chunk kernel that rounds those intermediates to the input dtype.
+    checkpoints=True also returns the state after every C tokens of each row, as float64
+    [offsets[-1], HV, K, V] ([.., V, K] for 'vk'), row r's m-th at offsets[r] + m - 1.
+    Returns (o, bank after) or (o, bank after, checkpoints, offsets); the arguments are not
+    modified.
+    """
+    arrays, settings, out, bank_after = _oracle_call(
+        precision, dict(q=q, k=k, v=v, g=g, beta=beta, state=state, state_indices=state_indices,
+                        cache_seqlens=cache_seqlens, cu_seqlens=cu_seqlens),
+        layout, scale, use_qk_l2norm, output_final_state)
+    if isinstance(rounding_points, str):
+        rounding_points = [rounding_points]
+    points = []
+    for name in rounding_points:
+        points.extend(_core.tensor_core_bf16_points() if name == "tensor_core_bf16" else [name])
+    chunk_size = _integer("chunk_size", chunk_size)
+    call = _crossed(arrays, settings)
+    places = offsets = None
+    if checkpoints:
+        offsets = _core.chunked_checkpoint_offsets(*call, settings, chunk_size)
+        heads, K, V = bank_after.shape[-3], q.shape[-1], v.shape[-1]
+        places = np.zeros((offsets[-1], heads) + ((K, V) if settings.layout == "kv" else (V, K)), dtype=np.float64)
+    _core.run_chunked_oracle(*call, settings, precision, chunk_size, points, places)
+    return (out, bank_after, places, offsets) if checkpoints else (out, bank_after)
+
+
+# The names of the chunk kernel rounding points (reference/chunked.hpp, ChunkRoundingPoints).
+CHUNK_ROUNDING_POINTS = tuple(_core.chunk_rounding_points())
+
+
+def _integer(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name}: must be an integer, got {value!r}")
+    return int(value)
+
+
+def _oracle_call(precision, arrays, layout, scale, use_qk_l2norm, output_final_state):
+    """The host arrays, settings, o and the bank copy an oracle run writes."""
     if precision not in ("truth", "emulated"):
         raise ValueError(f"precision: must be 'truth' or 'emulated', got {precision!r}")
-    arrays = {name: _host(name, array) for name, array in dict(
-        q=q, k=k, v=v, g=g, beta=beta, state=state, state_indices=state_indices, cache_seqlens=cache_seqlens,
-        cu_seqlens=cu_seqlens).items()}
+    arrays = {name: _host(name, array) for name, array in arrays.items()}
     settings = _settings(layout, scale, use_qk_l2norm, output_final_state)
     q, v, bank = arrays["q"], arrays["v"], arrays["state"]
     for name in ("q", "v", "state"):
@@ -97,8 +158,7 @@ def oracle(q, k, v, g, beta, state, *, state_indices=None, cache_seqlens=None, c
         out = np.zeros(v.shape, dtype=q.dtype)
         bank_after = np.array(bank, copy=True, order="C")
     arrays.update(state=bank_after, o=out)
-    _run(arrays, settings, precision, 0)
-    return out, bank_after
+    return arrays, settings, out, bank_after
 
 
 def _dtype_name(array):

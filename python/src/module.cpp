@@ -1,8 +1,14 @@
 // gdr_verify._core: the bindings the Python package (gdr_verify/) wraps. Python-facing
 // documentation lives there; this file only converts.
 //   run_decode   the decode kernel (CUDA arrays) or the oracle (host arrays) on framework arrays
+//   run_chunked_oracle, chunked_checkpoint_offsets   the chunked oracle (host arrays)
 //   run_cli      the gdr verbs over the built-in subjects plus Python ones
+#include <algorithm>
+#include <array>
+#include <cstdint>
+
 #include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
 #include <nanobind/stl/map.h>
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/string.h>
@@ -14,6 +20,7 @@
 #include "cli.hpp"
 #include "gdr/core/errors.hpp"
 #include "gdr/harness/version.hpp"
+#include "gdr/reference/chunked.hpp"
 #include "gdr/reference/fused_recurrent.hpp"
 #include "gdr/subjects/builtin.hpp"
 #include "python_subject.hpp"
@@ -70,6 +77,81 @@ void run_decode(const DecodeArrays& arrays, const DecodeSettings& settings, cons
         mode == "truth" ? reference::Precision::truth_fp64 : reference::Precision::emulated_fp32;
     nb::gil_scoped_release released;
     reference::run_fused_recurrent(call.problem, {precision, reference::ReductionOrder::forward});
+}
+
+// The chunked oracle's options from the Python arguments: a rounding point by its name
+// (reference::kChunkRoundingPoints), each one at most once.
+reference::ChunkedOptions chunked_options(const std::string& precision, std::int64_t chunk_size,
+                                          const std::vector<std::string>& rounding_points) {
+    if (precision != "truth" && precision != "emulated")
+        throw InvalidArgument("precision", fmt::format("must be 'truth' or 'emulated', got '{}'", precision));
+    reference::ChunkedOptions options;
+    options.chunk_size = chunk_size;
+    options.precision = precision == "truth" ? reference::Precision::truth_fp64 : reference::Precision::emulated_fp32;
+    for (const std::string& name : rounding_points) {
+        const auto* point = std::find_if(reference::kChunkRoundingPoints.begin(), reference::kChunkRoundingPoints.end(),
+                                         [&](const reference::NamedRoundingPoint& p) { return name == p.name; });
+        if (point == reference::kChunkRoundingPoints.end()) {
+            std::string known;
+            for (const reference::NamedRoundingPoint& p : reference::kChunkRoundingPoints)
+                known += (known.empty() ? "" : ", ") + std::string(p.name);
+            throw InvalidArgument("rounding_points", fmt::format("unknown rounding point '{}'; known: {}", name, known));
+        }
+        if (options.rounding_points.*point->flag)
+            throw InvalidArgument("rounding_points", fmt::format("'{}' is given twice", name));
+        options.rounding_points.*point->flag = true;
+    }
+    return options;
+}
+
+// The names of the rounding points `points` sets (only_set), or of all of them.
+std::vector<std::string> rounding_point_names(const reference::ChunkRoundingPoints& points, bool only_set) {
+    std::vector<std::string> names;
+    for (const reference::NamedRoundingPoint& point : reference::kChunkRoundingPoints)
+        if (!only_set || points.*point.flag) names.push_back(point.name);
+    return names;
+}
+
+// A host problem for the chunked oracle (the arrays as run_decode's oracle takes them).
+Problem chunked_problem(const DecodeArrays& arrays, const DecodeSettings& settings) {
+    const ArrayProblem call = make_array_problem(arrays, settings);
+    if (call.device.cuda) throw InvalidArgument("q", "the oracle runs on host arrays (numpy, or CPU tensors)");
+    return call.problem;
+}
+
+// Per row, the index of its first checkpoint, and last the total (reference::checkpoint_offsets).
+std::vector<std::int64_t> checkpoint_offsets_of(const DecodeArrays& arrays, const DecodeSettings& settings,
+                                                std::int64_t chunk_size) {
+    return reference::checkpoint_offsets(chunked_problem(arrays, settings), chunk_size);
+}
+
+// run_chunked, with its checkpoints written into `checkpoints` when given: f64, C-contiguous,
+// [checkpoint_offsets(...).back(), HV, K, V] (layout 'vk': V and K swapped), on the host.
+void run_chunked_oracle(const DecodeArrays& arrays, const DecodeSettings& settings, const std::string& precision,
+                        std::int64_t chunk_size, const std::vector<std::string>& rounding_points,
+                        std::optional<OutputArray> checkpoints) {
+    reference::ChunkedOptions options = chunked_options(precision, chunk_size, rounding_points);
+    const Problem problem = chunked_problem(arrays, settings);
+    if (checkpoints) {
+        const std::int64_t places = reference::checkpoint_offsets(problem, chunk_size).back();
+        const bool kv = problem.layout == Layout::KV;
+        const std::array<std::int64_t, 4> shape{places, problem.num_value_heads, kv ? problem.key_dim : problem.value_dim,
+                                                kv ? problem.value_dim : problem.key_dim};
+        const OutputArray& c = *checkpoints;
+        bool matches = c.ndim() == 4 && c.device_type() == nb::device::cpu::value && c.dtype() == nb::dtype<double>();
+        std::int64_t stride = 1;
+        for (int d = 3; matches && d >= 0; --d) {
+            matches = std::int64_t(c.shape(std::size_t(d))) == shape[std::size_t(d)] &&
+                      (shape[std::size_t(d)] == 1 || c.stride(std::size_t(d)) == stride);
+            stride *= shape[std::size_t(d)];
+        }
+        if (!matches)
+            throw InvalidArgument("checkpoints", fmt::format("must be a C-contiguous float64 host array of shape [{}, {}, {}, {}]",
+                                                             shape[0], shape[1], shape[2], shape[3]));
+        options.checkpoints = static_cast<double*>(c.data());
+    }
+    nb::gil_scoped_release released;
+    reference::run_chunked(problem, options);
 }
 
 harness::MathMode parse_math_mode_argument(const std::string& text) {
@@ -146,6 +228,34 @@ NB_MODULE(_core, m) {
         },
         "q"_a, "k"_a, "v"_a, "g"_a.none(), "beta"_a.none(), "state"_a, "o"_a, "state_indices"_a.none(),
         "cache_seqlens"_a.none(), "cu_seqlens"_a.none(), "settings"_a, "mode"_a, "stream"_a);
+
+    m.def(
+        "run_chunked_oracle",
+        [](InputArray q, InputArray k, InputArray v, std::optional<InputArray> g, std::optional<InputArray> beta,
+           OutputArray state, OutputArray o, std::optional<InputArray> state_indices,
+           std::optional<InputArray> cache_seqlens, std::optional<InputArray> cu_seqlens, DecodeSettings settings,
+           const std::string& precision, std::int64_t chunk_size, const std::vector<std::string>& rounding_points,
+           std::optional<OutputArray> checkpoints) {
+            const DecodeArrays arrays{q, k, v, g, beta, state, o, state_indices, cache_seqlens, cu_seqlens};
+            run_chunked_oracle(arrays, settings, precision, chunk_size, rounding_points, checkpoints);
+        },
+        "q"_a, "k"_a, "v"_a, "g"_a.none(), "beta"_a.none(), "state"_a, "o"_a, "state_indices"_a.none(),
+        "cache_seqlens"_a.none(), "cu_seqlens"_a.none(), "settings"_a, "precision"_a, "chunk_size"_a,
+        "rounding_points"_a, "checkpoints"_a.none());
+    m.def("chunk_rounding_points", [] { return rounding_point_names(gdr::reference::ChunkRoundingPoints{}, false); });
+    m.def("tensor_core_bf16_points",
+          [] { return rounding_point_names(gdr::reference::ChunkRoundingPoints::tensor_core_bf16(), true); });
+    m.def(
+        "chunked_checkpoint_offsets",
+        [](InputArray q, InputArray k, InputArray v, std::optional<InputArray> g, std::optional<InputArray> beta,
+           OutputArray state, OutputArray o, std::optional<InputArray> state_indices,
+           std::optional<InputArray> cache_seqlens, std::optional<InputArray> cu_seqlens, DecodeSettings settings,
+           std::int64_t chunk_size) {
+            const DecodeArrays arrays{q, k, v, g, beta, state, o, state_indices, cache_seqlens, cu_seqlens};
+            return checkpoint_offsets_of(arrays, settings, chunk_size);
+        },
+        "q"_a, "k"_a, "v"_a, "g"_a.none(), "beta"_a.none(), "state"_a, "o"_a, "state_indices"_a.none(),
+        "cache_seqlens"_a.none(), "cu_seqlens"_a.none(), "settings"_a, "chunk_size"_a);
 
     nb::class_<DecodeSettings>(m, "DecodeSettings")
         .def(nb::init<>())
