@@ -183,7 +183,19 @@ void add_resumed_cases(CampaignSummary& summary, const CampaignRecords& records)
 void run_worker(SharedState& shared, const std::function<std::unique_ptr<Subject>(int)>& make_subject, int device,
                 bool& started) {
     const CampaignConfig& config = shared.config;
-    std::unique_ptr<Subject> subject = make_subject(device);
+    std::unique_ptr<Subject> subject;
+    try {
+        subject = make_subject(device);
+    } catch (const std::exception& error) {  // this device's workers stop; the others go on
+        std::lock_guard guard(shared.lock);
+        std::vector<FailedDevice>& failed = shared.summary.failed_devices;
+        if (std::none_of(failed.begin(), failed.end(), [&](const FailedDevice& f) { return f.device == device; })) {
+            failed.push_back({device, error.what()});
+            std::sort(failed.begin(), failed.end(), [](const FailedDevice& a, const FailedDevice& b) { return a.device < b.device; });
+            shared.write_record({{"record", "device_failed"}, {"device", device}, {"reason", error.what()}});
+        }
+        return;
+    }
     {
         std::lock_guard guard(shared.lock);
         if (shared.summary.subject.empty()) shared.summary.subject = subject->name();
@@ -439,6 +451,12 @@ nlohmann::json failure_list_json(const std::vector<CampaignFailure>& failures) {
     return list;
 }
 
+static nlohmann::json failed_devices_json(const std::vector<FailedDevice>& devices) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const FailedDevice& d : devices) out.push_back({{"device", d.device}, {"reason", d.reason}});
+    return out;
+}
+
 nlohmann::json to_json(const CampaignSummary& summary, const CampaignConfig& config) {
     nlohmann::json failures = failure_list_json(summary.failures);
     return {{"record", "summary"},
@@ -455,6 +473,7 @@ nlohmann::json to_json(const CampaignSummary& summary, const CampaignConfig& con
             {"work_budget", config.work_budget},  // shapes which cases are drawn, so the campaign's record
             {"not_run_reason", summary.not_run_reason ? nlohmann::json(*summary.not_run_reason) : nlohmann::json()},
             {"stopped_by", summary.stopped_by ? nlohmann::json(*summary.stopped_by) : nlohmann::json()},
+            {"failed_devices", failed_devices_json(summary.failed_devices)},
             {"resumed_cases", summary.resumed_cases},
             {"workers", summary.workers},
             {"seconds", summary.seconds},
@@ -478,6 +497,9 @@ std::string format_summary(const CampaignSummary& summary) {
         text += fmt::format("{} not supported unexpectedly (no declared limitation covers them), the first: {}\n",
                             summary.unexpected_not_supported, summary.first_unexpected_not_supported);
     if (summary.stopped_by) text += fmt::format("stopped early by {}: the cases under way were finished\n", *summary.stopped_by);
+    for (const FailedDevice& failed : summary.failed_devices)
+        text += fmt::format("device {} FAILED, its workers stopped and the campaign went on without it: {}\n", failed.device,
+                            failed.reason);
     if (summary.resumed_cases > 0) text += fmt::format("{} of the cases were finished by earlier runs (resumed)\n", summary.resumed_cases);
     if (!summary.failures_by_class.empty()) {
         text += "failures by class:\n";

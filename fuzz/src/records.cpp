@@ -57,7 +57,7 @@ CampaignRecords read_campaign_records(const std::filesystem::path& path, const s
                 }
             } else if (kind == "failure") {
                 records.failure_records[record.at("case_number").get<std::int64_t>()] = record;
-            } else if (kind != "summary") {
+            } else if (kind != "summary" && kind != "device_failed") {  // a resumed run tries the device again
                 throw InvalidArgument(argument, where() + ": unknown record '" + kind + "'");
             }
         } catch (const json::exception& error) {

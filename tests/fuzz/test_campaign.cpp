@@ -9,11 +9,14 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <set>
+#include <stdexcept>
 
 #include "gdr/core/errors.hpp"
 #include "gdr/fuzz/campaign.hpp"
+#include "gdr/fuzz/records.hpp"
 #include "gdr/fuzz/replay.hpp"
 #include "gdr/harness/runner.hpp"
 #include "gdr/reference/numeric.hpp"
@@ -274,4 +277,38 @@ TEST_CASE("campaign: about 6 % of cases carry special values", "[campaign]") {
     for (std::int64_t c = 0; c < 1000; ++c) with_specials += campaign_case(config, c).specials.empty() ? 0 : 1;
     CHECK(with_specials >= 30);
     CHECK(with_specials <= 100);
+}
+
+TEST_CASE("campaign: a device whose subject cannot be made stops its workers, the others go on, and the summary "
+          "and records say so", "[campaign]") {
+    CampaignConfig config;
+    config.max_cases = 12;
+    config.out_dir = fresh_dir("device-failed");
+    const auto make = [](int device) -> std::unique_ptr<Subject> {
+        if (device == 1) throw std::runtime_error("cudaSetDevice(1): out of memory");
+        return gdr::testing::cpu_stand_in();
+    };
+    const CampaignSummary summary = run_campaign(config, make, {0, 1, 0, 1}, ToleranceTable::load_default(), nullptr);
+    CHECK(summary.cases == 12);  // device 0's two workers ran every case
+    CHECK(summary.failures.empty());
+    CHECK(summary.failed_devices == std::vector<FailedDevice>{{1, "cudaSetDevice(1): out of memory"}});  // once
+    const nlohmann::json json = gdr::fuzz::to_json(summary, config);
+    CHECK(json.at("failed_devices") == nlohmann::json::parse(R"([{"device": 1, "reason": "cudaSetDevice(1): out of memory"}])"));
+    CHECK(format_summary(summary).find("device 1 FAILED") != std::string::npos);
+    // The records keep it, and a resumed campaign reads them (and tries the device again).
+    std::ifstream jsonl(config.out_dir / "campaign.jsonl");
+    std::string all((std::istreambuf_iterator<char>(jsonl)), std::istreambuf_iterator<char>());
+    CHECK(all.find(R"("record":"device_failed")") != std::string::npos);
+    const gdr::fuzz::CampaignRecords records = gdr::fuzz::read_campaign_records(config.out_dir, "--resume");
+    CHECK(records.cases.size() == 12);
+
+    std::filesystem::remove_all(config.out_dir);
+
+    // Every device failing: no case runs, every device is listed.
+    config.out_dir.clear();
+    const CampaignSummary none = run_campaign(
+        config, [](int device) -> std::unique_ptr<Subject> { throw std::runtime_error("lost " + std::to_string(device)); },
+        {0, 1}, ToleranceTable::load_default(), nullptr);
+    CHECK(none.cases == 0);
+    CHECK(none.failed_devices == std::vector<FailedDevice>{{0, "lost 0"}, {1, "lost 1"}});
 }

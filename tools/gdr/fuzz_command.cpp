@@ -117,8 +117,13 @@ std::vector<CaseReport> junit_reports(const CampaignSummary& summary, const Camp
                                      config.shard_count, summary.cases);
     campaign.seed = config.seed;
     campaign.seconds = summary.seconds;
-    campaign.outcome = summary.not_run_reason ? Outcome::not_run : Outcome::passed;
+    campaign.outcome = summary.not_run_reason ? Outcome::not_run
+                       : summary.failed_devices.empty() ? Outcome::passed
+                                                        : Outcome::failed;
     campaign.message = summary.not_run_reason.value_or("");
+    for (const FailedDevice& failed : summary.failed_devices)
+        campaign.message += fmt::format("{}device {} failed: {}", campaign.message.empty() ? "" : "; ", failed.device,
+                                        failed.reason);
     reports.push_back(campaign);
     for (const CampaignFailure& failure : summary.failures) reports.push_back(failure.report);
     return reports;
@@ -266,6 +271,8 @@ int FuzzCommand::run() const {
     gate.record(entry, !summary.not_run_reason);
     std::vector<std::string> reasons = gate.failures({});
     if (!summary.failures.empty()) reasons.insert(reasons.begin(), fmt::format("{} failures", summary.failures.size()));
+    if (!summary.failed_devices.empty())
+        reasons.push_back(fmt::format("{} of the devices failed (the campaign ran without them)", summary.failed_devices.size()));
     if (gate.strict() && summary.unexpected_not_supported)
         reasons.push_back(fmt::format("strict mode and {} NOT_SUPPORTED that no declared limitation of the subject covers",
                                       summary.unexpected_not_supported));

@@ -139,6 +139,14 @@ struct CampaignFailure {
     std::filesystem::path replay_file;  // empty when out_dir is empty
 };
 
+// A device whose subject could not be made (make_subject threw: a lost device, out of memory,
+// a failed context): its workers stopped, the others went on.
+struct FailedDevice {
+    int device = 0;
+    std::string reason;
+    friend bool operator==(const FailedDevice&, const FailedDevice&) = default;
+};
+
 struct CampaignSummary {
     std::string subject;  // the subject's name
     std::int64_t cases = 0, not_supported = 0;
@@ -157,6 +165,9 @@ struct CampaignSummary {
     std::optional<std::string> not_run_reason;
     // Set when stop_requested() ended the campaign early (its reason).
     std::optional<std::string> stopped_by;
+    // In device order, each once. Not empty: the campaign ran on fewer devices than asked,
+    // which `gdr fuzz` reports as a failure.
+    std::vector<FailedDevice> failed_devices;
     std::int64_t resumed_cases = 0;  // of `cases`, those finished by earlier runs (resume)
     int workers = 0;
     // This run's cases: what each took besides the subject's own runs (generation, the

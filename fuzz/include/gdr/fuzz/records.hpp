@@ -6,6 +6,7 @@
 //    the subject's ms], ...]}                            every progress interval and at the end
 //   {"record": "failure", case_number, ...}              after each failure is shrunk
 //   {"record": "summary", ...}                           when a run ends (not after SIGKILL)
+//   {"record": "device_failed", device, reason}           a device whose subject could not be made
 // A case's coverage mask has bit i set for class coverage_classes[i] of its run's start record.
 // So a campaign killed at any moment loses at most one progress interval of cases, and a
 // failing case whose failure record is missing (killed while shrinking) is known as such.
