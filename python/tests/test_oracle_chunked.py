@@ -77,3 +77,17 @@ def test_invalid_options_are_refused_by_name(change, argument):
     options.update(change)
     with pytest.raises(ValueError, match=f"^{argument}"):
         gdr_verify.oracle_chunked(*arrays.values(), **options)
+
+
+def test_varlen_rows_and_their_checkpoints():
+    # Three sequences of 3, 0 and 5 tokens packed into one row of 8 (cu_seqlens), grouped heads.
+    arrays, options = make_call(B=1, T=8)
+    options["cu_seqlens"] = np.array([0, 3, 3, 8], dtype=np.int32)
+    options["state_indices"] = np.array([4, 0, 2], dtype=np.int64)
+    o, bank = gdr_verify.oracle(*arrays.values(), **options)
+    chunked_o, chunked_bank, checkpoints, offsets = gdr_verify.oracle_chunked(
+        *arrays.values(), chunk_size=2, checkpoints=True, **options)
+    assert relative(chunked_o, o) < 1e-12
+    np.testing.assert_array_equal(chunked_bank[0], arrays["state"][0])  # the empty sequence writes nothing
+    assert relative(chunked_bank[[4, 2]], bank[[4, 2]]) < 1e-12
+    assert list(offsets) == [0, 1, 1, 3] and checkpoints.shape[0] == 3  # floor(3/2), 0, floor(5/2)
