@@ -188,10 +188,11 @@ void run_worker(SharedState& shared, const std::function<std::unique_ptr<Subject
         subject = make_subject(device);
     } catch (const std::exception& error) {  // this device's workers stop; the others go on
         std::lock_guard guard(shared.lock);
-        std::vector<FailedDevice>& failed = shared.summary.failed_devices;
-        if (std::none_of(failed.begin(), failed.end(), [&](const FailedDevice& f) { return f.device == device; })) {
-            failed.push_back({device, error.what()});
-            std::sort(failed.begin(), failed.end(), [](const FailedDevice& a, const FailedDevice& b) { return a.device < b.device; });
+        std::vector<FailedDevice>& failed = shared.summary.failed_devices;  // in device order, each once
+        const auto at = std::lower_bound(failed.begin(), failed.end(), device,
+                                         [](const FailedDevice& f, int d) { return f.device < d; });
+        if (at == failed.end() || at->device != device) {
+            failed.insert(at, {device, error.what()});
             shared.write_record({{"record", "device_failed"}, {"device", device}, {"reason", error.what()}});
         }
         return;
@@ -451,11 +452,15 @@ nlohmann::json failure_list_json(const std::vector<CampaignFailure>& failures) {
     return list;
 }
 
-static nlohmann::json failed_devices_json(const std::vector<FailedDevice>& devices) {
+namespace {
+
+nlohmann::json failed_devices_json(const std::vector<FailedDevice>& devices) {
     nlohmann::json out = nlohmann::json::array();
     for (const FailedDevice& d : devices) out.push_back({{"device", d.device}, {"reason", d.reason}});
     return out;
 }
+
+}  // namespace
 
 nlohmann::json to_json(const CampaignSummary& summary, const CampaignConfig& config) {
     nlohmann::json failures = failure_list_json(summary.failures);

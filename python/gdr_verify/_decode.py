@@ -110,11 +110,7 @@ def oracle_chunked(q, k, v, g, beta, state, *, chunk_size=64, state_indices=None
         precision, dict(q=q, k=k, v=v, g=g, beta=beta, state=state, state_indices=state_indices,
                         cache_seqlens=cache_seqlens, cu_seqlens=cu_seqlens),
         layout, scale, use_qk_l2norm, output_final_state)
-    if isinstance(rounding_points, str):
-        rounding_points = [rounding_points]
-    points = []
-    for name in rounding_points:
-        points.extend(_core.tensor_core_bf16_points() if name == "tensor_core_bf16" else [name])
+    points = [rounding_points] if isinstance(rounding_points, str) else list(rounding_points)
     chunk_size = _integer("chunk_size", chunk_size)
     call = _crossed(arrays, settings)
     places = offsets = None

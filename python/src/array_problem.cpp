@@ -22,11 +22,6 @@ std::string shape_text(const Array& array) {
     return text + "]";
 }
 
-template <typename Array>
-std::int64_t extent(const Array& array, std::size_t dim) {
-    return static_cast<std::int64_t>(array.shape(dim));
-}
-
 DType parse_dtype_name(const std::string& argument, const std::string& text) {
     const auto dtype = parse_dtype(text);
     if (!dtype) throw InvalidArgument(argument, fmt::format("unknown dtype '{}'", text));
@@ -74,17 +69,6 @@ TensorArg tensor_arg(const std::string& name, const Array& array, const DecodeSe
     arg.dtype = float_dtype(name, array, settings);
     for (std::size_t d = 0; d < array.ndim() && d < 4; ++d) arg.stride[d] = array.stride(d);
     return arg;
-}
-
-// Whether the array's strides are the row-major ones of its shape (extent-1 dims aside).
-template <typename Array>
-bool is_contiguous(const Array& array) {
-    std::int64_t expected = 1;
-    for (std::size_t d = array.ndim(); d-- > 0;) {
-        if (extent(array, d) > 1 && array.stride(d) != expected) return false;
-        expected *= extent(array, d);
-    }
-    return true;
 }
 
 template <typename Array>

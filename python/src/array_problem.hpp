@@ -52,6 +52,22 @@ struct ArrayProblem {
     ArrayDevice device;
 };
 
+template <typename Array>
+std::int64_t extent(const Array& array, std::size_t dim) {
+    return static_cast<std::int64_t>(array.shape(dim));
+}
+
+// Whether the array's strides are the row-major ones of its shape (extent-1 dims aside).
+template <typename Array>
+bool is_contiguous(const Array& array) {
+    std::int64_t expected = 1;
+    for (std::size_t d = array.ndim(); d-- > 0;) {
+        if (extent(array, d) > 1 && array.stride(d) != expected) return false;
+        expected *= extent(array, d);
+    }
+    return true;
+}
+
 // Throws gdr::InvalidArgument naming the argument for any mismatch (rank, shape, dtype,
 // device, a bank that is not contiguous, index arrays of the wrong length), then validates
 // the Problem (its index arrays' contents too when they are on the host).

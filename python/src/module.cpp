@@ -79,8 +79,14 @@ void run_decode(const DecodeArrays& arrays, const DecodeSettings& settings, cons
     reference::run_fused_recurrent(call.problem, {precision, reference::ReductionOrder::forward});
 }
 
+void add_rounding_point(reference::ChunkRoundingPoints& points, const reference::NamedRoundingPoint& point) {
+    if (points.*point.flag) throw InvalidArgument("rounding_points", fmt::format("'{}' is given twice", point.name));
+    points.*point.flag = true;
+}
+
 // The chunked oracle's options from the Python arguments: a rounding point by its name
-// (reference::kChunkRoundingPoints), each one at most once.
+// (reference::kChunkRoundingPoints) or "tensor_core_bf16" for that preset's set, each point
+// at most once.
 reference::ChunkedOptions chunked_options(const std::string& precision, std::int64_t chunk_size,
                                           const std::vector<std::string>& rounding_points) {
     if (precision != "truth" && precision != "emulated")
@@ -89,6 +95,12 @@ reference::ChunkedOptions chunked_options(const std::string& precision, std::int
     options.chunk_size = chunk_size;
     options.precision = precision == "truth" ? reference::Precision::truth_fp64 : reference::Precision::emulated_fp32;
     for (const std::string& name : rounding_points) {
+        if (name == "tensor_core_bf16") {
+            const reference::ChunkRoundingPoints preset = reference::ChunkRoundingPoints::tensor_core_bf16();
+            for (const reference::NamedRoundingPoint& point : reference::kChunkRoundingPoints)
+                if (preset.*point.flag) add_rounding_point(options.rounding_points, point);
+            continue;
+        }
         const auto* point = std::find_if(reference::kChunkRoundingPoints.begin(), reference::kChunkRoundingPoints.end(),
                                          [&](const reference::NamedRoundingPoint& p) { return name == p.name; });
         if (point == reference::kChunkRoundingPoints.end()) {
@@ -97,18 +109,14 @@ reference::ChunkedOptions chunked_options(const std::string& precision, std::int
                 known += (known.empty() ? "" : ", ") + std::string(p.name);
             throw InvalidArgument("rounding_points", fmt::format("unknown rounding point '{}'; known: {}", name, known));
         }
-        if (options.rounding_points.*point->flag)
-            throw InvalidArgument("rounding_points", fmt::format("'{}' is given twice", name));
-        options.rounding_points.*point->flag = true;
+        add_rounding_point(options.rounding_points, *point);
     }
     return options;
 }
 
-// The names of the rounding points `points` sets (only_set), or of all of them.
-std::vector<std::string> rounding_point_names(const reference::ChunkRoundingPoints& points, bool only_set) {
+std::vector<std::string> rounding_point_names() {
     std::vector<std::string> names;
-    for (const reference::NamedRoundingPoint& point : reference::kChunkRoundingPoints)
-        if (!only_set || points.*point.flag) names.push_back(point.name);
+    for (const reference::NamedRoundingPoint& point : reference::kChunkRoundingPoints) names.push_back(point.name);
     return names;
 }
 
@@ -138,13 +146,9 @@ void run_chunked_oracle(const DecodeArrays& arrays, const DecodeSettings& settin
         const std::array<std::int64_t, 4> shape{places, problem.num_value_heads, kv ? problem.key_dim : problem.value_dim,
                                                 kv ? problem.value_dim : problem.key_dim};
         const OutputArray& c = *checkpoints;
-        bool matches = c.ndim() == 4 && c.device_type() == nb::device::cpu::value && c.dtype() == nb::dtype<double>();
-        std::int64_t stride = 1;
-        for (int d = 3; matches && d >= 0; --d) {
-            matches = std::int64_t(c.shape(std::size_t(d))) == shape[std::size_t(d)] &&
-                      (shape[std::size_t(d)] == 1 || c.stride(std::size_t(d)) == stride);
-            stride *= shape[std::size_t(d)];
-        }
+        bool matches = c.ndim() == 4 && c.device_type() == nb::device::cpu::value && c.dtype() == nb::dtype<double>() &&
+                       is_contiguous(c);
+        for (std::size_t d = 0; matches && d < 4; ++d) matches = extent(c, d) == shape[d];
         if (!matches)
             throw InvalidArgument("checkpoints", fmt::format("must be a C-contiguous float64 host array of shape [{}, {}, {}, {}]",
                                                              shape[0], shape[1], shape[2], shape[3]));
@@ -242,9 +246,7 @@ NB_MODULE(_core, m) {
         "q"_a, "k"_a, "v"_a, "g"_a.none(), "beta"_a.none(), "state"_a, "o"_a, "state_indices"_a.none(),
         "cache_seqlens"_a.none(), "cu_seqlens"_a.none(), "settings"_a, "precision"_a, "chunk_size"_a,
         "rounding_points"_a, "checkpoints"_a.none());
-    m.def("chunk_rounding_points", [] { return rounding_point_names(gdr::reference::ChunkRoundingPoints{}, false); });
-    m.def("tensor_core_bf16_points",
-          [] { return rounding_point_names(gdr::reference::ChunkRoundingPoints::tensor_core_bf16(), true); });
+    m.def("chunk_rounding_points", &rounding_point_names);
     m.def(
         "chunked_checkpoint_offsets",
         [](InputArray q, InputArray k, InputArray v, std::optional<InputArray> g, std::optional<InputArray> beta,
