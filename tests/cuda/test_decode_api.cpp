@@ -174,11 +174,12 @@ TEST_CASE("cuda decode: refusals come before any launch and write nothing", "[gp
 }
 
 TEST_CASE("cuda decode: each tiling (whole KV and VK tiles of K = 64, 128, 256, packed or not, and the general one) "
-          "passes", "[gpu][decode]") {
-    // The serving shapes take their layout's own kernel (gdr::cuda::decode_tiling); the launch
+          "and each token loop (one token or many) passes", "[gpu][decode]") {
+    // The serving shapes take their layout's own kernel (gdr::cuda::decode_launch); the launch
     // records which one ran, so that each kernel is known to be covered, not just some kernel.
     // A 16-bit state stays packed where every token's state is rounded anyway (T = 1, or
-    // circular and written); a plain call of T = 3 keeps it in f32.
+    // circular and written); a plain call of T = 3 keeps it in f32. T = 1 in packed VK tiles
+    // takes the one-token instance, plain or circular (it stores the next slot).
     using gdr::cuda::DecodeTiling;
     const auto [shape, whole_tiling] = GENERATE(table<const char*, DecodeTiling>({
         {"K=64 V=64 layout=kv", DecodeTiling::whole_kv},
@@ -191,23 +192,26 @@ TEST_CASE("cuda decode: each tiling (whole KV and VK tiles of K = 64, 128, 256, 
         {"K=96 V=64 layout=vk", DecodeTiling::general},   // K short of its capacity (128)
     }));
     const std::string state = GENERATE("f32", "bf16", "f16");
-    const std::string mode = GENERATE("T=3 slots=3 circular=1 seqlen_max=7", "T=3", "T=1");
+    const std::string mode =
+        GENERATE("T=3 slots=3 circular=1 seqlen_max=7", "T=3", "T=1", "T=1 slots=3 circular=1 seqlen_max=7");
     const CaseSpec spec =
         parse_text("B=3 H=2 HV=4 " + mode + " " + shape + " in=bf16 state=" + state + " seed=77");
     const bool packs = state != "f32" && mode != "T=3";
     DecodeTiling expected = whole_tiling;
     if (packs && whole_tiling == DecodeTiling::whole_kv) expected = DecodeTiling::whole_kv_packed;
     if (packs && whole_tiling == DecodeTiling::whole_vk) expected = DecodeTiling::whole_vk_packed;
+    const bool one_token = expected == DecodeTiling::whole_vk_packed && mode.starts_with("T=1");
 
-    std::optional<DecodeTiling> launched;
+    std::optional<gdr::cuda::DecodeLaunch> launched;
     auto subject = gdr::subjects::make_cuda_launch_subject(
         "cuda-decode", "the CUDA decode kernel, its tiling recorded", [&](const gdr::Problem& on_device) {
-            launched = gdr::cuda::decode_tiling(on_device);
+            launched = gdr::cuda::decode_launch(on_device);
             gdr::cuda::fused_recurrent_decode(on_device, nullptr);
         });
     const auto report = gdr::harness::run_case(spec, *subject, gdr::harness::ToleranceTable::load_default());
     INFO(gdr::harness::to_text(spec) << "\n" << gdr::harness::format_failure(report));
     CHECK(report.outcome == gdr::harness::Outcome::passed);
     REQUIRE(launched.has_value());
-    CHECK(*launched == expected);
+    CHECK(launched->tiling == expected);
+    CHECK(launched->one_token == one_token);
 }

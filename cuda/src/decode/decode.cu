@@ -53,7 +53,13 @@ void launch(const DecodeArgs& a, cudaStream_t stream) {
     // test of a few thousand rows reaches the missing loop).
     const std::int64_t max_rows = GDR_MUTATE(grid_clamp_without_stride_loop, 2048, 65535);
     const dim3 blocks(static_cast<unsigned>(pairs), static_cast<unsigned>(std::min(a.rows, max_rows)));
-    decode_kernel<In, St, Tl><<<blocks, Tl::threads, 0, stream>>>(a);
+    if constexpr (Tl::one_token_kernel) {
+        if (one_token_call(a)) {
+            decode_kernel<In, St, Tl, true><<<blocks, Tl::threads, 0, stream>>>(a);
+            return check(cudaGetLastError(), "fused_recurrent_decode launch");
+        }
+    }
+    decode_kernel<In, St, Tl, false><<<blocks, Tl::threads, 0, stream>>>(a);
     check(cudaGetLastError(), "fused_recurrent_decode launch");
 }
 
@@ -218,10 +224,16 @@ DecodeArgs make_args(const Problem& problem) {
 }  // namespace
 
 #ifndef GDR_MUTANTS
-DecodeTiling decode_tiling(const Problem& problem) {
+DecodeLaunch decode_launch(const Problem& problem) {
     validate(problem, ValidateOptions{/*arrays_on_host=*/false, /*allow_f64_storage=*/false});
     if (const auto reason = unsupported_reason(problem)) throw NotSupported(*reason);
-    return tiling_of(make_args(problem), problem.state_dtype);
+    const DecodeArgs a = make_args(problem);
+    const DecodeTiling tiling = tiling_of(a, problem.state_dtype);
+    const bool packed = tiling == DecodeTiling::whole_kv_packed || tiling == DecodeTiling::whole_vk_packed;
+    const LayoutChoice layout = tiling == DecodeTiling::general ? LayoutChoice::at_run_time
+                                : a.layout_kv                  ? LayoutChoice::kv
+                                                               : LayoutChoice::vk;
+    return {tiling, one_token_tiling(packed, layout) && one_token_call(a)};
 }
 #endif
 

@@ -1,7 +1,7 @@
 // decode_kernel: the body of the fused recurrent decode, one template per (input dtype,
-// state dtype, Tiling). For each row of its grid-stride loop a block finds the row's state
-// in the bank, loads its tile once, runs the row's tokens (decay, delta update, output)
-// and stores the tile to the slots the call writes.
+// state dtype, Tiling, one token or a token loop). For each row of its grid-stride loop a
+// block finds the row's state in the bank, loads its tile once, runs the row's tokens
+// (decay, delta update, output) and stores the tile to the slots the call writes.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -38,7 +38,10 @@ __device__ __forceinline__ void store_columns(const DecodeArgs& a, In* row, int 
     store_vector<Caching::normal, Tl::whole>(row + v0, valid_from(v0, static_cast<int>(a.V)), a.inputs_vector_access, x);
 }
 
-template <class In, class St, class Tl>
+// OneToken: the kernel of T = 1 without cu_seqlens, the step serving engines call most. With
+// no token loop and one store after it, the 16-bit packed tiles fit their registers without
+// spilling (bench/NOTES.md, round 2); the result is the same as the loop's for T = 1.
+template <class In, class St, class Tl, bool OneToken>
 __global__ void __launch_bounds__(Tl::threads, Tl::min_blocks_per_sm) decode_kernel(const DecodeArgs a) {
     __shared__ CrossWarpSums<Tl> sums;
     // blockIdx.x is the (value head, column tile) pair, blockIdx.y the row. A grid-stride
@@ -85,9 +88,10 @@ __global__ void __launch_bounds__(Tl::threads, Tl::min_blocks_per_sm) decode_ker
         state.load(a, matrix_of<St>(a, place.n, place.read_slot, hv), column0);
 
         const bool circular = a.cache_seqlens != nullptr;
-        for (std::int64_t t = 0; t < end - begin; ++t) {
+        const std::int64_t tokens = OneToken ? 1 : end - begin;
+        for (std::int64_t t = 0; t < tokens; ++t) {
             const std::int64_t token = begin + t;
-            if (t > 0) in.load(a, batch_row, token, head, value_head, hv, column0);
+            if (!OneToken && t > 0) in.load(a, batch_row, token, head, value_head, hv, column0);
             const float alpha = in.prepare(a, sums);
 
             // The decayed state alpha h is computed where it is used, not stored back: a
@@ -130,7 +134,7 @@ __global__ void __launch_bounds__(Tl::threads, Tl::min_blocks_per_sm) decode_ker
             }
             store_columns<Tl>(a, o + offset3(a.o_stride, batch_row, token, value_head), v0, out);
 
-            if (circular && a.output_final_state) {
+            if (!OneToken && circular && a.output_final_state) {
                 state.store(a, matrix_of<St>(a, place.n, circular_write_slot(a, place.read_slot, t), hv), column0);
                 if (GDR_MUTATE(round_trip_after_last_token, true, t < end - begin - 1) && !std::is_same_v<St, float>)
                     GDR_UNLESS_MUTANT(missing_cache_round_trip, state.round_trip());
@@ -138,7 +142,10 @@ __global__ void __launch_bounds__(Tl::threads, Tl::min_blocks_per_sm) decode_ker
             GDR_MUTANT_ONLY(round_trip_in_non_circular_mode,
                             if (!circular && t < end - begin - 1 && !std::is_same_v<St, float>) state.round_trip());
         }
-        if (!circular && a.output_final_state) state.store(a, matrix_of<St>(a, place.n, 0, hv), column0);
+        if (OneToken && a.output_final_state)  // the token's slot: the next one when circular, else 0
+            state.store(a, matrix_of<St>(a, place.n, circular ? circular_write_slot(a, place.read_slot, 0) : 0, hv), column0);
+        else if (!circular && a.output_final_state)
+            state.store(a, matrix_of<St>(a, place.n, 0, hv), column0);
     }
 }
 

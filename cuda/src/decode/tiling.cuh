@@ -30,6 +30,12 @@ constexpr int kPackedRegisterExtra = GDR_PACKED_REGISTER_EXTRA;
 constexpr int kElementwiseRegisterOverhead = 112;  // the general tiling: its addresses and masks
 enum class LayoutChoice { at_run_time, kv, vk };
 
+// Whether a tiling has decode_kernel's one-token instance, taken by T = 1 without cu_seqlens
+// (one_token_call): the packed VK tiles, whose token loop spills and whose one-token
+// instance does not (bench/NOTES.md, round 2; in f32 KV it spills more).
+constexpr bool one_token_tiling(bool packed, LayoutChoice layout) { return packed && layout == LayoutChoice::vk; }
+__host__ __device__ inline bool one_token_call(const DecodeArgs& a) { return !a.varlen && a.seq_len == 1; }
+
 // How a block covers its K x `columns` tile: in each warp, lanes_v lanes along v by lanes_k
 // along k; the warps split K; each thread holds J sub-tile groups of kVec x kVec. The
 // shapes (Tilings below; tiling_of in decode.cu picks one):
@@ -53,6 +59,7 @@ struct Tiling {
     static constexpr bool whole = Whole;  // every access valid and aligned: no element-wise path
     static constexpr bool packed = Packed;  // a 16-bit state kept packed (PackedStateTile); whole tiles only
     static_assert(Whole || !Packed);
+    static constexpr bool one_token_kernel = one_token_tiling(Packed, Layout);
     // Where this thread sits: lane_v along v and lane_k along k in its warp.
     static __device__ __forceinline__ int warp() { return threadIdx.x / 32; }
     static __device__ __forceinline__ int lane_v() { return threadIdx.x % 32 % lanes_v; }

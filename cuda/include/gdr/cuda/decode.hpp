@@ -21,15 +21,21 @@ inline constexpr std::int64_t kMaxKeyDim = 256;
 // Why this kernel cannot run `problem` although it is valid, or nullopt.
 std::optional<std::string> unsupported_reason(const Problem& problem);
 
-// The tiling fused_recurrent_decode launches for `problem` (bench/NOTES.md, v4): whole
-// tiles in their layout's own shape (K of 64, 128 or 256; V a multiple of the tile's
-// columns, 8 or 16 (VK), 32 or 64 (KV); state and q/k/v/o aligned to 4 elements), anything
-// else the general one. A 16-bit state in whole tiles stays packed (two per register) where
-// h is rounded to the state dtype after every token anyway: T = 1, or circular with
-// output_final_state. Validates like fused_recurrent_decode; for tests that must cover each
-// kernel, and for benchmarks.
+// The kernel fused_recurrent_decode launches for `problem` (bench/NOTES.md, v4 and round 2).
+// Its tiling: whole tiles in their layout's own shape (K of 64, 128 or 256; V a multiple of
+// the tile's columns, 8 or 16 (VK), 32 or 64 (KV); state and q/k/v/o aligned to 4
+// elements), anything else the general one. A 16-bit state in whole tiles stays packed (two
+// per register) where h is rounded to the state dtype after every token anyway: T = 1, or
+// circular with output_final_state. And whether it is the one-token instance (no token
+// loop; T = 1 without cu_seqlens, in the tilings where it spills less: packed VK).
+// Validates like fused_recurrent_decode; for tests that must cover each kernel, and for
+// benchmarks.
 enum class DecodeTiling { general, whole_vk, whole_kv, whole_vk_packed, whole_kv_packed };
-DecodeTiling decode_tiling(const Problem& problem);
+struct DecodeLaunch {
+    DecodeTiling tiling;
+    bool one_token;
+};
+DecodeLaunch decode_launch(const Problem& problem);
 
 // Validates `problem` against docs/SPEC.md (shapes, dtypes, strides, the bank's declared shape;
 // arrays on the device are not read, so duplicate state_indices are the caller's to rule
