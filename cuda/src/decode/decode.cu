@@ -134,10 +134,6 @@ void dense_strides(std::int64_t (&out)[3], const std::array<std::int64_t, 4>& sh
 
 bool aligned(const void* pointer, std::size_t bytes) { return reinterpret_cast<std::uintptr_t>(pointer) % bytes == 0; }
 
-void copy_strides(std::int64_t (&out)[3], const TensorArg& tensor) {
-    for (int d = 0; d < 3; ++d) out[d] = tensor.stride[d];
-}
-
 }  // namespace
 
 #ifndef GDR_MUTANTS  // the mutant build shares gdr::cuda::unsupported_reason
@@ -171,39 +167,14 @@ DecodeArgs make_args(const Problem& problem, Mutant mutant) {
 DecodeArgs make_args(const Problem& problem) {
     DecodeArgs a{};
 #endif
-    a.q = problem.q.data;
-    a.k = problem.k.data;
-    a.v = problem.v.data;
-    a.o = problem.o.data;
-    a.g = problem.g.data;
-    a.beta = problem.beta.data;
-    a.state = problem.state;
-    a.state_indices = problem.state_indices;
-    a.cache_seqlens = problem.cache_seqlens;
-    a.cu_seqlens = problem.cu_seqlens;
-    a.cu_seqlens_i64 = problem.cu_seqlens_type == IndexType::i64;
-    copy_strides(a.q_stride, problem.q);
-    copy_strides(a.k_stride, problem.k);
-    copy_strides(a.v_stride, problem.v);
-    copy_strides(a.o_stride, problem.o);
-    copy_strides(a.g_stride, problem.g);
-    copy_strides(a.beta_stride, problem.beta);
+    static_cast<ProblemArgs&>(a) = problem_args(problem);
     GDR_MUTANT_ONLY(strides_read_as_contiguous, dense_strides(a.q_stride, problem.qk_shape()); dense_strides(a.k_stride, problem.qk_shape());
                     dense_strides(a.v_stride, problem.vo_shape()); dense_strides(a.o_stride, problem.vo_shape()));
-    a.rows = problem.rows();
-    a.seq_len = problem.seq_len;
-    a.value_heads = problem.num_value_heads;
-    a.group = problem.num_value_heads / problem.num_heads;
-    a.K = problem.key_dim;
-    a.V = problem.value_dim;
-    a.N = problem.bank_entries();
-    a.slots = problem.slots();
+    // The flags mutants change (the production build assigns the same values again).
     a.gate_dtype = GDR_MUTATE(gates_read_as_f32, DType::f32, problem.gate_dtype);
     a.l2norm = GDR_MUTATE(l2norm_always_on, true, problem.use_qk_l2norm);
     a.output_final_state = GDR_MUTATE(final_state_written_when_disabled, true, problem.output_final_state);
-    a.varlen = problem.varlen();
     a.layout_kv = GDR_MUTATE(layout_flag_inverted, problem.layout != Layout::KV, problem.layout == Layout::KV);
-    a.scale = static_cast<float>(problem.effective_scale());
     // One access per kVec contiguous elements needs every matrix, row and column start
     // aligned to kVec elements: the contiguous dimension a multiple of kVec and the bank
     // aligned (a caller may pass any element-aligned pointer, e.g. an offset view).

@@ -56,15 +56,8 @@ __global__ void __launch_bounds__(Tl::threads, Tl::min_blocks_per_sm) decode_ker
     In* o = static_cast<In*>(a.o);
     using Tile = std::conditional_t<Tl::packed, PackedStateTile<St, Tl>, StateTile<St, Tl>>;
     for (std::int64_t row = blockIdx.y; row < a.rows; row += GDR_MUTATE(grid_clamp_without_stride_loop, a.rows, gridDim.y)) {
-        std::int64_t batch_row = row, begin = 0, end = a.seq_len;
-        if (a.varlen) {
-            batch_row = 0;
-            begin = a.cu_seqlens_i64 ? static_cast<const std::int64_t*>(a.cu_seqlens)[row]
-                                     : static_cast<const std::int32_t*>(a.cu_seqlens)[row];
-            end = a.cu_seqlens_i64 ? static_cast<const std::int64_t*>(a.cu_seqlens)[row + 1]
-                                   : static_cast<const std::int32_t*>(a.cu_seqlens)[row + 1];
-            GDR_MUTANT_ONLY(varlen_end_off_by_one, end += 1);
-        }
+        auto [batch_row, begin, end] = row_token_range(a, row);
+        GDR_MUTANT_ONLY(varlen_end_off_by_one, if (a.varlen) end += 1);
         if (end <= begin) continue;  // a row with no tokens writes nothing
 
         const RowPlace place = place_of(a, row);

@@ -1,29 +1,17 @@
-// Element access: conversions between the storage types (f32, f16, bf16) and float, and
-// kVec contiguous elements moved as one access (16 B for f32, 8 B for 16-bit types), with
-// an element-wise path at edges and unaligned memory for the kernels that need one.
+// Element access: kVec contiguous elements moved as one access (16 B for f32, 8 B for 16-bit
+// types), with an element-wise path at edges and unaligned memory for the kernels that need
+// one. The conversions to and from float are in ../common/element_conversions.cuh.
 #pragma once
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include "../common/element_conversions.cuh"
 #include "tiling.cuh"
 
 namespace GDR_DECODE_NAMESPACE {
 namespace {
-
-__device__ __forceinline__ float to_float(float x) { return x; }
-__device__ __forceinline__ float to_float(__half x) { return __half2float(x); }
-__device__ __forceinline__ float to_float(__nv_bfloat16 x) { return __bfloat162float(x); }
-
-template <class T>
-__device__ __forceinline__ T from_float(float x);  // one round-to-nearest-even
-template <>
-__device__ __forceinline__ float from_float<float>(float x) { return x; }
-template <>
-__device__ __forceinline__ __half from_float<__half>(float x) { return __float2half_rn(x); }
-template <>
-__device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float x) { return __float2bfloat16_rn(x); }
 
 // How a kVec access is cached: the state is streamed (read once, written once, so it is
 // marked evict-first); q, k and v are read by many blocks and cached as usual.

@@ -1,0 +1,19 @@
+// ChunkArgs: the chunked prefill kernel's one parameter: the problem's arguments, its
+// checkpoints and its value tiling (filled by make_args in chunked_prefill.cu).
+#pragma once
+
+#include <cstdint>
+
+#include "../common/problem_args.cuh"
+
+namespace gdr::cuda {
+namespace {
+
+struct ChunkArgs : ProblemArgs {
+    void* checkpoints;
+    const std::int64_t* checkpoint_offsets;
+    std::int64_t value_tiles;  // V / the kernel's value tile
+};
+
+}  // namespace
+}  // namespace gdr::cuda
