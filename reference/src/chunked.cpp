@@ -78,41 +78,49 @@ class ChunkAlgebra {
     using RowVector = RowVectorOf<Scalar>;
 
 public:
-    ChunkAlgebra(const ChunkRoundingPoints& points, DType input_dtype, DType state_dtype)
-        : points_(points), input_dtype_(input_dtype), state_dtype_(state_dtype) {}
+    ChunkAlgebra(const ChunkRoundingPoints& points, ReductionOrder order, DType input_dtype, DType state_dtype)
+        : points_(points), reversed_(order == ReductionOrder::reversed), input_dtype_(input_dtype),
+          state_dtype_(state_dtype) {}
 
-    // x . y. fp64: Eigen's vectorised order. fp32: sequential from index 0 up.
+    // The n terms of a sequential sum in the run's order: index 0 up, or (reversed) n-1 down.
+    Index term(Index step, Index n) const { return reversed_ ? n - 1 - step : step; }
+
+    // x . y. fp64: Eigen's vectorised order. fp32: sequential in the run's order.
     template <class X, class Y>
-    static Scalar dot(const X& x, const Y& y) {
+    Scalar dot(const X& x, const Y& y) const {
         if constexpr (std::is_same_v<Scalar, double>) {
             return x.dot(y);
         } else {
             Scalar sum(0);
-            for (Index i = 0; i < x.size(); ++i) sum += x[i] * y[i];
+            for (Index step = 0; step < x.size(); ++step) sum += x[term(step, x.size())] * y[term(step, x.size())];
             return sum;
         }
     }
 
-    // a b. fp64: Eigen's product. fp32: each element a sequential sum over the inner index
-    // from 0 up (never Eigen's blocked float product: chunked.hpp, "Emulated precision").
+    // a b. fp64: Eigen's product. fp32: each element a sequential sum over the inner index in
+    // the run's order (never Eigen's blocked float product: chunked.hpp, "Emulated precision").
     template <class A, class B>
-    static Matrix product(const A& a, const B& b) {
+    Matrix product(const A& a, const B& b) const {
         if constexpr (std::is_same_v<Scalar, double>) {
             return a * b;
         } else {
-            // Column j accumulates a's columns in order l = 0, 1, ...: every element is the
-            // sequential sum sum_l a(i, l) b(l, j), each product rounded, then each addition
-            // (the build enables no FMA, so nothing contracts a * b + c), rows side by side in SIMD.
+            // Column j accumulates a's columns in order l = 0, 1, ... (or reversed): every
+            // element is the sequential sum sum_l a(i, l) b(l, j), each product rounded, then
+            // each addition (the build enables no FMA, so nothing contracts a * b + c), rows
+            // side by side in SIMD.
             Matrix out = Matrix::Zero(a.rows(), b.cols());
             for (Index j = 0; j < b.cols(); ++j)
-                for (Index l = 0; l < a.cols(); ++l) out.col(j) += a.col(l) * b(l, j);
+                for (Index step = 0; step < a.cols(); ++step) {
+                    const Index l = term(step, a.cols());
+                    out.col(j) += a.col(l) * b(l, j);
+                }
             return out;
         }
     }
 
     // L B for a lower triangular L: row i sums over j <= i only. The zeros above the
     // diagonal are never read: 0 x a later token's NaN or Inf would reach an earlier row.
-    static Matrix lower_product(const Matrix& l, const Matrix& b) {
+    Matrix lower_product(const Matrix& l, const Matrix& b) const {
         Matrix out(l.rows(), b.cols());
         for (Index i = 0; i < l.rows(); ++i) out.row(i) = product(l.row(i).head(i + 1), b.topRows(i + 1));
         return out;
@@ -193,7 +201,7 @@ private:
 
     // T = (I + A)^-1 for a strictly lower triangular A, by forward substitution of I:
     // T_i = e_i - sum_{j<i} A_ij T_j. Row i reads only rows j < i and columns < i (causal).
-    static Matrix invert_unit_lower(const Matrix& a) {
+    Matrix invert_unit_lower(const Matrix& a) const {
         const Index c = a.rows();
         Matrix t = Matrix::Identity(c, c);
         for (Index i = 1; i < c; ++i) t.row(i).head(i) = -product(a.row(i).head(i), t.topLeftCorner(i, i));
@@ -201,6 +209,7 @@ private:
     }
 
     const ChunkRoundingPoints points_;
+    const bool reversed_;
     const DType input_dtype_, state_dtype_;
 };
 
@@ -217,7 +226,7 @@ public:
     ChunkedRun(const Problem& problem, const ChunkedOptions& options, DType o_store = DType::f64,
                DType state_store = DType::f64)
         : p_(problem),
-          algebra_(options.rounding_points, problem.input_dtype, problem.state_dtype),
+          algebra_(options.rounding_points, options.order, problem.input_dtype, problem.state_dtype),
           checkpoint_dtype_(std::is_same_v<Scalar, double> ? DType::f64 : problem.state_dtype),
           o_store_(o_store),
           state_store_(state_store),

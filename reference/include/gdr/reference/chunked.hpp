@@ -53,8 +53,8 @@
 // Emulated precision (Rlp of a chunk kernel; ChunkedOptions::precision = emulated_fp32).
 // The same algorithm, one implementation templated on the scalar, run in float: exp in
 // float, every decay's exponent summed in float over its token range, T by forward
-// substitution in float, and every sum strictly sequential in increasing index order: the
-// K-sums (l2norms, K K^T, Q K^T, Q S, W S) and the token sums (T (.), P U', K^T (.)). A
+// substitution in float, and every sum strictly sequential in increasing index order
+// (decreasing with ChunkedOptions::order = reversed): the K-sums (l2norms, K K^T, Q K^T, Q S, W S) and the token sums (T (.), P U', K^T (.)). A
 // sequential sum is the least accurate common order: its error bound grows like the number
 // of terms n (gamma_n = n u), a blocked, tree or tensor-core sum's like log n or n / block,
 // so Rlp's error bounds what a kernel's own fp32 order makes, as the recurrence's Rlp does
@@ -195,6 +195,10 @@ struct ChunkedOptions {
     Precision precision = Precision::truth_fp64;
     // Where the emulated run rounds (emulated_fp32 only: the truth rounds nothing).
     ChunkRoundingPoints rounding_points{};
+    // The emulated run's sequential sums (the K-sums and the token sums), from index 0 up
+    // (forward: Rlp) or from the last index down (reversed: a second, differently rounded
+    // legal order, the harness's CPU chunked stand-in). The truth sums in Eigen's order.
+    ReductionOrder order = ReductionOrder::forward;
 };
 
 // Per row r, the index of its first checkpoint in ChunkedOptions::checkpoints (in units of
