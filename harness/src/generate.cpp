@@ -407,7 +407,7 @@ HostCase materialize_indexing(const CaseSpec& spec) {
     return c;
 }
 
-std::vector<std::pair<std::int64_t, std::int64_t>> written_bank_slices(const HostCase& c) {
+std::vector<std::pair<std::int64_t, std::int64_t>> written_bank_slices(const HostCase& c, reference::StateWrites writes) {
     const CaseSpec& s = c.spec;
     std::vector<std::pair<std::int64_t, std::int64_t>> out;
     if (!s.output_final_state) return out;
@@ -421,6 +421,10 @@ std::vector<std::pair<std::int64_t, std::int64_t>> written_bank_slices(const Hos
             continue;
         }
         const std::int64_t read = std::int64_t(c.cache_seqlens[std::size_t(r)]) % s.slots;
+        if (writes == reference::StateWrites::final_only) {  // the slot the last token writes
+            out.emplace_back(entry, (read + length) % s.slots);
+            continue;
+        }
         std::set<std::int64_t> seen;
         for (std::int64_t t = 0; t < length && std::int64_t(seen.size()) < s.slots; ++t) {
             const std::int64_t slot = (read + 1 + t) % s.slots;
@@ -435,7 +439,7 @@ namespace {
 // The case's initial bank into `bank` (same shape, any dtype), with the slices the call
 // writes, except the one each row reads first, poisoned: reading a wrong slot reads NaN,
 // and a skipped write leaves the pattern behind.
-void fill_bank(const HostCase& c, HostTensor& bank) {
+void fill_bank(const HostCase& c, HostTensor& bank, reference::StateWrites writes) {
     const CaseSpec& s = c.spec;
     if (bank.dtype() == c.initial_bank.dtype()) {
         // Bytes, NaN payloads kept; in parallel chunks: the first touch of a fresh page
@@ -456,7 +460,7 @@ void fill_bank(const HostCase& c, HostTensor& bank) {
                               s.circular ? std::int64_t(c.cache_seqlens[std::size_t(r)]) % s.slots : 0);
     const std::int64_t slice = s.num_value_heads * s.key_dim * s.value_dim;
     const std::size_t element = dtype_size(bank.dtype());
-    for (const auto& [entry, slot] : written_bank_slices(c)) {
+    for (const auto& [entry, slot] : written_bank_slices(c, writes)) {
         if (slot == read_slot.at(entry)) continue;
         auto* base = static_cast<std::byte*>(bank.data()) + std::size_t((entry * s.slots + slot) * slice) * element;
         fill_poison(base, std::size_t(slice) * element, bank.dtype());
@@ -471,19 +475,21 @@ HostTensor poisoned_output(const CaseSpec& s, DType o_storage) {
 
 }  // namespace
 
-RunBuffers make_run_buffers(const HostCase& c, DType o_storage, DType bank_storage) {
+RunBuffers make_run_buffers(const HostCase& c, DType o_storage, DType bank_storage, reference::StateWrites writes) {
     RunBuffers buffers;
+    buffers.state_writes = writes;
     buffers.o = poisoned_output(c.spec, o_storage);
     buffers.bank = HostTensor(bank_storage, c.initial_bank.shape());
-    fill_bank(c, buffers.bank);
+    fill_bank(c, buffers.bank, writes);
     return buffers;
 }
 
-RunBuffers make_subject_buffers(const HostCase& c, DType o_storage, DType bank_storage) {
+RunBuffers make_subject_buffers(const HostCase& c, DType o_storage, DType bank_storage, reference::StateWrites writes) {
     const std::int64_t n = c.spec.resolved_bank_entries();
     RunBuffers buffers;
     buffers.margins = c.has_state_indices ? arena_margins(c.state_indices.data(), c.spec.rows(), n) : ArenaMargins{};
-    if (buffers.margins.empty()) return make_run_buffers(c, o_storage, bank_storage);
+    if (buffers.margins.empty()) return make_run_buffers(c, o_storage, bank_storage, writes);
+    buffers.state_writes = writes;
     buffers.o = poisoned_output(c.spec, o_storage);
     const std::int64_t entry_elements = c.initial_bank.numel() / n;
     buffers.bank = HostTensor::with_margins(bank_storage, c.initial_bank.shape(), buffers.margins.before * entry_elements,
@@ -493,13 +499,13 @@ RunBuffers make_subject_buffers(const HostCase& c, DType o_storage, DType bank_s
     fill_poison(arena, buffers.bank.margin_before_bytes(), bank_storage);
     fill_poison(arena + buffers.bank.margin_before_bytes() + buffers.bank.storage_bytes(), buffers.bank.margin_after_bytes(),
                 bank_storage);
-    fill_bank(c, buffers.bank);
+    fill_bank(c, buffers.bank, writes);
     return buffers;
 }
 
 void reset_subject_buffers(const HostCase& c, RunBuffers& buffers) {
     buffers.o.poison();
-    fill_bank(c, buffers.bank);
+    fill_bank(c, buffers.bank, buffers.state_writes);
 }
 
 ArenaDamage arena_damage(const RunBuffers& buffers) {

@@ -13,7 +13,7 @@ CheckResult judge_isolation(const HostCase& host, Subject& subject, const RunBuf
     CaseSpec plain_spec = host.spec;
     plain_spec.specials.clear();
     const HostCase plain = materialize(plain_spec);
-    RunBuffers without = make_subject_buffers(plain, plain_spec.input_dtype, plain_spec.state_dtype);
+    RunBuffers without = make_subject_buffers(plain, plain_spec.input_dtype, plain_spec.state_dtype, with.state_writes);
     const Problem problem = make_problem(plain, without);
     timed_run(subject, problem, subject_seconds);
 

@@ -58,11 +58,19 @@ Problem make_oracle_problem(const HostCase& c, const OracleBank& oracle, RunBuff
     return problem;
 }
 
-RunBuffers oracle_run(const HostCase& c, const OracleBank& oracle, reference::Precision precision) {
+RunBuffers oracle_run(const HostCase& c, const OracleBank& oracle, reference::Precision precision,
+                      const std::optional<ChunkedContract>& chunked) {
     const bool truth = precision == reference::Precision::truth_fp64;
     RunBuffers buffers = make_oracle_buffers(c, oracle, truth ? DType::f64 : c.spec.input_dtype,
                                              truth ? DType::f64 : c.spec.state_dtype);
-    reference::run_fused_recurrent(make_oracle_problem(c, oracle, buffers), {precision});
+    const Problem problem = make_oracle_problem(c, oracle, buffers);
+    if (chunked && !truth) {
+        reference::run_chunked(problem, emulated_options(*chunked));
+    } else {
+        reference::OracleOptions options{precision};
+        options.state_writes = state_writes_for(chunked);
+        reference::run_fused_recurrent(problem, options);
+    }
     return buffers;
 }
 

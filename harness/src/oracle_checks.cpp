@@ -10,6 +10,7 @@
 #include <span>
 #include <string>
 #include <utility>
+#include <variant>
 
 #include <fmt/format.h>
 #include <omp.h>
@@ -17,6 +18,7 @@
 #include "gdr/harness/check_names.hpp"
 #include "gdr/harness/compare.hpp"
 #include "gdr/harness/special_values.hpp"
+#include "gdr/reference/chunked.hpp"
 #include "gdr/reference/fused_recurrent.hpp"
 #include "gdr/reference/numeric.hpp"
 
@@ -95,19 +97,43 @@ struct ResultArrays {
 constexpr ResultArrays kOutputArrays{&HeadStorage::o, &HeadStorage::o_magnitude, &HeadStorage::o_flip};
 constexpr ResultArrays kStateArrays{&HeadStorage::state, &HeadStorage::state_magnitude, &HeadStorage::state_flip};
 
+// Rlp of one head: the recurrence's emulated run (a decode kernel), or the chunked
+// oracle's with the kernel's C and rounding points (a chunk kernel).
+class EmulatedHead {
+public:
+    EmulatedHead(const Problem& problem, const std::optional<ChunkedContract>& chunked, const void* resume_bank)
+        : run_(make(problem, chunked, resume_bank)) {}
+    void run(Index row, Index hv, const reference::HeadResults& out) {
+        std::visit([&](auto& head) { head.run(row, hv, out); }, run_);
+    }
+
+private:
+    using Run = std::variant<reference::HeadRecurrence, reference::HeadChunked>;
+    static Run make(const Problem& problem, const std::optional<ChunkedContract>& chunked, const void* resume_bank) {
+        if (chunked) return Run(std::in_place_type<reference::HeadChunked>, problem, emulated_options(*chunked));
+        return Run(std::in_place_type<reference::HeadRecurrence>, problem,
+                   reference::OracleOptions{reference::Precision::emulated_fp32, reference::ReductionOrder::forward, {},
+                                            resume_bank},
+                   false);
+    }
+    Run run_;
+};
+
 // R64 with its bounds and Rlp: from the initial bank, or resumed from the subject's slots.
+// A chunk kernel's R64 writes what it writes (the final state only, no round trip).
 struct OraclePair {
-    reference::HeadRecurrence truth, emulated;
+    reference::HeadRecurrence truth;
+    EmulatedHead emulated;
     HeadStorage t, e;
     double truth_seconds = 0, emulated_seconds = 0;
 
-    OraclePair(const Problem& problem, MathMode math, const void* resume_bank)
+    OraclePair(const Problem& problem, MathMode math, const void* resume_bank,
+               const std::optional<ChunkedContract>& chunked)
         : truth(problem,
                 {reference::Precision::truth_fp64, reference::ReductionOrder::forward, {}, resume_bank,
-                 elementary_errors(math)},
+                 elementary_errors(math), state_writes_for(chunked)},
                 true),
-          emulated(problem, {reference::Precision::emulated_fp32, reference::ReductionOrder::forward, {}, resume_bank},
-                   false) {}
+          emulated(problem, chunked, resume_bank) {}
 
     void run(Index row, Index hv, Index o_elements, Index state_elements) {
         const auto start = std::chrono::steady_clock::now();
@@ -157,8 +183,10 @@ public:
     };
 
     Worker make_worker() const {
-        Worker worker{OraclePair(oracle_problem_, in_.math, nullptr), std::nullopt, {}, {}, {}};
-        if (in_.stepped) worker.stepped.emplace(oracle_problem_, in_.math, in_.subject.bank.data());
+        if (in_.stepped && in_.chunked)
+            throw std::logic_error("the stepped checks judge a decode kernel's every-token writes, not a chunk kernel's");
+        Worker worker{OraclePair(oracle_problem_, in_.math, nullptr, in_.chunked), std::nullopt, {}, {}, {}};
+        if (in_.stepped) worker.stepped.emplace(oracle_problem_, in_.math, in_.subject.bank.data(), std::nullopt);
         return worker;
     }
 

@@ -153,7 +153,8 @@ nlohmann::json to_json(const CaseReport& r) {
     return {{"case", r.case_text}, {"seed", r.seed},       {"subject", r.subject},
             {"outcome", std::string(to_string(r.outcome))}, {"message", r.message}, {"seconds", number(r.seconds)},
             {"subject_seconds", number(r.subject_seconds)},
-            {"reproduce", r.reproduce}, {"math", r.math}, {"checks", checks},
+            {"reproduce", r.reproduce}, {"math", r.math},
+            {"chunked", r.chunked.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.chunked)}, {"checks", checks},
             // NOT_SUPPORTED: whether a declared limitation covers it (null otherwise).
             {"declared_limitation", r.outcome == Outcome::not_supported && !r.declared_limitation.empty()
                                         ? nlohmann::json(r.declared_limitation)
@@ -194,6 +195,7 @@ std::string format_failure(const CaseReport& r) {
     std::string out = fmt::format("{} {}: {}\n", to_string(r.outcome), r.subject, r.case_text);
     out += fmt::format("  seed: {}\n", r.seed);
     if (!r.math.empty()) out += fmt::format("  math mode: {}\n", r.math);
+    if (!r.chunked.empty()) out += fmt::format("  chunked path: {}\n", r.chunked);
     if (!r.reproduce.empty()) out += fmt::format("  reproduce: {}\n", r.reproduce);
     if (!r.message.empty()) out += fmt::format("  message: {}\n", r.message);
     for (const auto& c : r.checks) {

@@ -136,15 +136,15 @@ CheckResult check_determinism(const PreparedCase& prepared, Subject& subject, Ru
 // Writes the failing case's tensors (subject, R64, Rlp; o and the bank entries the active
 // rows touch, listed in "entries") as one JSON file.
 std::string dump_tensors(const std::filesystem::path& dir, const HostCase& host, const RunBuffers& subject,
-                         const std::string& subject_name) {
+                         const std::string& subject_name, const std::optional<ChunkedContract>& chunked) {
     constexpr std::int64_t max_elements = 1 << 22;  // keep dumps readable; say so when skipped
     const OracleBank bank = oracle_bank(host);
     const CaseSpec& spec = host.spec;
     const std::int64_t bank_elements =
         bank.bank_entries() * spec.slots * spec.num_value_heads * spec.key_dim * spec.value_dim;
     if (subject.o.numel() + bank_elements > max_elements) return "tensors too large to dump";
-    const RunBuffers truth = oracle_run(host, bank, reference::Precision::truth_fp64);
-    const RunBuffers emulated = oracle_run(host, bank, reference::Precision::emulated_fp32);
+    const RunBuffers truth = oracle_run(host, bank, reference::Precision::truth_fp64, chunked);
+    const RunBuffers emulated = oracle_run(host, bank, reference::Precision::emulated_fp32, chunked);
     std::filesystem::create_directories(dir);
     const auto path = dir / fmt::format("{}-seed{}.json", subject_name, host.spec.seed);
     const nlohmann::json dump = {
@@ -169,6 +169,7 @@ CaseReport report_for(const CaseSpec& spec, Subject& subject, const RunOptions& 
     report.seed = spec.seed;
     report.subject = subject.name();
     report.reproduce = reproduce_command(spec, subject.name(), options.gdr_command, options.verdict);
+    if (const auto contract = subject.chunked()) report.chunked = describe(*contract);
     return report;
 }
 
@@ -214,8 +215,13 @@ CaseReport run_case(const PreparedCase& prepared, Subject& subject, const Tolera
     const auto started = std::chrono::steady_clock::now();
     const CaseSpec& spec = prepared.host.spec;
     CaseReport report = report_for(spec, subject, options);
+    // Checks listed with why they cannot apply to this subject, outside the case's outcome
+    // (a NOT_RUN check would make every such case NOT_RUN): appended last.
+    std::vector<CheckResult> not_applicable;
     const auto finish = [&](Outcome outcome, std::string message) {
         report.outcome = worst(outcome, worst_outcome(report.checks));
+        for (CheckResult& check : not_applicable) report.checks.push_back(std::move(check));
+        not_applicable.clear();
         report.message = std::move(message);
         report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         return report;
@@ -246,13 +252,17 @@ CaseReport run_case(const PreparedCase& prepared, Subject& subject, const Tolera
     std::vector<TensorBytes> input_bytes;
     for (const auto& [name, tensor] : inputs) input_bytes.push_back(tensor->bytes());
 
+    // A chunk kernel writes, and is judged, by the chunked path (chunked_contract.hpp).
+    const std::optional<ChunkedContract> contract = subject.chunked();
+    const reference::StateWrites writes = state_writes_for(contract);
+
     report.stages = prepared.stages;
     StageClock clock(report.stages);
     RunBuffers first;
     Problem first_problem;
     SubjectRunResult run_result;
     try {
-        first = make_subject_buffers(prepared.host, spec.input_dtype, spec.state_dtype);
+        first = make_subject_buffers(prepared.host, spec.input_dtype, spec.state_dtype, writes);
         clock.mark("subject buffers");
         first_problem = make_problem(prepared.host, first);
         run_result = timed_run(subject, first_problem, report.subject_seconds);
@@ -266,12 +276,19 @@ CaseReport run_case(const PreparedCase& prepared, Subject& subject, const Tolera
         return finish(Outcome::failed, error.what());
     }
 
-    const std::vector<Slice> written = written_bank_slices(prepared.host);
+    const std::vector<Slice> written = written_bank_slices(prepared.host, writes);
     const MathMode math = options.verdict.math.value_or(subject.math_mode());
     report.math = std::string(to_string(math));
+    const bool steppable = steps_checkable(spec, first_problem);
+    if (contract && steppable)
+        for (const char* name : {check_names::o_vs_stepped_r64, check_names::state_vs_stepped_r64})
+            not_applicable.push_back({name, Outcome::not_run,
+                                      "not applicable on the chunked path: a chunk kernel stores only the final state, "
+                                      "so no token's state is stored to step from (docs/SPEC.md)",
+                                      {}, ""});
     try {
         const OracleCheckInputs oracle{prepared.host, first_problem, first, written, math, o_row, state_row,
-                                       steps_checkable(spec, first_problem)};
+                                       steppable && !contract, contract};
         for (CheckResult& check : judge_against_oracle(oracle, report.stages)) report.checks.push_back(std::move(check));
     } catch (const std::exception& error) {
         report.checks.push_back({check_names::error, Outcome::failed, std::string("the oracle failed: ") + error.what(), {}, ""});
@@ -286,7 +303,7 @@ CaseReport run_case(const PreparedCase& prepared, Subject& subject, const Tolera
     // A failing case's tensors, when asked for: what the subject's first run left.
     const auto dump_if_failing = [&]() -> std::string {
         if (!is_failure(worst_outcome(report.checks)) || options.dump_dir.empty()) return "";
-        return dump_tensors(options.dump_dir, prepared.host, first, subject.name());
+        return dump_tensors(options.dump_dir, prepared.host, first, subject.name(), contract);
     };
     if (const auto reason = subject.results_only_reason()) {
         // Nothing watched the call: the checks that need it are listed, not judged, and do
@@ -295,9 +312,8 @@ CaseReport run_case(const PreparedCase& prepared, Subject& subject, const Tolera
                                                check_names::inputs_unchanged};
         if (!spec.specials.empty()) unobserved.push_back(check_names::isolation);
         if (options.verdict.check_determinism) unobserved.push_back(check_names::determinism);
-        CaseReport done = finish(Outcome::passed, dump_if_failing());
-        for (const char* name : unobserved) done.checks.push_back({name, Outcome::not_run, *reason, {}, ""});
-        return done;
+        for (const char* name : unobserved) not_applicable.push_back({name, Outcome::not_run, *reason, {}, ""});
+        return finish(Outcome::passed, dump_if_failing());
     }
     if (run_result.has_guard_bands)
         report.checks.push_back({check_names::guard_bands, run_result.damaged_guard_bytes ? Outcome::incorrect : Outcome::passed,

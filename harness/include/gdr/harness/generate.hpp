@@ -59,6 +59,7 @@
 #include "gdr/harness/bank_arena.hpp"
 #include "gdr/harness/case_spec.hpp"
 #include "gdr/harness/host_tensor.hpp"
+#include "gdr/reference/fused_recurrent.hpp"  // StateWrites
 
 namespace gdr::harness {
 
@@ -104,10 +105,15 @@ struct RunBuffers {
     // the bank's storage has poisoned margins of whole entries around it, its arena
     // (bank_arena.hpp; HostTensor::with_margins).
     ArenaMargins margins;
+    // Whose writes the poisoned slots are: a decode kernel's (every token's slot) or a
+    // chunk kernel's (the final slot only; written_bank_slices).
+    reference::StateWrites state_writes = reference::StateWrites::every_token;
 };
-RunBuffers make_run_buffers(const HostCase& host_case, DType o_storage, DType bank_storage);
+RunBuffers make_run_buffers(const HostCase& host_case, DType o_storage, DType bank_storage,
+                            reference::StateWrites writes = reference::StateWrites::every_token);
 // make_run_buffers with the bank inside its arena, for a subject to run on.
-RunBuffers make_subject_buffers(const HostCase& host_case, DType o_storage, DType bank_storage);
+RunBuffers make_subject_buffers(const HostCase& host_case, DType o_storage, DType bank_storage,
+                                reference::StateWrites writes = reference::StateWrites::every_token);
 // The buffers as make_subject_buffers made them (o poisoned, the bank initial and poisoned
 // where written), for another run in the same memory; the arena's margins are left as
 // they are.
@@ -119,7 +125,10 @@ ArenaDamage arena_damage(const RunBuffers& buffers);
 Problem make_problem(const HostCase& host_case, RunBuffers& buffers);
 
 // (entry, slot) pairs of the bank that the call writes, in docs/SPEC.md order; every other
-// (entry, slot) must stay bitwise unchanged. Rows with zero tokens write nothing.
-std::vector<std::pair<std::int64_t, std::int64_t>> written_bank_slices(const HostCase& host_case);
+// (entry, slot) must stay bitwise unchanged. Rows with zero tokens write nothing. In circular
+// mode every_token lists each token's slot (the recurrence), final_only only the slot
+// (cache_seqlens + length) mod Slots (the chunked path).
+std::vector<std::pair<std::int64_t, std::int64_t>> written_bank_slices(
+    const HostCase& host_case, reference::StateWrites writes = reference::StateWrites::every_token);
 
 }  // namespace gdr::harness

@@ -6,9 +6,11 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "gdr/core/problem.hpp"
+#include "gdr/harness/chunked_contract.hpp"
 #include "gdr/harness/generate.hpp"
 #include "gdr/harness/host_tensor.hpp"
 #include "gdr/reference/fused_recurrent.hpp"
@@ -43,7 +45,9 @@ RunBuffers make_oracle_buffers(const HostCase& host_case, const OracleBank& orac
 // make_problem with the compact bank and the renumbered indices.
 Problem make_oracle_problem(const HostCase& host_case, const OracleBank& oracle, RunBuffers& buffers);
 // One whole oracle run on the compact bank, without bounds: R64 (o and bank stored as
-// f64, nothing rounded) or Rlp (the case's dtypes).
-RunBuffers oracle_run(const HostCase& host_case, const OracleBank& oracle, reference::Precision precision);
+// f64, nothing rounded) or Rlp (the case's dtypes). With a chunk kernel's contract, those
+// of the chunked path: R64 writing the final state only, Rlp the chunked oracle's.
+RunBuffers oracle_run(const HostCase& host_case, const OracleBank& oracle, reference::Precision precision,
+                      const std::optional<ChunkedContract>& chunked = std::nullopt);
 
 }  // namespace gdr::harness

@@ -7,10 +7,12 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <utility>
 #include <vector>
 
 #include "gdr/core/problem.hpp"
+#include "gdr/harness/chunked_contract.hpp"
 #include "gdr/harness/generate.hpp"
 #include "gdr/harness/math_mode.hpp"
 #include "gdr/harness/report.hpp"
@@ -31,9 +33,14 @@ struct OracleCheckInputs {
     // Also judge every token against R64 and Rlp resumed from the subject's own stored slot
     // (reference::OracleOptions::resume_bank); steps_checkable() says when that applies.
     bool stepped;
+    // A chunk kernel's contract: R64 and its bounds from the recurrence writing only the
+    // final state (StateWrites::final_only), Rlp from the chunked oracle in emulated fp32
+    // with the contract's C and rounding points; `written` must list the final slots only
+    // and `stepped` be false. nullopt: a decode kernel, judged by the recurrence's R64 and Rlp.
+    std::optional<ChunkedContract> chunked = std::nullopt;
 };
 
-// "o vs R64", "state vs R64" and, with `stepped`, "o vs stepped R64" and "state vs stepped
+// "o vs R64", "state vs R64" (against the chunked path's oracles for a chunk kernel) and, with `stepped`, "o vs stepped R64" and "state vs stepped
 // R64", in that order. Every slice is one value head (o[b, t, hv] of V elements,
 // state[n, slot, hv] of K x V); each check is INCORRECT if any slice fails, reporting the
 // first failing one, else the slice closest to its threshold. Slices are judged on any

@@ -41,6 +41,8 @@ struct CaseReport {
     // fails a strict gate (gdr --strict, GDR_STRICT=1).
     std::string declared_limitation;
     std::string math;       // the math mode the rule allowed (math_mode.hpp), "" before judging
+    // A chunk kernel's contract (chunked_contract.hpp, describe()); "" for a decode kernel.
+    std::string chunked;
     // Where the time and memory went: the case's preparation (generation, the oracle runs;
     // shared by every subject that runs the case) and this subject's run and checks.
     std::vector<StageTiming> stages;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "gdr/core/problem.hpp"
+#include "gdr/harness/chunked_contract.hpp"
 #include "gdr/harness/math_mode.hpp"
 
 namespace gdr::harness {
@@ -37,6 +38,11 @@ public:
     // The elementary functions it uses (math_mode.hpp): the rule allows their documented
     // errors. Precise unless a subject declares otherwise.
     virtual MathMode math_mode() const { return MathMode::precise; }
+    // A chunk (prefill) kernel declares its chunk size and rounding points here and is
+    // judged by docs/SPEC.md's chunked path (chunked_contract.hpp): only the final state
+    // slot written in circular mode, no round trip between tokens, no stepped checks.
+    // nullopt: a recurrent (decode) kernel.
+    virtual std::optional<ChunkedContract> chunked() const { return std::nullopt; }
     // A subject that hands back results computed elsewhere (gdr judge: a results file)
     // instead of running a kernel on the harness's buffers: why the checks that watch a
     // call (guard bands, the bank arena, inputs unchanged, isolation, determinism) cannot
