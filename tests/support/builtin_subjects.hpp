@@ -12,6 +12,11 @@ inline std::unique_ptr<harness::Subject> cpu_stand_in() {
     return subjects::builtin_registry().make("cpu-emulated-reversed");
 }
 
+// The CPU stand-in chunk kernel (chunked oracle, emulated fp32, C = 4, reversed sums).
+inline std::unique_ptr<harness::Subject> cpu_chunked_stand_in() {
+    return subjects::builtin_registry().make("cpu-chunked-emulated");
+}
+
 // The CUDA decode kernel on device 0 (NOT_RUN without one).
 inline std::unique_ptr<harness::Subject> cuda_decode() { return subjects::builtin_registry().make("cuda-decode"); }
 

@@ -10,14 +10,17 @@
 
 namespace gdr::testing {
 
-// The correct CPU subject, then `damage` applied to what it wrote (and, for `inputs`, to
-// what it read). `runs` counts calls, for damage that differs between runs. It keeps the
-// CPU subject's name, so that its tolerance rows judge it.
+// A correct CPU subject (the decode stand-in unless `inner` says otherwise), then `damage`
+// applied to what it wrote (and, for `inputs`, to what it read). `runs` counts calls, for
+// damage that differs between runs. It keeps the inner subject's name, so that its
+// tolerance rows judge it, and its chunked contract, so that the chunked path judges it.
 class DamagedSubject final : public harness::Subject {
 public:
     using Damage = std::function<void(const Problem&, int run, harness::SubjectRunResult&)>;
-    explicit DamagedSubject(Damage damage) : inner_(testing::cpu_stand_in()), damage_(std::move(damage)) {}
-    std::string name() const override { return "cpu-emulated-reversed"; }
+    explicit DamagedSubject(Damage damage, std::unique_ptr<harness::Subject> inner = testing::cpu_stand_in())
+        : inner_(std::move(inner)), damage_(std::move(damage)) {}
+    std::string name() const override { return inner_->name(); }
+    std::optional<harness::ChunkedContract> chunked() const override { return inner_->chunked(); }
     std::string description() const override { return "a deliberately wrong subject"; }
     std::optional<std::string> unavailable_reason() const override { return std::nullopt; }
     harness::MathMode math_mode() const override { return inner_->math_mode(); }

@@ -1,0 +1,218 @@
+// The harness's chunked path (docs/SPEC.md, "Variable-length batches (prefill, chunked
+// path)"): a subject that declares a ChunkedContract is judged against the recurrence
+// writing only the final state (truth, bounds) and the chunked oracle (Rlp). Each test
+// wraps the CPU chunk stand-in, breaks one thing a buggy chunk kernel would, and expects
+// the check that exists to see it to fail; the untouched stand-in passes.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gdr/harness/check_names.hpp"
+#include "gdr/harness/runner.hpp"
+#include "gdr/reference/numeric.hpp"
+#include "support/builtin_subjects.hpp"
+#include "support/damaged_subject.hpp"
+
+using namespace gdr;
+using namespace gdr::harness;
+
+namespace {
+
+using gdr::testing::DamagedSubject;
+using Slices = std::vector<std::pair<std::int64_t, std::int64_t>>;
+
+CaseReport run_chunked_subject(const std::string& spec_text, DamagedSubject::Damage damage) {
+    DamagedSubject subject(std::move(damage), gdr::testing::cpu_chunked_stand_in());
+    return run_case(parse_text(spec_text), subject, ToleranceTable::load_default());
+}
+
+void no_damage(const Problem&, int, SubjectRunResult&) {}
+
+const CheckResult* find_check(const CaseReport& report, const std::string& name) {
+    const auto found = std::find_if(report.checks.begin(), report.checks.end(),
+                                    [&](const CheckResult& check) { return check.name == name; });
+    return found == report.checks.end() ? nullptr : &*found;
+}
+
+Outcome outcome_of(const CaseReport& report, const std::string& name) {
+    const CheckResult* check = find_check(report, name);
+    INFO("check " << name);
+    REQUIRE(check);
+    return check->outcome;
+}
+
+// First element of S[n, slot, hv] in the problem's bank (64-bit offsets, as the kernels).
+std::int64_t matrix_offset(const Problem& p, std::int64_t n, std::int64_t slot, std::int64_t hv) {
+    return ((n * p.slots() + slot) * p.num_value_heads + hv) * p.key_dim * p.value_dim;
+}
+
+// The element of o or of the bank at which `check` found its closest slice (the worst
+// element of the slice nearest its threshold), as a flat index into the problem's buffer.
+std::int64_t closest_element(const Problem& p, const CheckResult& check) {
+    const SliceMetrics& slice = *check.worst_slice;
+    long a = 0, b = 0, hv = 0;
+    if (std::sscanf(slice.label.c_str(), "o[b=%ld,t=%ld,hv=%ld]", &a, &b, &hv) == 3)
+        return ((a * p.seq_len + b) * p.num_value_heads + hv) * p.value_dim + slice.worst_index.at(0);
+    REQUIRE(std::sscanf(slice.label.c_str(), "state[n=%ld,slot=%ld,hv=%ld]", &a, &b, &hv) == 3);
+    const std::int64_t inner = p.layout == Layout::KV ? p.value_dim : p.key_dim;
+    return matrix_offset(p, a, b, hv) + slice.worst_index.at(0) * inner + slice.worst_index.at(1);
+}
+
+// The correct run, then the element nearest its threshold in `check_name`'s slices moved by
+// three times that threshold: a few units of the rule beyond it, and nothing else wrong.
+DamagedSubject::Damage beyond_the_rule(const CaseReport& good, const std::string& check_name) {
+    const CheckResult* check = find_check(good, check_name);
+    REQUIRE(check);
+    REQUIRE(check->worst_slice);
+    REQUIRE(check->worst_slice->threshold_abs > 0);
+    const bool o = check_name == check_names::o_vs_r64;
+    return [check = *check, o](const Problem& p, int, SubjectRunResult&) {
+        void* data = o ? p.o.data : p.state;
+        const DType dtype = o ? p.o.dtype : p.state_storage;
+        const std::int64_t index = closest_element(p, check);
+        reference::store_double(data, dtype, index,
+                                reference::load_double(data, dtype, index) + 3 * check.worst_slice->threshold_abs);
+    };
+}
+
+// Circular, Slots = 8 > T = 7 (a decode subject would get the stepped checks), bf16 state
+// (the recurrence would round-trip it between tokens; the chunked path does not), two
+// chunks of C = 4 with a tail of 3.
+const std::string kCircular =
+    "B=2 T=7 H=1 HV=2 K=16 V=12 layout=vk in=bf16 state=bf16 slots=8 circular=1 seqlen_max=20 seed=21";
+// f32 throughout, T = 6: a chunk of C = 4 and a tail of 2.
+const std::string kPlainF32 = "B=2 T=6 H=1 HV=2 K=16 V=12 layout=kv in=f32 state=f32 seed=22";
+
+}  // namespace
+
+TEST_CASE("chunked path: written_bank_slices final_only lists only the slot the last token writes", "[runner][chunked]") {
+    const HostCase host = materialize(parse_text(kCircular));
+    const Slices final_only = written_bank_slices(host, reference::StateWrites::final_only);
+    REQUIRE(final_only.size() == 2);
+    for (std::int64_t r = 0; r < 2; ++r)
+        CHECK(final_only[std::size_t(r)] == std::pair<std::int64_t, std::int64_t>{r, (host.cache_seqlens[std::size_t(r)] + 7) % 8});
+    CHECK(written_bank_slices(host).size() == 14);  // the recurrence: every token's slot
+    // Only the final slots are poisoned in a chunk kernel's buffers.
+    const RunBuffers buffers = make_subject_buffers(host, DType::bf16, DType::bf16, reference::StateWrites::final_only);
+    const std::int64_t slice = 2 * 16 * 12;
+    std::int64_t poisoned_slices = 0;
+    for (std::int64_t n = 0; n < 2; ++n)
+        for (std::int64_t slot = 0; slot < 8; ++slot) {
+            const auto mask = buffers.bank.poison_mask((n * 8 + slot) * slice, slice);
+            poisoned_slices += std::count(mask.begin(), mask.end(), std::uint8_t(1)) == slice;
+        }
+    CHECK(poisoned_slices == 2);
+}
+
+TEST_CASE("chunked path: the chunk stand-in passes and the report carries its contract", "[runner][chunked]") {
+    const CaseReport report = run_chunked_subject(kCircular, no_damage);
+    INFO(format_failure(report));
+    CHECK(report.outcome == Outcome::passed);
+    CHECK(report.chunked.find("C=4") != std::string::npos);
+    CHECK(report.chunked.find("t, w, u_prime") != std::string::npos);
+    CHECK(to_json(report).at("chunked") == report.chunked);
+    for (const char* name : {check_names::o_vs_r64, check_names::state_vs_r64, check_names::poison_survivors,
+                             check_names::determinism, check_names::inputs_unchanged})
+        CHECK(outcome_of(report, name) == Outcome::passed);
+    // 2 entries x 8 slots, of which the call writes one per row: the other 14 bitwise as they were.
+    const CheckResult* untouched = find_check(report, check_names::untouched_bank);
+    REQUIRE(untouched);
+    CHECK(untouched->outcome == Outcome::passed);
+    CHECK(untouched->detail.find("14 untouched slices") == 0);
+    // No token's state is stored to step from: listed as not applicable, outside the outcome.
+    for (const char* name : {check_names::o_vs_stepped_r64, check_names::state_vs_stepped_r64}) {
+        const CheckResult* stepped = find_check(report, name);
+        REQUIRE(stepped);
+        CHECK(stepped->outcome == Outcome::not_run);
+        CHECK(stepped->detail.find("chunked path") != std::string::npos);
+    }
+}
+
+TEST_CASE("chunked path: o or the final state a few units beyond the rule is INCORRECT", "[runner][chunked]") {
+    const CaseReport good = run_chunked_subject(kPlainF32, no_damage);
+    INFO(format_failure(good));
+    REQUIRE(good.outcome == Outcome::passed);
+    const CaseReport bad_o = run_chunked_subject(kPlainF32, beyond_the_rule(good, check_names::o_vs_r64));
+    INFO(format_failure(bad_o));
+    CHECK(outcome_of(bad_o, check_names::o_vs_r64) == Outcome::incorrect);
+    CHECK(outcome_of(bad_o, check_names::state_vs_r64) == Outcome::passed);
+    CHECK(bad_o.outcome == Outcome::incorrect);
+    const CaseReport bad_state = run_chunked_subject(kPlainF32, beyond_the_rule(good, check_names::state_vs_r64));
+    INFO(format_failure(bad_state));
+    CHECK(outcome_of(bad_state, check_names::state_vs_r64) == Outcome::incorrect);
+    CHECK(outcome_of(bad_state, check_names::o_vs_r64) == Outcome::passed);
+}
+
+TEST_CASE("chunked path: also writing an intermediate circular slot fails the untouched bank", "[runner][chunked]") {
+    // The slot the recurrence's first token writes, (read + 1) mod Slots, gets a copy of the
+    // final state, as a chunk kernel that stores a state after its first chunk would.
+    const CaseReport bad = run_chunked_subject(kCircular, [](const Problem& p, int, SubjectRunResult&) {
+        const std::int64_t read = p.cache_seqlens[0] % p.slots(), length = p.seq_len;
+        const std::int64_t matrix = p.key_dim * p.value_dim;
+        std::vector<double> state(static_cast<std::size_t>(matrix));
+        reference::load_doubles(p.state, p.state_storage, matrix_offset(p, 0, (read + length) % p.slots(), 0), matrix,
+                                state.data());
+        reference::store_doubles(p.state, p.state_storage, matrix_offset(p, 0, (read + 1) % p.slots(), 0), 1, matrix,
+                                 state.data());
+    });
+    INFO(format_failure(bad));
+    CHECK(outcome_of(bad, check_names::untouched_bank) == Outcome::incorrect);
+    CHECK(outcome_of(bad, check_names::o_vs_r64) == Outcome::passed);
+    CHECK(outcome_of(bad, check_names::state_vs_r64) == Outcome::passed);
+    CHECK(bad.outcome == Outcome::incorrect);
+}
+
+namespace {
+
+// Another way of computing under the chunk stand-in's name and contract: `run` is the
+// kernel, the harness judges it as the chunked path says.
+class UnderChunkedContract final : public Subject {
+public:
+    explicit UnderChunkedContract(std::function<SubjectRunResult(const Problem&)> run) : run_(std::move(run)) {}
+    std::string name() const override { return contract_->name(); }
+    std::string description() const override { return "a wrong chunk kernel"; }
+    std::optional<std::string> unavailable_reason() const override { return std::nullopt; }
+    MathMode math_mode() const override { return contract_->math_mode(); }
+    std::optional<ChunkedContract> chunked() const override { return contract_->chunked(); }
+    SubjectRunResult run(const Problem& problem) override { return run_(problem); }
+
+private:
+    std::unique_ptr<Subject> contract_ = gdr::testing::cpu_chunked_stand_in();
+    std::function<SubjectRunResult(const Problem&)> run_;
+};
+
+}  // namespace
+
+TEST_CASE("chunked path: a kernel that ignores the tail chunk is INCORRECT", "[runner][chunked]") {
+    // Its grid covers T / C whole chunks (integer division): the tail's tokens are never
+    // computed, their o never written, and the state stored is the one after the last
+    // whole chunk.
+    const std::shared_ptr<Subject> stand_in = gdr::testing::cpu_chunked_stand_in();
+    const std::int64_t chunk = stand_in->chunked()->chunk_size;
+    REQUIRE(parse_text(kPlainF32).seq_len % chunk != 0);
+    UnderChunkedContract subject([&](const Problem& problem) {
+        Problem whole_chunks = problem;
+        whole_chunks.seq_len -= problem.seq_len % chunk;
+        return stand_in->run(whole_chunks);
+    });
+    const CaseReport report = run_case(parse_text(kPlainF32), subject, ToleranceTable::load_default());
+    INFO(format_failure(report));
+    CHECK(outcome_of(report, check_names::o_vs_r64) == Outcome::incorrect);
+    CHECK(outcome_of(report, check_names::state_vs_r64) == Outcome::incorrect);
+    CHECK(outcome_of(report, check_names::poison_survivors) == Outcome::incorrect);
+}
+
+TEST_CASE("chunked path: a decode kernel's every-token writes fail as a chunk kernel's", "[runner][chunked]") {
+    // The decode stand-in (every token's slot, the round trip) under a chunk kernel's
+    // contract: the slots it writes for earlier tokens were not the call's to write.
+    const std::shared_ptr<Subject> decode = gdr::testing::cpu_stand_in();
+    UnderChunkedContract subject([&](const Problem& problem) { return decode->run(problem); });
+    const CaseReport report = run_case(parse_text(kCircular), subject, ToleranceTable::load_default());
+    INFO(format_failure(report));
+    CHECK(outcome_of(report, check_names::untouched_bank) == Outcome::incorrect);
+}
