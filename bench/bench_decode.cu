@@ -36,11 +36,23 @@
 #include "gdr/core/problem.hpp"
 #include "gdr/cuda/decode.hpp"
 #include "gdr/cuda/device.hpp"
+#include "common/csv_file.hpp"
+#include "common/bench_problem.hpp"
+#include "common/device_arena.hpp"
+#include "common/device_fill.cuh"
+#include "common/event_timing.hpp"
+#include "common/gpu_description.hpp"
+#include "common/l2_rotation.hpp"
 
 namespace {
 
 using gdr::DType;
 using gdr::Layout;
+using gdr::bench::Arena;
+using gdr::bench::EventPair;
+using gdr::bench::fill_uniform;
+using gdr::bench::Gpu;
+using gdr::bench::median;
 using gdr::cuda::check;
 using i64 = std::int64_t;
 
@@ -122,114 +134,6 @@ std::vector<Case> make_cases(const Options& o) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Random device fill: a counter-based hash, so any buffer fills at memory speed.
-
-__device__ __forceinline__ std::uint32_t mix(std::uint64_t x) {  // splitmix64 finaliser
-    x += 0x9e3779b97f4a7c15ull;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return std::uint32_t((x ^ (x >> 31)) >> 32);
-}
-
-__device__ __forceinline__ void store_as(float* p, float x) { *p = x; }
-__device__ __forceinline__ void store_as(__half* p, float x) { *p = __float2half_rn(x); }
-__device__ __forceinline__ void store_as(__nv_bfloat16* p, float x) { *p = __float2bfloat16_rn(x); }
-
-template <class T>
-__global__ void fill_uniform_kernel(T* out, i64 n, float lo, float hi, std::uint64_t seed) {
-    const i64 step = i64(gridDim.x) * blockDim.x;
-    for (i64 i = i64(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
-        const float u = float(mix((seed << 40) ^ std::uint64_t(i))) * (1.0f / 4294967296.0f);
-        store_as(out + i, lo + (hi - lo) * u);
-    }
-}
-
-// n elements of `dtype` at `data`, uniform in [lo, hi).
-void fill_uniform(void* data, DType dtype, i64 n, float lo, float hi, std::uint64_t seed, cudaStream_t stream) {
-    if (n == 0) return;
-    constexpr int threads = 256;
-    const unsigned blocks = unsigned(std::min<i64>((n + threads - 1) / threads, 8192));
-    switch (dtype) {
-    case DType::f32: fill_uniform_kernel<<<blocks, threads, 0, stream>>>(static_cast<float*>(data), n, lo, hi, seed); break;
-    case DType::f16: fill_uniform_kernel<<<blocks, threads, 0, stream>>>(static_cast<__half*>(data), n, lo, hi, seed); break;
-    case DType::bf16:
-        fill_uniform_kernel<<<blocks, threads, 0, stream>>>(static_cast<__nv_bfloat16*>(data), n, lo, hi, seed);
-        break;
-    case DType::f64: throw std::runtime_error("fill_uniform: f64 is not a bench dtype");
-    }
-    check(cudaGetLastError(), "fill_uniform launch");
-}
-
-// ---------------------------------------------------------------------------------------
-// Device memory: one arena for the whole sweep, carved per case, so that multi-GiB banks
-// are not cudaMalloc'ed and freed hundreds of times.
-
-class Arena {
-public:
-    explicit Arena(std::size_t bytes) : capacity_(bytes) {
-        if (bytes) check(cudaMalloc(&base_, bytes), "cudaMalloc(arena)");
-    }
-    ~Arena() {
-        if (base_) cudaFree(base_);
-    }
-    Arena(const Arena&) = delete;
-    Arena& operator=(const Arena&) = delete;
-
-    static std::size_t aligned(std::size_t bytes) { return (bytes + 255) / 256 * 256; }
-    void* take(std::size_t bytes) {
-        if (used_ + aligned(bytes) > capacity_) throw std::runtime_error("arena exhausted");
-        void* p = static_cast<char*>(base_) + used_;
-        used_ += aligned(bytes);
-        return p;
-    }
-    void reset() { used_ = 0; }
-    std::size_t capacity() const { return capacity_; }
-
-private:
-    void* base_ = nullptr;
-    std::size_t capacity_ = 0;
-    std::size_t used_ = 0;
-};
-
-// ---------------------------------------------------------------------------------------
-// Timing helpers
-
-double median(std::vector<double> xs) {
-    std::sort(xs.begin(), xs.end());
-    const std::size_t n = xs.size();
-    return n % 2 ? xs[n / 2] : 0.5 * (xs[n / 2 - 1] + xs[n / 2]);
-}
-
-class EventPair {
-public:
-    EventPair() {
-        check(cudaEventCreate(&start_), "cudaEventCreate");
-        check(cudaEventCreate(&stop_), "cudaEventCreate");
-    }
-    ~EventPair() {
-        cudaEventDestroy(start_);
-        cudaEventDestroy(stop_);
-    }
-    EventPair(const EventPair&) = delete;
-    EventPair& operator=(const EventPair&) = delete;
-
-    // Device milliseconds taken by the work `enqueue` puts on `stream`.
-    template <class Fn>
-    double time_ms(cudaStream_t stream, Fn&& enqueue) {
-        check(cudaEventRecord(start_, stream), "cudaEventRecord(start)");
-        enqueue();
-        check(cudaEventRecord(stop_, stream), "cudaEventRecord(stop)");
-        check(cudaEventSynchronize(stop_), "cudaEventSynchronize");
-        float ms = 0;
-        check(cudaEventElapsedTime(&ms, start_, stop_), "cudaEventElapsedTime");
-        return ms;
-    }
-
-private:
-    cudaEvent_t start_{}, stop_{};
-};
-
-// ---------------------------------------------------------------------------------------
 // The copy ceiling: one large device-to-device copy, bytes read + bytes written.
 
 struct CopyCeiling {
@@ -271,9 +175,8 @@ struct Workload {
 // Bytes one set makes the kernel touch: its rows' bank entries plus its tensors.
 i64 touched_bytes_per_set(const Case& c) { return c.B * c.entry_bytes() + (c.floor_bytes() - c.B * c.matrix_bytes() * (1 + c.written_slots())); }
 
-// Enough sets that one pass of the rotation touches more than 2x L2.
 i64 rotation_sets(const Case& c, i64 l2_bytes, i64 max_sets) {
-    return std::clamp<i64>(2 * l2_bytes / touched_bytes_per_set(c) + 1, 1, max_sets);
+    return gdr::bench::rotation_sets(touched_bytes_per_set(c), l2_bytes, max_sets);
 }
 
 i64 bank_entries_for(const Case& c, i64 sets) { return std::max(2 * c.B, sets * c.B); }  // N >= 2B
@@ -289,31 +192,6 @@ std::size_t workload_bytes(const Case& c, i64 sets) {
     return Arena::aligned(std::size_t(bank_entries_for(c, sets)) * c.entry_bytes()) + sets * input_set_bytes(c);
 }
 
-gdr::TensorArg tensor(void* data, DType dtype, i64 s0, i64 s1, i64 s2) { return {data, dtype, {s0, s1, s2, 1}}; }
-
-// One Problem with contiguous q, k: [B, T, H, K]; v, o: [B, T, HV, V]; g, beta: [B, T, HV].
-gdr::Problem base_problem(const Case& c, void* bank, i64 entries) {
-    const Shape& s = c.shape;
-    gdr::Problem p;
-    p.batch = c.B;
-    p.seq_len = c.T;
-    p.num_heads = s.H;
-    p.num_value_heads = s.HV;
-    p.key_dim = s.K;
-    p.value_dim = s.V;
-    p.layout = c.layout;
-    p.input_dtype = kInputDtype;
-    p.gate_dtype = kGateDtype;
-    p.state_dtype = c.state;
-    p.state_storage = c.state;
-    p.state = bank;
-    const bool kv = c.layout == Layout::KV;
-    p.state_shape = {entries, c.slots(), s.HV, kv ? s.K : s.V, kv ? s.V : s.K};
-    p.use_qk_l2norm = true;
-    p.output_final_state = true;
-    return p;
-}
-
 Workload build_workload(const Case& c, i64 sets, Arena& arena, std::mt19937_64& rng, cudaStream_t stream) {
     arena.reset();
     const Shape& s = c.shape;
@@ -324,28 +202,19 @@ Workload build_workload(const Case& c, i64 sets, Arena& arena, std::mt19937_64& 
     fill_uniform(bank, c.state, state_elements, -0.5f, 0.5f, rng(), stream);
 
     // Bank entries: a random permutation of [0, N); set i takes entries [i B, (i + 1) B).
-    std::vector<i64> permutation(w.bank_entries);
-    std::iota(permutation.begin(), permutation.end(), i64(0));
-    std::shuffle(permutation.begin(), permutation.end(), rng);
+    const std::vector<i64> permutation = gdr::bench::shuffled_entries(w.bank_entries, rng);
     // cache_seqlens of every set (circular only): random, so read slots differ by row.
     std::vector<std::int32_t> seqlens_host(c.circular() ? sets * c.B : 0);
     std::uniform_int_distribution<std::int32_t> seqlen(0, 1 << 20);
     for (auto& x : seqlens_host) x = seqlen(rng);
 
+    // g is a log decay (alpha = exp(g) in (0.6, 1)); beta in (0, 1]: the state stays bounded.
+    constexpr gdr::bench::ValueRanges ranges{-1, 1, -1, 1, -0.5f, -0.01f, 0.05f, 1.0f};
+    const gdr::bench::HeadShape heads{s.H, s.HV, s.K, s.V};
     for (i64 i = 0; i < sets; ++i) {
-        gdr::Problem p = base_problem(c, bank, w.bank_entries);
-        const auto take_filled = [&](i64 n, DType dtype, float lo, float hi) {
-            void* data = arena.take(n * gdr::dtype_size(dtype));
-            fill_uniform(data, dtype, n, lo, hi, rng(), stream);
-            return data;
-        };
-        p.q = tensor(take_filled(c.qk_elements(), kInputDtype, -1, 1), kInputDtype, c.T * s.H * s.K, s.H * s.K, s.K);
-        p.k = tensor(take_filled(c.qk_elements(), kInputDtype, -1, 1), kInputDtype, c.T * s.H * s.K, s.H * s.K, s.K);
-        p.v = tensor(take_filled(c.vo_elements(), kInputDtype, -1, 1), kInputDtype, c.T * s.HV * s.V, s.HV * s.V, s.V);
-        p.o = tensor(take_filled(c.vo_elements(), kInputDtype, -1, 1), kInputDtype, c.T * s.HV * s.V, s.HV * s.V, s.V);
-        // g is a log decay (alpha = exp(g) in (0.6, 1)); beta in (0, 1]: the state stays bounded.
-        p.g = tensor(take_filled(c.gate_elements(), kGateDtype, -0.5f, -0.01f), kGateDtype, c.T * s.HV, s.HV, 1);
-        p.beta = tensor(take_filled(c.gate_elements(), kGateDtype, 0.05f, 1.0f), kGateDtype, c.T * s.HV, s.HV, 1);
+        gdr::Problem p = gdr::bench::bank_problem(heads, c.B, c.T, c.layout, kInputDtype, kGateDtype, c.state, bank,
+                                                  w.bank_entries, c.slots());
+        gdr::bench::take_token_tensors(p, arena, ranges, rng, stream);
 
         auto* indices = static_cast<i64*>(arena.take(c.B * sizeof(i64)));
         check(cudaMemcpyAsync(indices, permutation.data() + i * c.B, c.B * sizeof(i64), cudaMemcpyHostToDevice, stream),
@@ -377,12 +246,8 @@ double time_plain(Workload& w, const Options& o, cudaStream_t stream, EventPair&
     // Warm-up: module load, clocks, and one pass over every set (capped) so none is cold.
     for (std::size_t i = 0; i < std::min<std::size_t>(w.sets.size(), 512) + 1; ++i) w.launch_next(stream);
     const int probe = int(std::clamp<std::size_t>(w.sets.size(), 3, 20));
-    const double probe_us = events.time_ms(stream, [&] { for (int i = 0; i < probe; ++i) w.launch_next(stream); }) * 1e3 / probe;
-    const int launches = int(std::clamp<double>(std::ceil(o.target_ms * 1e3 / probe_us), 3, 2000));
-    std::vector<double> us;
-    for (int r = 0; r < o.repeats; ++r)
-        us.push_back(events.time_ms(stream, [&] { for (int i = 0; i < launches; ++i) w.launch_next(stream); }) * 1e3 / launches);
-    return median(us);
+    const auto launch = [&] { w.launch_next(stream); };
+    return gdr::bench::time_per_call(events, stream, launch, probe, o.target_ms, 3, 2000, o.repeats).median_ms * 1e3;
 }
 
 // A CUDA graph of launches (a multiple of the rotation, so that every set's reuse
@@ -417,28 +282,6 @@ i64 nonfinite_outputs(const Case& c, const gdr::Problem& p) {
 
 // ---------------------------------------------------------------------------------------
 // Output
-
-struct Gpu {
-    std::string name;
-    i64 l2_bytes = 0;
-    int sms = 0;
-    double peak_tbps = 0;  // from the memory clock and bus width: a lead, not a ceiling
-};
-
-Gpu describe_gpu(int device) {
-    cudaDeviceProp prop{};
-    check(cudaGetDeviceProperties(&prop, device), "cudaGetDeviceProperties");
-    int clock_khz = 0, bus_bits = 0;
-    check(cudaDeviceGetAttribute(&clock_khz, cudaDevAttrMemoryClockRate, device), "cudaDeviceGetAttribute(clock)");
-    check(cudaDeviceGetAttribute(&bus_bits, cudaDevAttrGlobalMemoryBusWidth, device), "cudaDeviceGetAttribute(bus)");
-    std::string name = prop.name;
-    std::replace(name.begin(), name.end(), ',', ' ');  // CSV-safe
-    return {name, i64(prop.l2CacheSize), prop.multiProcessorCount, 2.0 * clock_khz * 1e3 * bus_bits / 8 / 1e12};
-}
-
-struct CloseFile {
-    void operator()(std::FILE* f) const { std::fclose(f); }
-};
 
 const char* kCsvHeader =
     "gpu,layout,state_dtype,H,HV,K,V,B,T,us_per_call,us_per_call_graph,bytes,tbps,fraction_of_copy,copy_tbps\n";
@@ -492,7 +335,7 @@ int run(Options& o) {
         return 0;
     }
     check(cudaSetDevice(o.device), "cudaSetDevice");
-    const Gpu gpu = describe_gpu(o.device);
+    const Gpu gpu = gdr::bench::describe_gpu(o.device);
     cudaStream_t stream{};
     check(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate");
 
@@ -507,17 +350,10 @@ int run(Options& o) {
     // One arena for the largest case that fits.
     std::size_t largest = 0;
     for (const Case& c : cases) largest = std::max(largest, workload_bytes(c, rotation_sets(c, gpu.l2_bytes, o.max_sets)));
-    std::size_t free_bytes = 0, total_bytes = 0;
-    check(cudaMemGetInfo(&free_bytes, &total_bytes), "cudaMemGetInfo");
     const std::size_t reserve = std::size_t(kGiB);  // graphs, the runtime, the kernel's own needs
-    Arena arena(std::min(largest, free_bytes > reserve ? free_bytes - reserve : 0));
+    Arena arena(std::min(largest, Arena::usable_bytes(reserve)));
 
-    std::unique_ptr<std::FILE, CloseFile> csv_file;
-    if (!o.csv_path.empty()) {
-        csv_file.reset(std::fopen(o.csv_path.c_str(), "w"));
-        if (!csv_file) throw std::runtime_error("cannot write " + o.csv_path);
-        std::fputs(kCsvHeader, csv_file.get());
-    }
+    const gdr::bench::CsvFile csv_file = gdr::bench::open_csv(o.csv_path, kCsvHeader);
     std::FILE* csv = csv_file.get();
 
     print_table_header();

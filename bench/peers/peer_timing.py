@@ -210,17 +210,99 @@ class DeviceData:
         return {"f32": self.torch.float32, "bf16": self.torch.bfloat16, "f16": self.torch.float16}[name]
 
 
+def cuda_torch(script: str):
+    """torch, where it imports and sees a CUDA device; else None, having said why on stderr
+    (the scripts then exit 2, nothing measured)."""
+    try:
+        import torch
+    except Exception as e:  # noqa: BLE001
+        print(f"{script}: torch is not importable ({e}); nothing measured", file=sys.stderr)
+        return None
+    if not torch.cuda.is_available():
+        print(f"{script}: no CUDA device; nothing measured", file=sys.stderr)
+        return None
+    return torch
+
+
+class Device:
+    """The card a peer runs on: its torch device, name (CSV-safe), L2 size, stream and the
+    random data source."""
+
+    def __init__(self, torch, index: int, seed: int):
+        self.dev = torch.device("cuda", index)
+        torch.cuda.set_device(self.dev)
+        self.prop = torch.cuda.get_device_properties(self.dev)
+        self.gpu = self.prop.name.replace(",", " ")
+        self.l2 = int(getattr(self.prop, "L2_cache_size", 0) or DRY_RUN_L2)
+        self.data = DeviceData(torch, self.dev, seed)
+        self.stream = torch.cuda.current_stream(self.dev)
+
+
+def event_ms(torch, stream, enqueue) -> float:
+    """Device milliseconds of the work `enqueue` puts on `stream`."""
+    start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record(stream)
+    enqueue()
+    stop.record(stream)
+    stop.synchronize()
+    return start.elapsed_time(stop)
+
+
+class Rotation:
+    """Calls of `kernel` round the input sets (`calls`: one set's keyword arguments each). The
+    outputs of the last len(calls) calls stay alive, so the caching allocator does not hand a
+    call the buffers the previous call just wrote (they would sit in L2)."""
+
+    def __init__(self, kernel, calls: list[dict]):
+        self.kernel, self.calls = kernel, calls
+        self.restart()
+
+    def restart(self):  # from set 0, no outputs held
+        self.ring, self.next = [None] * len(self.calls), 0
+
+    def __call__(self):
+        i = self.next % len(self.calls)
+        self.next += 1
+        self.ring[i] = self.kernel(**self.calls[i])
+
+
+def time_calls(torch, stream, call, probe: int, target_ms: float, min_calls: int, max_calls: int, repeats: int):
+    """Per repeat, device ms per call and host ms per call to enqueue (measured before the
+    wait). A probe of `probe` calls sizes the calls per repeat to about target_ms, within
+    [min_calls, max_calls]. Warm-up is the caller's."""
+    probe_ms = event_ms(torch, stream, lambda: [call() for _ in range(probe)]) / probe
+    calls = int(max(min_calls, min(math.ceil(target_ms / probe_ms), max_calls)))
+    device_ms, host_ms = [], []
+    for _ in range(repeats):
+        start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record(stream)
+        h0 = time.perf_counter()
+        for _ in range(calls):
+            call()
+        host_ms.append((time.perf_counter() - h0) * 1e3 / calls)
+        stop.record(stream)
+        stop.synchronize()
+        device_ms.append(start.elapsed_time(stop) / calls)
+    return device_ms, host_ms
+
+
+def open_csv(path: str, header: str):
+    """The CSV with its header written, or None without a path. Flush after each row: a run
+    cut short keeps the rows it finished."""
+    if not path:
+        return None
+    f = open(path, "w")
+    f.write(header)
+    f.flush()
+    return f
+
+
 def run(peer: Peer, a) -> int:
     cases = make_cases(peer.case_type, a)
     if a.dry_run:
         return dry_run(cases, a)
-    try:
-        import torch
-    except Exception as e:  # noqa: BLE001
-        print(f"{peer.script}: torch is not importable ({e}); nothing measured", file=sys.stderr)
-        return 2
-    if not torch.cuda.is_available():
-        print(f"{peer.script}: no CUDA device; nothing measured", file=sys.stderr)
+    torch = cuda_torch(peer.script)
+    if torch is None:
         return 2
     try:
         kernel, version_text = peer.load()
@@ -229,21 +311,8 @@ def run(peer: Peer, a) -> int:
               f"({peer.install_hint})", file=sys.stderr)
         return 3
 
-    dev = torch.device("cuda", a.device)
-    torch.cuda.set_device(dev)
-    prop = torch.cuda.get_device_properties(dev)
-    gpu = prop.name.replace(",", " ")
-    l2 = int(getattr(prop, "L2_cache_size", 0) or 50 * 1000 * 1000)
-    data = DeviceData(torch, dev, a.seed)
-    stream = torch.cuda.current_stream(dev)
-
-    def event_ms(enqueue) -> float:
-        start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record(stream)
-        enqueue()
-        stop.record(stream)
-        stop.synchronize()
-        return start.elapsed_time(stop)
+    device = Device(torch, a.device, a.seed)
+    dev, prop, gpu, l2, data, stream = device.dev, device.prop, device.gpu, device.l2, device.data, device.stream
 
     # The ceiling: one large device-to-device copy, read + write bytes, median of 20.
     n = int(a.copy_gib * GIB) // 4
@@ -251,7 +320,7 @@ def run(peer: Peer, a) -> int:
     dst = torch.empty_like(src).uniform_(-1, 1, generator=data.gen)
     for _ in range(3):
         dst.copy_(src)
-    copy = [2.0 * n * 4 / (event_ms(lambda: dst.copy_(src)) * 1e-3) / 1e12 for _ in range(20)]
+    copy = [2.0 * n * 4 / (event_ms(torch, stream, lambda: dst.copy_(src)) * 1e-3) / 1e12 for _ in range(20)]
     copy_tbps = median(copy)
     del src, dst
     torch.cuda.synchronize()
@@ -263,64 +332,42 @@ def run(peer: Peer, a) -> int:
     print(f"copy ceiling: {copy_tbps:.3f} TB/s ({a.copy_gib:.2f} GiB D2D copy_, read + write, median of 20; "
           f"range {min(copy):.3f}-{max(copy):.3f})")
     print(peer.inputs_note())
-    csv = open(a.csv, "w") if a.csv else None
-    if csv:
-        csv.write(CSV_HEADER)
-        csv.flush()
+    csv = open_csv(a.csv, CSV_HEADER)
     print(f"{'case':<34} {'us/call':>9} {'us/graph':>9} {'GB moved':>9} {'TB/s':>6} {'frac':>6} {'sets':>5}")
 
     for c in cases:
         sets = rotation_sets(c, l2, a.max_sets)
-        kwargs, ring, graphs = [], [], []
+        kwargs, call, graphs = [], None, []
         try:
             kwargs = peer.build_calls(c, sets, data)
-            ring = [None] * sets  # outputs of the last `sets` calls stay alive
-            nxt = [0]
-
-            def call():
-                i = nxt[0] % sets
-                nxt[0] += 1
-                ring[i] = kernel(**kwargs[i])
+            call = Rotation(kernel, kwargs)
 
             # Warm-up: JIT compile, clocks, one pass over every set (capped).
             for _ in range(min(sets, 512) + 1):
                 call()
             torch.cuda.synchronize()
             probe = max(3, min(sets, 20))
-            probe_us = event_ms(lambda: [call() for _ in range(probe)]) * 1e3 / probe
-            launches = int(max(3, min(math.ceil(a.target_ms * 1e3 / probe_us), 2000)))
-            us, host_us = [], []
-            for _ in range(a.repeats):
-                start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-                start.record(stream)
-                h0 = time.perf_counter()
-                for _ in range(launches):
-                    call()
-                host_us.append((time.perf_counter() - h0) * 1e6 / launches)
-                stop.record(stream)
-                stop.synchronize()
-                us.append(start.elapsed_time(stop) * 1e3 / launches)
-            us_plain = median(us)
+            ms, host_ms = time_calls(torch, stream, call, probe, a.target_ms, 3, 2000, a.repeats)
+            us_plain = median(ms) * 1e3
             # The host enqueues no faster than the device runs: the plain time is the wrapper's.
-            host_bound = median(host_us) >= 0.8 * us_plain
+            host_bound = median(host_ms) * 1e3 >= 0.8 * us_plain
 
             def time_graph() -> float:
                 n_graph = (max(a.graph_launches, 1) + sets - 1) // sets * sets
-                nxt[0] = 0
+                call.restart()
                 side = torch.cuda.Stream(dev)  # warm the capture stream, as torch recommends
                 side.wait_stream(stream)
                 with torch.cuda.stream(side):
                     call()
                 stream.wait_stream(side)
-                ring[:] = [None] * sets  # the graph pool reuses a buffer only after `sets` calls
-                nxt[0] = 0
+                call.restart()  # the graph pool reuses a buffer only after `sets` calls
                 graph = torch.cuda.CUDAGraph()
                 with torch.cuda.graph(graph):
                     for _ in range(n_graph):
                         call()
                 graph.replay()  # upload + warm-up
                 torch.cuda.synchronize()
-                gus = [event_ms(graph.replay) * 1e3 / n_graph for _ in range(a.repeats)]
+                gus = [event_ms(torch, stream, graph.replay) * 1e3 / n_graph for _ in range(a.repeats)]
                 graphs.append(graph)  # released with the case's buffers
                 return median(gus)
 
@@ -347,7 +394,7 @@ def run(peer: Peer, a) -> int:
             print(f"{c.label():<34} skipped: {peer.name} raised {type(e).__name__}: {str(e).splitlines()[0][:120]}")
             continue
         finally:
-            del kwargs, ring, graphs
+            del kwargs, call, graphs
             torch.cuda.synchronize()
             torch.cuda.empty_cache()
 
