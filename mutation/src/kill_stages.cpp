@@ -56,6 +56,19 @@ std::vector<harness::CaseSpec> targeted_kill_cases() {
         harness::parse_text("B=2 T=2 H=1 HV=2 K=8 V=4 layout=kv in=f32 state=f32 l2norm=1 qk=uniform seed=109"),
         // grid_clamp_without_stride_loop: B = 2100 rows, more than the mutant launches (2048).
         harness::parse_text("B=2100 T=1 H=8 HV=32 K=16 V=16 layout=kv in=bf16 state=f32 seed=65536"),
+        // The chunk kernel's (C = 64; the decode mutants run them too): rows crossing chunk
+        // boundaries at C - 1, C, C + 1 and past 2C in varlen (the tail's gates, the boundary,
+        // the causal mask, the inverse, the decays, beta), grouped heads (head mapping), two
+        // value tiles (V = 128), l2norm of non-unit q and k.
+        harness::parse_text("B=1 T=260 H=2 HV=4 K=64 V=128 layout=kv in=bf16 state=f32 varlen=1 seq_lengths=63,64,65,68 "
+                            "l2norm=1 qk=uniform seed=201"),
+        // chunk_gamma_as_ratio: gates so negative that exp of their sum from the chunk's start
+        // underflows within a few tokens.
+        harness::parse_text("B=2 T=70 H=1 HV=2 K=64 V=64 layout=vk in=bf16 state=f32 gdist=huge_negative seed=202"),
+        // chunk_circular_write_unwrapped, chunk_inactive_row_writes_state: circular rows of 70
+        // tokens over 3 slots, one with a negative cache_seqlen.
+        harness::parse_text("B=3 T=70 H=1 HV=2 K=64 V=64 layout=kv in=f16 state=bf16 circular=1 slots=3 seqlen_max=6 "
+                            "neg_seqlens=1 seed=203"),
     };
 }
 

@@ -97,6 +97,21 @@ public:
         }
     }
 
+    // x . x for an l2 norm: like dot, but summed from index 0 in either run order. A kernel's
+    // norm in another order than Rlp's is what its math mode's bound covers (precise), as in
+    // the recurrence's runs, whose norms do not follow the reduction order either; the
+    // reversed run stands in for a kernel's product and token-sum orders only.
+    template <class X>
+    Scalar squared_norm(const X& x) const {
+        if constexpr (std::is_same_v<Scalar, double>) {
+            return x.squaredNorm();
+        } else {
+            Scalar sum(0);
+            for (Index l = 0; l < x.size(); ++l) sum += x[l] * x[l];
+            return sum;
+        }
+    }
+
     // a b. fp64: Eigen's product. fp32: each element a sequential sum over the inner index in
     // the run's order (never Eigen's blocked float product: chunked.hpp, "Emulated precision").
     template <class A, class B>
@@ -309,8 +324,8 @@ private:
             in.k.row(i) = k.transpose().cast<Scalar>();
             in.v.row(i) = v.transpose().cast<Scalar>();
             if (p_.use_qk_l2norm) {
-                in.q.row(i) /= std::sqrt(algebra_.dot(in.q.row(i), in.q.row(i)) + Scalar(1e-6));
-                in.k.row(i) /= std::sqrt(algebra_.dot(in.k.row(i), in.k.row(i)) + Scalar(1e-6));
+                in.q.row(i) /= std::sqrt(algebra_.squared_norm(in.q.row(i)) + Scalar(1e-6));
+                in.k.row(i) /= std::sqrt(algebra_.squared_norm(in.k.row(i)) + Scalar(1e-6));
             }
             in.q.row(i) *= scale_;  // the scale after the normalisation
             in.g[i] = p_.g.present() ? Scalar(load_double(p_.g.data, p_.g.dtype, offset_of(p_.g, b, token, hv))) : Scalar(0);

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "gdr/core/errors.hpp"
+#include "gdr/cuda/chunked_prefill.hpp"
 #include "gdr/cuda/decode.hpp"
 #include "gdr/cuda/device.hpp"
 #include "gdr/cuda/guarded_buffer.hpp"
@@ -37,6 +38,7 @@ public:
     std::string name() const override { return name_; }
     std::string description() const override { return fmt::format("{} on device {}", description_, device_); }
     harness::MathMode math_mode() const override { return options_.math_mode; }
+    std::optional<harness::ChunkedContract> chunked() const override { return options_.chunked; }
     std::optional<std::string> unavailable_reason() const override {
         const cuda::DeviceStatus device = cuda::probe_device();
         if (!device.available) return device.reason;
@@ -152,6 +154,17 @@ std::unique_ptr<harness::Subject> make_cuda_launch_subject(std::string name, std
     // expf, sqrtf and reciprocal-then-multiply, nvcc without -use_fast_math (token_inputs.cuh).
     options.math_mode = harness::MathMode::precise;
     options.unsupported_reason = [](const Problem& problem) { return cuda::unsupported_reason(problem); };
+    return make_cuda_launch_subject(std::move(name), std::move(description), std::move(launch), std::move(options));
+}
+
+std::unique_ptr<harness::Subject> make_cuda_chunk_subject(std::string name, std::string description,
+                                                          DeviceLaunch launch, int device) {
+    CudaLaunchOptions options;
+    options.device = device;
+    // expf, sqrtf and x / norm, nvcc without -use_fast_math (chunk_kernel.cuh).
+    options.math_mode = harness::MathMode::precise;
+    options.unsupported_reason = [](const Problem& problem) { return cuda::chunked_prefill_unsupported_reason(problem); };
+    options.chunked = harness::ChunkedContract{cuda::kChunkSize, reference::ChunkRoundingPoints::tensor_core_bf16()};
     return make_cuda_launch_subject(std::move(name), std::move(description), std::move(launch), std::move(options));
 }
 

@@ -1,8 +1,10 @@
-// The CUDA subjects (CUDA builds): the decode kernel, and its mutants with their control.
-// Each runs through the CUDA launch subject (guarded device buffers) and brings its own
-// big-bank case, which only a device can hold.
+// The CUDA subjects (CUDA builds): the decode kernel and the chunked prefill kernel, and the
+// mutants of each with their control. Each runs through the CUDA launch subject (guarded
+// device buffers); the decode ones bring their own big-bank case, which only a device can
+// hold.
 #include <fmt/format.h>
 
+#include "gdr/cuda/chunked_prefill.hpp"
 #include "gdr/cuda/decode.hpp"
 #include "gdr/cuda/device.hpp"
 #include "gdr/cuda/mutants.hpp"
@@ -28,6 +30,18 @@ DeviceLaunch mutant_launch(cuda::Mutant mutant) {
     return [mutant](const Problem& device) { cuda::mutants::fused_recurrent_decode(device, mutant, nullptr); };
 }
 
+// A chunked prefill launch as a registry entry (no big-bank case yet).
+SubjectEntry chunk_entry(std::string name, std::string description, Kind kind, std::string bug_class,
+                         DeviceLaunch launch) {
+    SubjectEntry entry{name, description, Needs::cuda_device, kind, chunk_kernel_limitations(), {}, {}, std::move(bug_class)};
+    entry.make = [=](int device) { return make_cuda_chunk_subject(name, description, launch, device); };
+    return entry;
+}
+
+DeviceLaunch chunk_mutant_launch(cuda::Mutant mutant) {
+    return [mutant](const Problem& device) { cuda::mutants::chunked_prefill(device, {}, mutant, nullptr); };
+}
+
 }  // namespace
 
 void register_cuda_subjects(Registry& registry) {
@@ -38,6 +52,14 @@ void register_cuda_subjects(Registry& registry) {
     for (const cuda::MutantInfo& info : cuda::mutant_catalog())
         registry.add(cuda_entry(fmt::format("mutant:{}", info.name), fmt::format("decode kernel mutant: {}", info.bug_class),
                                 Kind::mutant, {std::string(info.bug_class)}, mutant_launch(info.id)));
+    registry.add(chunk_entry("cuda-chunked", "the CUDA chunked prefill kernel (cuda/src/chunk/)", Kind::kernel, {},
+                             [](const Problem& on_device) { cuda::chunked_prefill(on_device, {}, nullptr); }));
+    registry.add(chunk_entry("chunk-mutant:none", "the chunked prefill kernel built with the mutant hooks, every hook off",
+                             Kind::mutant_control, {}, chunk_mutant_launch(cuda::Mutant::none)));
+    for (const cuda::MutantInfo& info : cuda::chunk_mutant_catalog())
+        registry.add(chunk_entry(fmt::format("chunk-mutant:{}", info.name),
+                                 fmt::format("chunked prefill kernel mutant: {}", info.bug_class), Kind::mutant,
+                                 {std::string(info.bug_class)}, chunk_mutant_launch(info.id)));
 }
 
 int cuda_device_count() {

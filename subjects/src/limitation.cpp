@@ -34,4 +34,18 @@ std::vector<Limitation> decode_kernel_limitations() {
     };
 }
 
+std::vector<Limitation> chunk_kernel_limitations() {
+    const auto value_tile = [](std::int64_t key_dim) { return key_dim > 128 ? 32 : 64; };  // fits one block's shared memory
+    return {
+        {"inputs-not-16-bit", "f32 inputs (the tensor cores multiply f16 or bf16 operands)",
+         [](const harness::CaseSpec& spec, std::string_view) { return spec.input_dtype == DType::f32; }},
+        {"key-dim-not-64-128-256", "K other than 64, 128 or 256 (the kernel's tiles are compiled for these)",
+         [](const harness::CaseSpec& spec, std::string_view) {
+             return spec.key_dim != 64 && spec.key_dim != 128 && spec.key_dim != 256;
+         }},
+        {"value-dim-not-whole-tiles", "V not a multiple of the value tile (64, or 32 at K = 256)",
+         [value_tile](const harness::CaseSpec& spec, std::string_view) { return spec.value_dim % value_tile(spec.key_dim) != 0; }},
+    };
+}
+
 }  // namespace gdr::subjects

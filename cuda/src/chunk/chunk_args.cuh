@@ -4,16 +4,20 @@
 
 #include <cstdint>
 
+#include "../common/mutation_hooks.cuh"
 #include "../common/problem_args.cuh"
 
-namespace gdr::cuda {
+namespace GDR_KERNEL_NAMESPACE {
 namespace {
 
 struct ChunkArgs : ProblemArgs {
     void* checkpoints;
     const std::int64_t* checkpoint_offsets;
     std::int64_t value_tiles;  // V / the kernel's value tile
+#ifdef GDR_MUTANTS
+    Mutant mutant;
+#endif
 };
 
 }  // namespace
-}  // namespace gdr::cuda
+}  // namespace GDR_KERNEL_NAMESPACE

@@ -26,9 +26,10 @@
 #include <cstdint>
 
 #include "../common/element_conversions.cuh"
+#include "../common/mutation_hooks.cuh"
 #include "chunk_args.cuh"
 
-namespace gdr::cuda {
+namespace GDR_KERNEL_NAMESPACE {
 namespace {
 
 constexpr int kChunk = 64;         // C
@@ -146,7 +147,7 @@ __device__ void store_state(const ChunkArgs& a, St* matrix, std::int64_t v0, con
 // One token's q or k row into shared memory, l2-normalised if asked, times `scale`, rounded
 // to In; zeros past the chunk's c tokens. A warp a row: lane l holds elements l, l + 32, ...
 template <class In, int KD>
-__device__ __forceinline__ void load_key_row(const ChunkArgs& a, const In* row, bool valid, float scale, In* out) {
+__device__ __forceinline__ void load_key_row(const In* row, bool valid, bool normalise, float scale, In* out) {
     constexpr int kPerLane = KD / 32;
     const int lane = threadIdx.x % 32;
     float x[kPerLane];
@@ -157,7 +158,7 @@ __device__ __forceinline__ void load_key_row(const ChunkArgs& a, const In* row, 
         squares += x[e] * x[e];
     }
     float factor = scale;
-    if (a.l2norm) {
+    if (normalise) {
 #pragma unroll
         for (int offset = 16; offset > 0; offset /= 2) squares += __shfl_xor_sync(0xffffffffu, squares, offset);
         const float norm = sqrtf(squares + 1e-6f);
@@ -178,13 +179,15 @@ __device__ void load_chunk(const ChunkArgs& a, std::int64_t batch_row, std::int6
         const std::int64_t token = token0 + i;
         const In* q = static_cast<const In*>(a.q) + (valid ? at(a.q_stride, batch_row, token, head) : 0);
         const In* k = static_cast<const In*>(a.k) + (valid ? at(a.k_stride, batch_row, token, head) : 0);
-        load_key_row<In, KD>(a, q, valid, a.scale, s.queries_then_w + i * KD);
-        load_key_row<In, KD>(a, k, valid, 1.0f, s.keys + i * KD);
+        load_key_row<In, KD>(q, valid, a.l2norm, a.scale, s.queries_then_w + i * KD);
+        load_key_row<In, KD>(k, valid, a.l2norm && GDR_MUTATE(chunk_l2norm_skips_k, false, true), 1.0f, s.keys + i * KD);
         float g = 0.0f, beta = 0.0f;  // past the tail: beta 0 makes every row of A, W, U zero
         if (valid) {
             g = a.g ? load_gate_value<In>(a.g, a.gate_dtype, at(a.g_stride, batch_row, token, hv)) : 0.0f;
             beta = a.beta ? load_gate_value<In>(a.beta, a.gate_dtype, at(a.beta_stride, batch_row, token, hv)) : 1.0f;
         }
+        GDR_MUTANT_ONLY(chunk_tail_gates_past_row,  // the gates of tokens past the row (the next row's, in varlen)
+                        if (!valid && a.g && token < a.seq_len) g = load_gate_value<In>(a.g, a.gate_dtype, at(a.g_stride, batch_row, token, hv)));
         const In* v = static_cast<const In*>(a.v) + (valid ? at(a.v_stride, batch_row, token, hv) + v0 : 0);
         for (int column = lane; column < BV; column += 32)
             s.beta_values[i * BV + column] = from_float<In>(valid ? beta * to_float(v[column]) : 0.0f);
@@ -198,7 +201,7 @@ __device__ void load_chunk(const ChunkArgs& a, std::int64_t batch_row, std::int6
 // Threads 0..C-1: column j of Gamma (zero outside j <= i < c) and the decay from after token
 // j to the chunk's end; the last of them also the decays from the chunk's start.
 template <class In, int KD, int BV>
-__device__ void chunk_gates(int c, ChunkShared<In, KD, BV>& s) {
+__device__ void chunk_gates(const ChunkArgs& a, int c, ChunkShared<In, KD, BV>& s) {
     const int j = threadIdx.x;
     float log_decay = 0.0f;
     for (int i = 0; i < kChunk; ++i) {
@@ -209,7 +212,7 @@ __device__ void chunk_gates(int c, ChunkShared<In, KD, BV>& s) {
     if (j == kChunk - 1) {
         float from_start = 0.0f;
         for (int i = 0; i < kChunk; ++i) {
-            if (i < c) from_start += s.g[i];
+            if (GDR_MUTATE(chunk_tail_gates_past_row, true, i < c)) from_start += s.g[i];
             s.from_start[i] = i < c ? expf(from_start) : 0.0f;
         }
         s.whole_chunk = expf(from_start);
@@ -219,7 +222,7 @@ __device__ void chunk_gates(int c, ChunkShared<In, KD, BV>& s) {
 // T = (I + A)^-1 by forward substitution, thread m owning column m: T_im = -sum_{m <= l < i}
 // A_il T_lm. A column reads only itself and A, so the columns need no barrier between rows.
 template <class In, int KD, int BV>
-__device__ void invert_unit_lower(ChunkShared<In, KD, BV>& s) {
+__device__ void invert_unit_lower(const ChunkArgs& a, ChunkShared<In, KD, BV>& s) {
     const int m = threadIdx.x;
     for (int i = 0; i < kChunk; ++i) {
         float t = i == m ? 1.0f : 0.0f;
@@ -233,7 +236,7 @@ __device__ void invert_unit_lower(ChunkShared<In, KD, BV>& s) {
             t = -((partial[0] + partial[1]) + (partial[2] + partial[3]));
         }
         s.qk_then_t[i * kChunk + m] = t;
-        s.t[i * kChunk + m] = from_float<In>(t);
+        s.t[GDR_MUTATE(chunk_inverse_transposed, m * kChunk + i, i * kChunk + m)] = from_float<In>(t);
     }
 }
 
@@ -253,8 +256,9 @@ __global__ void __launch_bounds__(kChunkThreads, 1) chunk_kernel(const ChunkArgs
         const std::int64_t row = item / (a.value_heads * a.value_tiles);
         const std::int64_t hv = item / a.value_tiles % a.value_heads;
         const std::int64_t v0 = item % a.value_tiles * BV;
-        const std::int64_t head = hv / a.group;
-        const auto [batch_row, begin, end] = row_token_range(a, row);
+        const std::int64_t head = GDR_MUTATE(chunk_head_mapping_modulo, hv % (a.value_heads / a.group), hv / a.group);
+        const RowTokenRange tokens = row_token_range(a, row);
+        const std::int64_t batch_row = tokens.batch_row, begin = tokens.begin, end = tokens.end;
         const std::int64_t length = end - begin;
         if (length <= 0) continue;  // a row with no tokens writes nothing
 
@@ -263,6 +267,13 @@ __global__ void __launch_bounds__(kChunkThreads, 1) chunk_kernel(const ChunkArgs
         if (n < 0 || n >= a.N || cache_seqlen < 0) {  // inactive: exact zeros, the bank untouched
             for (std::int64_t index = threadIdx.x; index < length * BV; index += kChunkThreads)
                 o[at(a.o_stride, batch_row, begin + index / BV, hv) + v0 + index % BV] = from_float<In>(0.0f);
+            GDR_MUTANT_ONLY(chunk_inactive_row_writes_state,  // a zero state into slot 0 of a valid entry
+                            if (n >= 0 && n < a.N && a.output_final_state) {
+                                for (int index = threadIdx.x; index < KD * BV; index += kChunkThreads) s.state[index] = 0.0f;
+                                __syncthreads();
+                                store_state<St>(a, bank + (n * a.slots * a.value_heads + hv) * a.K * a.V, v0, s);
+                                __syncthreads();
+                            });
             continue;
         }
         const bool circular = a.cache_seqlens != nullptr;
@@ -271,14 +282,15 @@ __global__ void __launch_bounds__(kChunkThreads, 1) chunk_kernel(const ChunkArgs
         load_state<St>(a, matrix(read_slot), v0, s);
 
         for (std::int64_t first = 0; first < length; first += kChunk) {
-            const int c = static_cast<int>(length - first < kChunk ? length - first : kChunk);
+            const std::int64_t left = length - first + GDR_MUTATE(chunk_varlen_boundary_off_by_one, a.varlen ? 1 : 0, 0);
+            const int c = static_cast<int>(left < kChunk ? left : kChunk);
             __syncthreads();  // the previous chunk (or row) is done with every buffer
             load_chunk<In, KD, BV>(a, batch_row, begin + first, c, head, hv, v0, s);
             __syncthreads();
 
             // Gates on warps 0-1; K K^T, Q K^T and Q S on warps 2-7.
             if (warp < 2) {
-                chunk_gates(c, s);
+                chunk_gates(a, c, s);
             } else {
                 constexpr int kSquareTiles = kRowTiles * kRowTiles;
                 for (int tile = warp - 2; tile < 2 * kSquareTiles + kRowTiles * kValueTiles; tile += kChunkWarps - 2) {
@@ -302,17 +314,21 @@ __global__ void __launch_bounds__(kChunkThreads, 1) chunk_kernel(const ChunkArgs
             // A, P, D Q S and the gated keys, element-wise.
             for (int index = threadIdx.x; index < kChunk * kChunk; index += kChunkThreads) {
                 const int i = index / kChunk, j = index % kChunk;
-                s.kk_then_a[index] = j < i ? s.beta[i] * s.kk_then_a[index] * s.gamma[index] : 0.0f;
-                s.p[index] = from_float<In>(j <= i ? s.qk_then_t[index] * s.gamma[index] : 0.0f);
+                const float gamma = GDR_MUTATE(chunk_gamma_as_ratio, i < c && j <= i ? s.from_start[i] / s.from_start[j] : s.gamma[index],
+                                               s.gamma[index]);
+                s.kk_then_a[index] = j < i ? GDR_MUTATE(chunk_beta_missing_in_a, 1.0f, s.beta[i]) * s.kk_then_a[index] * gamma : 0.0f;
+                s.p[index] = from_float<In>(j <= i ? s.qk_then_t[index] * gamma
+                                                   : GDR_MUTATE(chunk_causal_mask_missing, s.qk_then_t[index], 0.0f));
             }
-            for (int index = threadIdx.x; index < kChunk * BV; index += kChunkThreads) s.out[index] *= s.from_start[index / BV];
+            for (int index = threadIdx.x; index < kChunk * BV; index += kChunkThreads)
+                GDR_UNLESS_MUTANT(chunk_output_undecayed, s.out[index] *= s.from_start[index / BV]);
             for (int index = threadIdx.x; index < kChunk * KD; index += kChunkThreads) {
                 const int i = index / KD;
                 s.queries_then_w[index] = from_float<In>(s.beta[i] * s.from_start[i] * to_float(s.keys[index]));
             }
             __syncthreads();
 
-            if (threadIdx.x < kChunk) invert_unit_lower(s);
+            if (threadIdx.x < kChunk) invert_unit_lower(a, s);
             __syncthreads();
 
             {  // W = T (diag(beta) D K): every tile read before any is written over its operand
@@ -324,7 +340,7 @@ __global__ void __launch_bounds__(kChunkThreads, 1) chunk_kernel(const ChunkArgs
                     nvcuda::wmma::fill_fragment(w[e], 0.0f);
                     add_product(w[e], s.t + i0 * kChunk, kChunk, s.queries_then_w + k0, KD, kChunk);
                 }
-                __syncthreads();
+                GDR_UNLESS_MUTANT(chunk_w_overwrite_race, __syncthreads());
 #pragma unroll
                 for (int e = 0; e < kPerWarp; ++e) {
                     const int tile = warp + e * kChunkWarps, i0 = tile / kKeyTiles * kTile, k0 = tile % kKeyTiles * kTile;
@@ -348,7 +364,8 @@ __global__ void __launch_bounds__(kChunkThreads, 1) chunk_kernel(const ChunkArgs
                     const int i = i0 + r;
                     const In rounded = from_float<In>(x);
                     s.u_prime[i * BV + c0 + col] = rounded;
-                    s.decayed_u_prime[i * BV + c0 + col] = from_float<In>(s.to_end[i] * to_float(rounded));
+                    s.decayed_u_prime[i * BV + c0 + col] =
+                        from_float<In>(GDR_MUTATE(chunk_update_undecayed, 1.0f, s.to_end[i]) * to_float(rounded));
                 });
             }
             __syncthreads();
@@ -361,12 +378,13 @@ __global__ void __launch_bounds__(kChunkThreads, 1) chunk_kernel(const ChunkArgs
                     nvcuda::wmma::load_matrix_sync(acc, s.out + i0 * BV + c0, BV, nvcuda::wmma::mem_row_major);
                     add_product(acc, s.p + i0 * kChunk, kChunk, s.u_prime + c0, BV, kChunk);
                     for_each_element(acc, scratch, [&](int r, int col, float x) {
-                        if (i0 + r < c) o[at(a.o_stride, batch_row, begin + first + i0 + r, hv) + v0 + c0 + col] = from_float<In>(x);
+                        const std::int64_t column = GDR_MUTATE(chunk_value_tile_ignored_in_o, 0, v0) + c0 + col;
+                        if (i0 + r < c) o[at(a.o_stride, batch_row, begin + first + i0 + r, hv) + column] = from_float<In>(x);
                     });
                 } else {
                     const int rest = tile - kRowTiles * kValueTiles, k0 = rest / kValueTiles * kTile, c0 = rest % kValueTiles * kTile;
                     nvcuda::wmma::load_matrix_sync(acc, s.state + k0 * BV + c0, BV, nvcuda::wmma::mem_row_major);
-                    for (int e = 0; e < acc.num_elements; ++e) acc.x[e] *= s.whole_chunk;
+                    for (int e = 0; e < acc.num_elements; ++e) GDR_UNLESS_MUTANT(chunk_state_decay_missing, acc.x[e] *= s.whole_chunk);
                     FragmentAColumns<In> keys_transposed;  // K^T: K's rows read as columns
                     FragmentB<In> decayed;
                     for (int j0 = 0; j0 < kChunk; j0 += kTile) {
@@ -385,10 +403,12 @@ __global__ void __launch_bounds__(kChunkThreads, 1) chunk_kernel(const ChunkArgs
                 store_state<St>(a, static_cast<St*>(a.checkpoints) + (place * a.value_heads + hv) * a.K * a.V, v0, s);
             }
         }
-        if (a.output_final_state) store_state<St>(a, matrix(circular ? (cache_seqlen + length) % a.slots : 0), v0, s);
+        const std::int64_t final_slot =
+            circular ? GDR_MUTATE(chunk_circular_write_unwrapped, cache_seqlen + length, (cache_seqlen + length) % a.slots) : 0;
+        if (a.output_final_state) store_state<St>(a, matrix(final_slot), v0, s);
         __syncthreads();  // the next item's state load overwrites what this one stores
     }
 }
 
 }  // namespace
-}  // namespace gdr::cuda
+}  // namespace GDR_KERNEL_NAMESPACE

@@ -1,5 +1,6 @@
 // The chunked prefill kernel family (gdr/cuda/chunked_prefill.hpp): this file, its only
-// translation unit, is the host side (validation, what the kernel supports, dispatch and
+// translation unit (compiled twice, like decode.cu: gdr_cuda, and gdr_cuda_mutants with
+// -DGDR_MUTANTS, ../common/mutation_hooks.cuh), is the host side (validation, what the kernel supports, dispatch and
 // launch); private headers, one concept each:
 //   chunk_args.cuh    ChunkArgs, the kernel's parameter
 //   chunk_kernel.cuh  chunk_kernel, its shared memory and its tensor-core products
@@ -18,13 +19,21 @@
 #include "gdr/cuda/device.hpp"
 #include "chunk_args.cuh"
 #include "chunk_kernel.cuh"
+#include "../common/mutation_hooks.cuh"
 
-namespace gdr::cuda {
+namespace GDR_KERNEL_NAMESPACE {
 
 namespace {
 
+// The kernel arguments of a valid problem (in the mutant build, with `mutant` switched on).
+#ifdef GDR_MUTANTS
+ChunkArgs make_args(const Problem& problem, const ChunkCheckpoints& checkpoints, Mutant mutant) {
+    ChunkArgs a{};
+    a.mutant = mutant;
+#else
 ChunkArgs make_args(const Problem& problem, const ChunkCheckpoints& checkpoints) {
     ChunkArgs a{};
+#endif
     static_cast<ProblemArgs&>(a) = problem_args(problem);
     a.checkpoints = checkpoints.data;
     a.checkpoint_offsets = checkpoints.offsets;
@@ -68,6 +77,7 @@ void dispatch_state(const ChunkArgs& a, DType state_dtype, cudaStream_t stream) 
 
 }  // namespace
 
+#ifndef GDR_MUTANTS  // the mutant build shares gdr::cuda::chunked_prefill_unsupported_reason
 std::optional<std::string> chunked_prefill_unsupported_reason(const Problem& problem) {
     if (problem.input_dtype != DType::f16 && problem.input_dtype != DType::bf16)
         return "chunked_prefill takes f16 or bf16 inputs (the tensor cores' operands), got " +
@@ -83,16 +93,23 @@ std::optional<std::string> chunked_prefill_unsupported_reason(const Problem& pro
         return std::string("chunked_prefill stores no f64 (an oracle-only storage type)");
     return std::nullopt;
 }
+#endif
 
+#ifdef GDR_MUTANTS
+void chunked_prefill(const Problem& problem, const ChunkCheckpoints& checkpoints, Mutant mutant, cudaStream_t stream) {
+    const auto make_kernel_args = [&] { return make_args(problem, checkpoints, mutant); };
+#else
 void chunked_prefill(const Problem& problem, const ChunkCheckpoints& checkpoints, cudaStream_t stream) {
+    const auto make_kernel_args = [&] { return make_args(problem, checkpoints); };
+#endif
     validate(problem, ValidateOptions{/*arrays_on_host=*/false, /*allow_f64_storage=*/false});
     if (checkpoints.data && !checkpoints.offsets)
         throw InvalidArgument("checkpoints", "checkpoint data without offsets (reference::checkpoint_offsets, on the device)");
     if (const auto reason = chunked_prefill_unsupported_reason(problem)) throw NotSupported(*reason);
     if (problem.rows() == 0 || problem.batch == 0 || problem.seq_len == 0) return;  // nothing to do
-    const ChunkArgs a = make_args(problem, checkpoints);
+    const ChunkArgs a = make_kernel_args();
     if (problem.input_dtype == DType::f16) return dispatch_state<__half>(a, problem.state_dtype, stream);
     dispatch_state<__nv_bfloat16>(a, problem.state_dtype, stream);
 }
 
-}  // namespace gdr::cuda
+}  // namespace GDR_KERNEL_NAMESPACE (gdr::cuda, or gdr::cuda::mutants in the mutant build)

@@ -9,8 +9,8 @@
 // whole 128-byte line, with one exchange through shared memory per sum.
 //
 // The kernel family is this folder: this file, its only translation unit (compiled twice:
-// gdr_cuda, and gdr_cuda_mutants with -DGDR_MUTANTS), and private headers, one concept each:
-//   mutation_hooks.cuh     the GDR_MUTATE hooks and the namespace of each build
+// gdr_cuda, and gdr_cuda_mutants with -DGDR_MUTANTS; its hooks and the namespace of each build
+// are ../common/mutation_hooks.cuh), and private headers, one concept each:
 //   decode_args.cuh        DecodeArgs, the kernel's parameter
 //   tiling.cuh             Tiling, the tilings compiled, tile geometry, for_each_access
 //   vector_access.cuh      conversions and kVec-element loads and stores
@@ -38,10 +38,10 @@
 #include "gdr/cuda/device.hpp"
 #include "decode_args.cuh"
 #include "kernel.cuh"
-#include "mutation_hooks.cuh"
+#include "../common/mutation_hooks.cuh"
 #include "tiling.cuh"
 
-namespace GDR_DECODE_NAMESPACE {
+namespace GDR_KERNEL_NAMESPACE {
 
 namespace {
 
@@ -228,4 +228,4 @@ void fused_recurrent_decode(const Problem& problem, cudaStream_t stream) {
     throw NotSupported("fused_recurrent_decode: input dtype f64 is not a kernel dtype");
 }
 
-}  // namespace GDR_DECODE_NAMESPACE (gdr::cuda, or gdr::cuda::mutants in the mutant build)
+}  // namespace GDR_KERNEL_NAMESPACE (gdr::cuda, or gdr::cuda::mutants in the mutant build)

@@ -6,9 +6,9 @@
 #include <cstdint>
 
 #include "../common/problem_args.cuh"
-#include "mutation_hooks.cuh"
+#include "../common/mutation_hooks.cuh"
 
-namespace GDR_DECODE_NAMESPACE {
+namespace GDR_KERNEL_NAMESPACE {
 namespace {
 
 // The problem's arguments, and what the decode kernel adds to them.
@@ -21,4 +21,4 @@ struct DecodeArgs : ProblemArgs {
 };
 
 }  // namespace
-}  // namespace GDR_DECODE_NAMESPACE
+}  // namespace GDR_KERNEL_NAMESPACE

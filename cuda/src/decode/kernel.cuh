@@ -10,7 +10,7 @@
 #include <type_traits>
 
 #include "decode_args.cuh"
-#include "mutation_hooks.cuh"
+#include "../common/mutation_hooks.cuh"
 #include "packed_state_tile.cuh"
 #include "reductions.cuh"
 #include "state_bank.cuh"
@@ -19,7 +19,7 @@
 #include "token_inputs.cuh"
 #include "vector_access.cuh"
 
-namespace GDR_DECODE_NAMESPACE {
+namespace GDR_KERNEL_NAMESPACE {
 namespace {
 
 // o of this thread's columns, written by the lanes of lane_k 0 in warp 0 (one writer per column).
@@ -143,4 +143,4 @@ __global__ void __launch_bounds__(Tl::threads, Tl::min_blocks_per_sm) decode_ker
 }
 
 }  // namespace
-}  // namespace GDR_DECODE_NAMESPACE
+}  // namespace GDR_KERNEL_NAMESPACE

@@ -10,7 +10,7 @@
 #include "tiling.cuh"
 #include "vector_access.cuh"
 
-namespace GDR_DECODE_NAMESPACE {
+namespace GDR_KERNEL_NAMESPACE {
 namespace {
 
 // Two 16-bit values, one from each word: both low halves (high == 0) or both high halves,
@@ -81,4 +81,4 @@ struct PackedStateTile {
 };
 
 }  // namespace
-}  // namespace GDR_DECODE_NAMESPACE
+}  // namespace GDR_KERNEL_NAMESPACE

@@ -6,10 +6,10 @@
 #include <cuda_runtime.h>
 
 #include "decode_args.cuh"
-#include "mutation_hooks.cuh"
+#include "../common/mutation_hooks.cuh"
 #include "tiling.cuh"
 
-namespace GDR_DECODE_NAMESPACE {
+namespace GDR_KERNEL_NAMESPACE {
 namespace {
 
 // Partial sums that the warps of a block exchange (only blocks of several warps use them).
@@ -59,4 +59,4 @@ __device__ __forceinline__ void column_sums(const DecodeArgs& a, float (&x)[kVec
 }
 
 }  // namespace
-}  // namespace GDR_DECODE_NAMESPACE
+}  // namespace GDR_KERNEL_NAMESPACE

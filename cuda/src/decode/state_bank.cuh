@@ -6,9 +6,9 @@
 #include <cstdint>
 
 #include "decode_args.cuh"
-#include "mutation_hooks.cuh"
+#include "../common/mutation_hooks.cuh"
 
-namespace GDR_DECODE_NAMESPACE {
+namespace GDR_KERNEL_NAMESPACE {
 namespace {
 
 // The element offset of a state matrix in the bank: 64-bit, banks exceed 2^31 elements.
@@ -51,4 +51,4 @@ __device__ __forceinline__ St* matrix_of(const DecodeArgs& a, std::int64_t n, st
 }
 
 }  // namespace
-}  // namespace GDR_DECODE_NAMESPACE
+}  // namespace GDR_KERNEL_NAMESPACE

@@ -7,7 +7,7 @@
 #include "tiling.cuh"
 #include "vector_access.cuh"
 
-namespace GDR_DECODE_NAMESPACE {
+namespace GDR_KERNEL_NAMESPACE {
 namespace {
 
 template <class St, class Tl>
@@ -54,4 +54,4 @@ struct StateTile {
 };
 
 }  // namespace
-}  // namespace GDR_DECODE_NAMESPACE
+}  // namespace GDR_KERNEL_NAMESPACE

@@ -11,9 +11,9 @@
 #include <type_traits>
 
 #include "decode_args.cuh"
-#include "mutation_hooks.cuh"
+#include "../common/mutation_hooks.cuh"
 
-namespace GDR_DECODE_NAMESPACE {
+namespace GDR_KERNEL_NAMESPACE {
 namespace {
 
 constexpr int kVec = 4;       // a thread's sub-tile is kVec x kVec; one access moves kVec elements
@@ -139,4 +139,4 @@ __device__ __forceinline__ void for_each_access(const DecodeArgs& a, int column0
 }
 
 }  // namespace
-}  // namespace GDR_DECODE_NAMESPACE
+}  // namespace GDR_KERNEL_NAMESPACE

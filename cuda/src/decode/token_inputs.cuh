@@ -9,12 +9,12 @@
 
 #include "decode_args.cuh"
 #include "gdr/core/dtype.hpp"
-#include "mutation_hooks.cuh"
+#include "../common/mutation_hooks.cuh"
 #include "reductions.cuh"
 #include "tiling.cuh"
 #include "vector_access.cuh"
 
-namespace GDR_DECODE_NAMESPACE {
+namespace GDR_KERNEL_NAMESPACE {
 namespace {
 
 // g and beta are fp32 or the input dtype, chosen at run time (one scalar per token).
@@ -104,4 +104,4 @@ private:
 };
 
 }  // namespace
-}  // namespace GDR_DECODE_NAMESPACE
+}  // namespace GDR_KERNEL_NAMESPACE

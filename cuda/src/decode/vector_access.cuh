@@ -10,7 +10,7 @@
 #include "../common/element_conversions.cuh"
 #include "tiling.cuh"
 
-namespace GDR_DECODE_NAMESPACE {
+namespace GDR_KERNEL_NAMESPACE {
 namespace {
 
 // How a kVec access is cached: the state is streamed (read once, written once, so it is
@@ -96,4 +96,4 @@ __device__ __forceinline__ void store_vector(T* p, int valid, bool vector_access
 }
 
 }  // namespace
-}  // namespace GDR_DECODE_NAMESPACE
+}  // namespace GDR_KERNEL_NAMESPACE

@@ -1,10 +1,11 @@
-// Mutation testing of the verification: deliberately wrong variants of the decode kernel.
-// The kernel's sources (cuda/src/decode/) carry one-line hooks at the place of each bug:
+// Mutation testing of the verification: deliberately wrong variants of the decode kernel
+// (GDR_MUTANT_LIST) and of the chunked prefill kernel (GDR_CHUNK_MUTANT_LIST). The kernels'
+// sources (cuda/src/decode/, cuda/src/chunk/) carry one-line hooks at the place of each bug:
 // GDR_MUTATE(name, wrong, right), GDR_MUTANT_ONLY(name, stmt), GDR_UNLESS_MUTANT(name, stmt)
-// (cuda/src/decode/mutation_hooks.cuh). The production library (gdr_cuda) compiles them to
+// (cuda/src/common/mutation_hooks.cuh). The production library (gdr_cuda) compiles them to
 // the unhooked code; a second compilation of the same source (gdr_cuda_mutants,
 // -DGDR_MUTANTS) tests a mutant id passed in the kernel arguments and exposes
-// gdr::cuda::mutants::fused_recurrent_decode.
+// gdr::cuda::mutants::fused_recurrent_decode and gdr::cuda::mutants::chunked_prefill.
 // A verification that cannot kill a mutant has a blind spot, unless the mutant is
 // equivalent on every input it was given; each entry says where it hides.
 #pragma once
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "gdr/core/problem.hpp"
+#include "gdr/cuda/chunked_prefill.hpp"
 
 namespace gdr::cuda {
 
@@ -63,10 +65,29 @@ namespace gdr::cuda {
     X(fast_math_exp, "alpha = __expf(g) (fast-math intrinsic, 2 + floor(1.173 |g|) ulp) in a kernel that declares precise math (expf, 2 ulp); hidden where alpha h is small against the step's other terms or |g| < 1") \
     X(l2norm_skipped, "use_qk_l2norm ignored: neither q nor k normalised; hidden for unit-norm q and k")
 
+// The chunked prefill kernel's mutants (cuda/src/chunk/), in the same form.
+#define GDR_CHUNK_MUTANT_LIST(X)                                                                                         \
+    X(chunk_tail_gates_past_row, "the tail chunk's decay exp(G_c) sums the gates of all C places, reading g past the row's end (the next row's tokens); hidden when every length is a multiple of C or the gates past the end are 0") \
+    X(chunk_causal_mask_missing, "P = Q K^T o Gamma without the causal mask: later tokens of the chunk reach earlier outputs (undecayed); hidden for chunks of one token") \
+    X(chunk_varlen_boundary_off_by_one, "varlen: the tail chunk takes one token more (length - first + 1): the next row's first token enters this row's last chunk; hidden without varlen") \
+    X(chunk_inverse_transposed, "T = (I + A)^-1 stored transposed (T^T used in W and U): the inverse's transpose; hidden for chunks of one token or A = 0 (beta = 0)") \
+    X(chunk_gamma_as_ratio, "Gamma_ij = D_i / D_j (a ratio of decays from the chunk start): 0 / 0 = NaN once exp(G) underflows (g very negative); hidden for moderate gates") \
+    X(chunk_state_decay_missing, "S <- S + K^T (decayed U'): the whole chunk's decay exp(G_c) of the old state dropped; hidden when g == 0 or absent") \
+    X(chunk_update_undecayed, "S <- exp(G_c) S + K^T U': the decay from each token to the chunk's end dropped; hidden when g == 0 or absent") \
+    X(chunk_beta_missing_in_a, "A = strictLower(K K^T o Gamma) without diag(beta); hidden when beta == 1 or absent") \
+    X(chunk_output_undecayed, "O = Q S + P U' without D: the decay from the chunk's start missing in the state's share of the output; hidden when g == 0 or absent") \
+    X(chunk_l2norm_skips_k, "use_qk_l2norm normalises q but not k; hidden for unit-norm k") \
+    X(chunk_head_mapping_modulo, "q/k head h = hv % H instead of hv / G (interleaved head mapping); hidden when G == 1 or H == 1") \
+    X(chunk_circular_write_unwrapped, "circular: final slot cache_seqlens + len not taken mod Slots: lands in the next entry or past the bank; hidden while cache_seqlens + len < Slots") \
+    X(chunk_inactive_row_writes_state, "an inactive row (negative cache_seqlen) stores a zero state into slot 0 of its entry") \
+    X(chunk_value_tile_ignored_in_o, "o stored at the first value tile's columns for every tile: columns past 64 never written (poison), the first overwritten; hidden when V == the value tile") \
+    X(chunk_w_overwrite_race, "no barrier between computing W from diag(beta) D K and storing W over it: a race, may survive a run (racecheck finds it)")
+
 enum class Mutant : int {
     none = 0,  // the production kernel, compiled in the mutant build: must pass everything
 #define GDR_MUTANT_ENUMERATOR(name, bug_class) name,
     GDR_MUTANT_LIST(GDR_MUTANT_ENUMERATOR)
+    GDR_CHUNK_MUTANT_LIST(GDR_MUTANT_ENUMERATOR)
 #undef GDR_MUTANT_ENUMERATOR
 };
 
@@ -76,9 +97,11 @@ struct MutantInfo {
     std::string_view bug_class;  // what it models and where it hides
 };
 
-// Every mutant, none excluded, in declaration order.
+// Every decode kernel mutant, none excluded, in declaration order.
 const std::vector<MutantInfo>& mutant_catalog();
-// "none" or a catalog name; nullopt for anything else.
+// Every chunked prefill kernel mutant, in declaration order.
+const std::vector<MutantInfo>& chunk_mutant_catalog();
+// "none" or a name of either catalog; nullopt for anything else.
 std::optional<Mutant> find_mutant(std::string_view name);
 std::string_view mutant_name(Mutant mutant);
 
@@ -86,6 +109,9 @@ namespace mutants {
 // gdr::cuda::fused_recurrent_decode (decode.hpp), the same checks and launch, with `mutant`
 // switched on. Lives in gdr_cuda_mutants only, never in the production library.
 void fused_recurrent_decode(const Problem& problem, Mutant mutant, cudaStream_t stream = nullptr);
+// gdr::cuda::chunked_prefill (chunked_prefill.hpp), likewise.
+void chunked_prefill(const Problem& problem, const ChunkCheckpoints& checkpoints, Mutant mutant,
+                     cudaStream_t stream = nullptr);
 }  // namespace mutants
 
 }  // namespace gdr::cuda

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "gdr/core/problem.hpp"
+#include "gdr/harness/chunked_contract.hpp"
 #include "gdr/harness/math_mode.hpp"
 #include "gdr/harness/subject.hpp"
 
@@ -34,8 +35,16 @@ struct CudaLaunchOptions {
     // Why the kernel declines a valid problem (NOT_SUPPORTED) before anything is copied;
     // empty: the launch itself throws gdr::NotSupported for what it declines.
     std::function<std::optional<std::string>(const Problem&)> unsupported_reason;
+    // A chunk (prefill) kernel's contract: the harness judges it by the chunked path.
+    std::optional<harness::ChunkedContract> chunked;
 };
 std::unique_ptr<harness::Subject> make_cuda_launch_subject(std::string name, std::string description,
                                                            DeviceLaunch launch, CudaLaunchOptions options);
+
+// This project's chunked prefill kernel (or a mutant of it): precise math, its limits
+// (cuda::chunked_prefill_unsupported_reason) and its contract (C = cuda::kChunkSize, the
+// tensor-core rounding points).
+std::unique_ptr<harness::Subject> make_cuda_chunk_subject(std::string name, std::string description,
+                                                          DeviceLaunch launch, int device = 0);
 
 }  // namespace gdr::subjects

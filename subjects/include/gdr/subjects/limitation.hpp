@@ -38,4 +38,8 @@ harness::LimitationLookup limitation_lookup(std::vector<Limitation> limitations)
 // cuda/include/gdr/cuda/decode.hpp documents it), in CPU code so that every build declares it.
 std::vector<Limitation> decode_kernel_limitations();
 
+// What the CUDA chunked prefill kernel declines (cuda/src/chunk/chunked_prefill.cu,
+// chunked_prefill_unsupported_reason, as cuda/include/gdr/cuda/chunked_prefill.hpp documents it).
+std::vector<Limitation> chunk_kernel_limitations();
+
 }  // namespace gdr::subjects
