@@ -9,7 +9,10 @@ namespace gdr::mutation {
 
 bool KillProgress::record(const harness::CaseReport& report) {
     ++cases_;
-    if (report.outcome == harness::Outcome::passed) return false;
+    // A case the kernel declines as it declares (the chunk kernel's f32 inputs, say) says
+    // nothing about the mutant: the stage goes on. An undeclared NOT_SUPPORTED settles it.
+    const bool declined_as_declared = report.outcome == harness::Outcome::not_supported && !report.declared_limitation.empty();
+    if (report.outcome == harness::Outcome::passed || declined_as_declared) return false;
     settled_ = true;
     deciding_ = report;
     return true;
@@ -44,7 +47,9 @@ std::vector<KillResult> run_kill_table(const std::vector<const subjects::Subject
         const auto deadline = started + std::chrono::duration_cast<KillProgress::Clock::duration>(
                                             std::chrono::duration<double>(options.seconds_per_mutant));
         const auto subject = entry->make(0);
-        const MutantUnderTest target{*entry, *subject, tolerances, options.run_options};
+        harness::RunOptions run_options = options.run_options;
+        run_options.declared_limitation = entry->limitation_lookup();  // the kernel's, which its mutants share
+        const MutantUnderTest target{*entry, *subject, tolerances, run_options};
         KillProgress progress(deadline);
         std::string deciding_stage;
         if (const auto reason = subject->unavailable_reason()) {  // no device: nothing to attack

@@ -53,6 +53,27 @@ def decode(q, k, v, g, beta, state, *, state_indices=None, cache_seqlens=None, c
     return out
 
 
+def chunked_prefill(q, k, v, g, beta, state, *, state_indices=None, cache_seqlens=None, cu_seqlens=None,
+                    layout="kv", scale=None, use_qk_l2norm=False, output_final_state=True, out=None, stream=None):
+    """One prefill call of this project's chunked kernel (chunks of 64 tokens on tensor cores).
+
+    The arguments are decode's (q, k, v: f16 or bf16; varlen batches through cu_seqlens with
+    B = 1); CUDA tensors only, on the caller's current stream (or `stream`), asynchronously.
+    In circular mode (cache_seqlens) only the final state is written, into slot
+    (cache_seqlens + length) mod Slots. Returns o, written into `out` when given. Invalid
+    input raises ValueError naming the argument; a valid case the kernel does not handle (f32
+    inputs, K other than 64, 128, 256, V not a multiple of 64 (32 at K = 256)) raises
+    gdr_verify.NotSupported. gdr_verify.oracle_chunked is its reference on host arrays.
+    """
+    if out is None:
+        out = _arrays.new_output(q, v)
+    arrays = dict(q=q, k=k, v=v, g=g, beta=beta, state=state, o=out, state_indices=state_indices,
+                  cache_seqlens=cache_seqlens, cu_seqlens=cu_seqlens)
+    _run(arrays, _settings(layout, scale, use_qk_l2norm, output_final_state), "chunk_kernel",
+         _arrays.current_stream(q) if stream is None else int(stream))
+    return out
+
+
 def _host(name, array):
     """A host numpy array of `array` (torch CPU tensors too), bfloat16 kept."""
     if array is None or isinstance(array, np.ndarray):

@@ -1,6 +1,7 @@
 // gdr_verify._core: the bindings the Python package (gdr_verify/) wraps. Python-facing
 // documentation lives there; this file only converts.
-//   run_decode   the decode kernel (CUDA arrays) or the oracle (host arrays) on framework arrays
+//   run_decode   the decode kernel (CUDA arrays) or the oracle (host arrays) on framework arrays,
+//                or the chunked prefill kernel (CUDA arrays)
 //   run_chunked_oracle, chunked_checkpoint_offsets   the chunked oracle (host arrays)
 //   run_cli      the gdr verbs over the built-in subjects plus Python ones
 #include <algorithm>
@@ -28,6 +29,7 @@
 #ifdef GDR_PYTHON_WITH_CUDA
 #include <cuda_runtime_api.h>
 
+#include "gdr/cuda/chunked_prefill.hpp"
 #include "gdr/cuda/decode.hpp"
 #include "gdr/cuda/device.hpp"
 #endif
@@ -42,13 +44,17 @@ namespace {
 nb::object g_not_supported;  // gdr_verify._core.NotSupported
 
 #ifdef GDR_PYTHON_WITH_CUDA
-// Launches on the arrays' device and puts the caller's current device back.
-void launch_on(const ArrayProblem& call, std::uintptr_t stream) {
+// Launches the decode kernel (or the chunked prefill kernel) on the arrays' device and puts
+// the caller's current device back.
+void launch_on(const ArrayProblem& call, bool chunked, std::uintptr_t stream) {
     int previous = 0;
     cuda::check(cudaGetDevice(&previous), "cudaGetDevice");
     cuda::check(cudaSetDevice(call.device.id), "cudaSetDevice");
     try {
-        cuda::fused_recurrent_decode(call.problem, reinterpret_cast<cudaStream_t>(stream));
+        if (chunked)
+            cuda::chunked_prefill(call.problem, {}, reinterpret_cast<cudaStream_t>(stream));
+        else
+            cuda::fused_recurrent_decode(call.problem, reinterpret_cast<cudaStream_t>(stream));
     } catch (...) {
         cudaSetDevice(previous);
         throw;
@@ -58,16 +64,20 @@ void launch_on(const ArrayProblem& call, std::uintptr_t stream) {
 #endif
 
 // mode: "kernel" (CUDA arrays: the decode kernel on `stream`; host arrays: the emulated
-// oracle, the CPU's decode), "truth" or "emulated" (the oracle; host arrays only).
+// oracle, the CPU's decode), "chunk_kernel" (CUDA arrays only: the chunked prefill kernel),
+// "truth" or "emulated" (the oracle; host arrays only).
 void run_decode(const DecodeArrays& arrays, const DecodeSettings& settings, const std::string& mode, std::uintptr_t stream) {
-    if (mode != "kernel" && mode != "truth" && mode != "emulated")
+    if (mode != "kernel" && mode != "chunk_kernel" && mode != "truth" && mode != "emulated")
         throw InvalidArgument("precision", fmt::format("must be 'truth' or 'emulated', got '{}'", mode));
     const ArrayProblem call = make_array_problem(arrays, settings);
+    if (!call.device.cuda && mode == "chunk_kernel")
+        throw InvalidArgument("q", "the chunked prefill kernel runs on CUDA arrays (gdr_verify.oracle_chunked is its reference on host arrays)");
     if (call.device.cuda) {
-        if (mode != "kernel") throw InvalidArgument("q", "the oracle runs on host arrays (numpy, or CPU tensors)");
+        if (mode != "kernel" && mode != "chunk_kernel")
+            throw InvalidArgument("q", "the oracle runs on host arrays (numpy, or CPU tensors)");
 #ifdef GDR_PYTHON_WITH_CUDA
         nb::gil_scoped_release released;
-        launch_on(call, stream);
+        launch_on(call, mode == "chunk_kernel", stream);
         return;
 #else
         throw NotSupported("gdr_verify was built without CUDA (no nvcc), so it cannot run on CUDA arrays");

@@ -57,6 +57,36 @@ def test_decode_on_cuda_tensors_matches_the_oracle(layout):
     np.testing.assert_array_equal(arrays["state"].cpu().numpy()[[1, 2, 4]], host["state"][[1, 2, 4]])
 
 
+@pytest.mark.parametrize("layout", ["kv", "vk"])
+def test_chunked_prefill_on_cuda_tensors_follows_the_chunked_oracle(layout):
+    """The binding, not the kernel's precision (the harness judges that: gdr verify --subject
+    cuda-chunked): varlen rows of 70 and 58 tokens through state_indices arrive where the
+    chunked oracle puts them. A wrong argument (layout, index, cu_seqlens) moves o or the bank
+    by O(1); the kernel's own rounding (bf16 operands) stays within a few bf16 units."""
+    gen = torch.Generator(device="cpu").manual_seed(5)
+    T, H, HV, K, V, N = 128, 2, 4, 64, 64, 4
+    t = lambda *shape, scale=1.0: (torch.randn(*shape, generator=gen) * scale).to(torch.bfloat16)
+    matrix = (K, V) if layout == "kv" else (V, K)
+    host = dict(q=t(1, T, H, K), k=t(1, T, H, K), v=t(1, T, HV, V), g=-torch.rand(1, T, HV, generator=gen) * 0.1,
+                beta=torch.rand(1, T, HV, generator=gen), state=torch.randn(N, HV, *matrix, generator=gen) * 0.5)
+    options = dict(state_indices=torch.tensor([3, 1], dtype=torch.int64), cu_seqlens=torch.tensor([0, 70, 128], dtype=torch.int32),
+                   layout=layout, use_qk_l2norm=True)
+    cuda = {name: a.cuda() for name, a in host.items()}
+    o = gdr_verify.chunked_prefill(*cuda.values(), **{n: (x.cuda() if torch.is_tensor(x) else x) for n, x in options.items()})
+    torch.cuda.synchronize()
+    numpy = {name: (a.float().numpy() if a.dtype == torch.bfloat16 else a.numpy()) for name, a in host.items()}
+    numpy = {name: a.astype(np.float32) for name, a in numpy.items()}
+    for name in ("q", "k", "v"):  # the oracle takes the bf16 values exactly, as float32
+        numpy[name] = host[name].float().numpy()
+    want_o, want_bank = gdr_verify.oracle_chunked(*numpy.values(), chunk_size=64,
+                                                  **{n: (x.numpy() if torch.is_tensor(x) else x) for n, x in options.items()})
+    scale = np.abs(want_o).max()
+    np.testing.assert_allclose(o.float().cpu().numpy(), want_o, rtol=0, atol=scale * 2 ** -6)
+    bank = cuda["state"].cpu().numpy()
+    np.testing.assert_allclose(bank, want_bank, rtol=0, atol=np.abs(want_bank).max() * 2 ** -6)
+    np.testing.assert_array_equal(bank[[0, 2]], host["state"].numpy()[[0, 2]])  # entries no row names
+
+
 def test_arrays_on_two_devices_are_refused_naming_the_argument():
     arrays, options = random_call("cuda")
     arrays["k"] = arrays["k"].cpu()

@@ -129,3 +129,11 @@ def test_oracle_precision_is_checked():
     arrays, options = make_call()
     with pytest.raises(ValueError, match="^precision"):
         gdr_verify.oracle(*arrays.values(), precision="fp64", **options)
+
+
+def test_chunked_prefill_on_host_arrays_is_refused_naming_q_and_writes_nothing():
+    arrays, options = make_call()
+    before = arrays["state"].copy()
+    with pytest.raises(ValueError, match="^q: the chunked prefill kernel runs on CUDA arrays"):
+        gdr_verify.chunked_prefill(*arrays.values(), **options)
+    np.testing.assert_array_equal(arrays["state"], before)

@@ -84,7 +84,7 @@ TEST_CASE("chunked_prefill refuses what it does not support, naming it, before a
 TEST_CASE("chunked_prefill: both layouts give the same o bitwise and the same state transposed", "[gpu][chunk][property]") {
     for (const char* dtypes : {"in=bf16 state=f32", "in=f16 state=bf16"}) {
         for (const char* shape : {"K=64 V=64", "K=128 V=128", "K=256 V=64"}) {
-            const std::string text = std::string("B=2 T=150 H=2 HV=4 ") + shape + " " + dtypes + " qk=l2 seed=7";
+            const std::string text = std::string("B=2 T=150 H=2 HV=4 ") + shape + " " + dtypes + " l2norm=1 qk=uniform seed=7";
             INFO(text);
             HostCase kv = materialize(parse_text(text + " layout=kv"));
             HostCase vk = materialize(parse_text(text + " layout=vk"));
@@ -105,7 +105,7 @@ TEST_CASE("chunked_prefill: both layouts give the same o bitwise and the same st
 TEST_CASE("chunked_prefill: a prefill split at a chunk boundary equals one prefill, bitwise (f32 state)",
           "[gpu][chunk][property]") {
     for (const std::int64_t first : {C, 2 * C}) {
-        const std::string text = "B=2 T=" + std::to_string(first + 37) + " H=1 HV=2 K=128 V=64 in=bf16 state=f32 qk=l2 seed=11";
+        const std::string text = "B=2 T=" + std::to_string(first + 37) + " H=1 HV=2 K=128 V=64 in=bf16 state=f32 l2norm=1 qk=uniform seed=11";
         INFO(text);
         HostCase whole = materialize(parse_text(text));
         const RunBuffers one_call = run_chunk_kernel(whole);

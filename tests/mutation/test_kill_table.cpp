@@ -5,6 +5,7 @@
 #include <cstring>
 #include <sstream>
 
+#include "gdr/core/errors.hpp"
 #include "gdr/harness/case_spec.hpp"
 #include "gdr/mutation/kill_report.hpp"
 #include "gdr/mutation/kill_table.hpp"
@@ -103,6 +104,46 @@ TEST_CASE("kill table: a wrong subject is killed by the first case, which names 
     CHECK(round_trip.outcome == results[0].outcome);
     CHECK(round_trip.check == results[0].check);
     CHECK(round_trip.cases == results[0].cases);
+}
+
+// The CPU stand-in that declines K = 8 (NotSupported), as a kernel with limits does.
+class DecliningSubject final : public gdr::harness::Subject {
+public:
+    DecliningSubject() : inner_(gdr::testing::cpu_stand_in()) {}
+    std::string name() const override { return "cpu-declines-k8"; }
+    std::string description() const override { return "test subject"; }
+    std::optional<std::string> unavailable_reason() const override { return std::nullopt; }
+    gdr::harness::SubjectRunResult run(const gdr::Problem& problem) override {
+        if (problem.key_dim == 8) throw gdr::NotSupported("K = 8 is declined");
+        return inner_->run(problem);
+    }
+
+private:
+    std::unique_ptr<gdr::harness::Subject> inner_;
+};
+
+TEST_CASE("kill table: a case declined as declared goes on to the next, one declined undeclared settles the mutant",
+          "[mutation]") {
+    for (const bool declared : {true, false}) {
+        INFO("declared " << declared);
+        gdr::subjects::Registry registry;
+        std::vector<gdr::subjects::Limitation> limitations;
+        if (declared)
+            limitations.push_back({"k-8", "K = 8", [](const gdr::harness::CaseSpec& spec, std::string_view) { return spec.key_dim == 8; }});
+        registry.add({"mutant:declines", "a CPU stand-in", gdr::subjects::Needs::cpu, gdr::subjects::Kind::mutant, limitations,
+                      [](int) { return std::make_unique<DecliningSubject>(); }, {}, ""});
+        const auto results = gdr::mutation::run_kill_table({&registry.at("mutant:declines")}, two_stages(),
+                                                           gdr::harness::ToleranceTable::load_default(), options_with());
+        REQUIRE(results.size() == 1);
+        if (declared) {  // every stage ran: the K = 16 case passed, the K = 8 ones were declined as declared
+            CHECK(results[0].outcome == Outcome::passed);
+            CHECK(results[0].cases == 3);
+        } else {  // the first K = 8 case (the second of stage "first") decides
+            CHECK(results[0].outcome == Outcome::not_supported);
+            CHECK(results[0].cases == 2);
+            CHECK(results[0].stage == "first");
+        }
+    }
 }
 
 TEST_CASE("kill table: the time cap stops the stages and says so", "[mutation]") {

@@ -35,7 +35,8 @@ public:
 
     // The mutant's time is up: a stage stops before its next case.
     bool out_of_time() const { return Clock::now() >= deadline_; }
-    // Counts one case. True when it did not pass: the mutant is settled and the stage stops.
+    // Counts one case. True when it did not pass (a NOT_SUPPORTED that the mutant's declared
+    // limitations cover does not count as that): the mutant is settled and the stage stops.
     bool record(const harness::CaseReport& report);
 
     std::int64_t cases() const { return cases_; }
