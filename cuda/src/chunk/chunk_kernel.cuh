@@ -40,30 +40,22 @@ constexpr int kTile = 16;          // the wmma tile edge
 // The value tile of a key size: the widest whose shared memory fits one block per SM.
 constexpr int value_tile_of(std::int64_t K) { return K > 128 ? 32 : 64; }
 
-// A block's shared memory, matrices row-major. Buffers with two roles are named by both.
-// Each row is padded by 16 bytes (8 16-bit or 4 fp32 elements): rows of 64, 128 or 256
-// elements start in the same bank, so the 8 rows a tensor-core fragment load reads at once
-// would wait on one bank 8 times over; padded, they cover all 32 banks.
+// A block's shared memory. Buffers with two roles are named by both.
 template <class In, int KD, int BV>
 struct ChunkShared {
-    static constexpr int key_ld = KD + 8;            // keys, queries_then_w
-    static constexpr int chunk_ld = kChunk + 8;      // t, p
-    static constexpr int value_ld = BV + 8;          // state_operand, beta_values, u_prime, decayed_u_prime
-    static constexpr int chunk_ld_f32 = kChunk + 4;  // gamma, kk_then_a, qk_then_t
-    static constexpr int value_ld_f32 = BV + 4;      // state, out
-    float state[KD * value_ld_f32];     // S (row k, column v), fp32 across chunks
-    In state_operand[KD * value_ld];    // S rounded: the right operand of Q S and W S
-    In keys[kChunk * key_ld];           // K, one token a row
-    In queries_then_w[kChunk * key_ld];  // Q; then diag(beta) D K; then W
-    In beta_values[kChunk * value_ld];  // diag(beta) V
-    float gamma[kChunk * chunk_ld_f32];
-    float kk_then_a[kChunk * chunk_ld_f32];
-    float qk_then_t[kChunk * chunk_ld_f32];
-    In t[kChunk * chunk_ld];
-    In p[kChunk * chunk_ld];
-    In u_prime[kChunk * value_ld];
-    In decayed_u_prime[kChunk * value_ld];
-    float out[kChunk * value_ld_f32];   // D Q S, then O
+    float state[KD * BV];          // S, k-major (row k, column v), fp32 across chunks
+    In state_operand[KD * BV];     // S rounded: the right operand of Q S and W S
+    In keys[kChunk * KD];          // K, one token a row
+    In queries_then_w[kChunk * KD];  // Q; then diag(beta) D K; then W
+    In beta_values[kChunk * BV];   // diag(beta) V
+    float gamma[kChunk * kChunk];
+    float kk_then_a[kChunk * kChunk];
+    float qk_then_t[kChunk * kChunk];
+    In t[kChunk * kChunk];
+    In p[kChunk * kChunk];
+    In u_prime[kChunk * BV];
+    In decayed_u_prime[kChunk * BV];
+    float out[kChunk * BV];        // D Q S, then O
     float scratch[kChunkWarps][kTile * kTile];  // a warp's tile on its way to an element-wise epilogue
     float g[kChunk], beta[kChunk], from_start[kChunk], to_end[kChunk];
     float whole_chunk;
@@ -140,15 +132,15 @@ __device__ void load_state(const ChunkArgs& a, const St* matrix, std::int64_t v0
         // Consecutive threads read consecutive elements of the layout's contiguous dimension.
         const int k = a.layout_kv ? index / BV : index % KD, v = a.layout_kv ? index % BV : index / KD;
         const float x = to_float(matrix[state_element(a, k, v0 + v)]);
-        s.state[k * s.value_ld_f32 + v] = x;
-        s.state_operand[k * s.value_ld + v] = from_float<In>(x);
+        s.state[k * BV + v] = x;
+        s.state_operand[k * BV + v] = from_float<In>(x);
     }
 }
 template <class St, class In, int KD, int BV>
 __device__ void store_state(const ChunkArgs& a, St* matrix, std::int64_t v0, const ChunkShared<In, KD, BV>& s) {
     for (int index = threadIdx.x; index < KD * BV; index += kChunkThreads) {
         const int k = a.layout_kv ? index / BV : index % KD, v = a.layout_kv ? index % BV : index / KD;
-        matrix[state_element(a, k, v0 + v)] = from_float<St>(s.state[k * s.value_ld_f32 + v]);
+        matrix[state_element(a, k, v0 + v)] = from_float<St>(s.state[k * BV + v]);
     }
 }
 
@@ -182,16 +174,13 @@ template <class In, int KD, int BV>
 __device__ void load_chunk(const ChunkArgs& a, std::int64_t batch_row, std::int64_t token0, int c, std::int64_t head,
                            std::int64_t hv, std::int64_t v0, ChunkShared<In, KD, BV>& s) {
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-    // Unrolled: a warp's 8 rows' loads are in flight together, not one row's after another.
-#pragma unroll
-    for (int row = 0; row < kChunk / kChunkWarps; ++row) {
-        const int i = warp + row * kChunkWarps;
+    for (int i = warp; i < kChunk; i += kChunkWarps) {
         const bool valid = i < c;
         const std::int64_t token = token0 + i;
         const In* q = static_cast<const In*>(a.q) + (valid ? at(a.q_stride, batch_row, token, head) : 0);
         const In* k = static_cast<const In*>(a.k) + (valid ? at(a.k_stride, batch_row, token, head) : 0);
-        load_key_row<In, KD>(q, valid, a.l2norm, a.scale, s.queries_then_w + i * s.key_ld);
-        load_key_row<In, KD>(k, valid, a.l2norm && GDR_MUTATE(chunk_l2norm_skips_k, false, true), 1.0f, s.keys + i * s.key_ld);
+        load_key_row<In, KD>(q, valid, a.l2norm, a.scale, s.queries_then_w + i * KD);
+        load_key_row<In, KD>(k, valid, a.l2norm && GDR_MUTATE(chunk_l2norm_skips_k, false, true), 1.0f, s.keys + i * KD);
         float g = 0.0f, beta = 0.0f;  // past the tail: beta 0 makes every row of A, W, U zero
         if (valid) {
             g = a.g ? load_gate_value<In>(a.g, a.gate_dtype, at(a.g_stride, batch_row, token, hv)) : 0.0f;
@@ -201,7 +190,7 @@ __device__ void load_chunk(const ChunkArgs& a, std::int64_t batch_row, std::int6
                         if (!valid && a.g && token < a.seq_len) g = load_gate_value<In>(a.g, a.gate_dtype, at(a.g_stride, batch_row, token, hv)));
         const In* v = static_cast<const In*>(a.v) + (valid ? at(a.v_stride, batch_row, token, hv) + v0 : 0);
         for (int column = lane; column < BV; column += 32)
-            s.beta_values[i * s.value_ld + column] = from_float<In>(valid ? beta * to_float(v[column]) : 0.0f);
+            s.beta_values[i * BV + column] = from_float<In>(valid ? beta * to_float(v[column]) : 0.0f);
         if (lane == 0) {
             s.g[i] = g;
             s.beta[i] = beta;
@@ -217,7 +206,7 @@ __device__ void chunk_gates(const ChunkArgs& a, int c, ChunkShared<In, KD, BV>& 
     float log_decay = 0.0f;
     for (int i = 0; i < kChunk; ++i) {
         if (i > j && i < c) log_decay += s.g[i];
-        s.gamma[i * s.chunk_ld_f32 + j] = i >= j && i < c ? expf(log_decay) : 0.0f;
+        s.gamma[i * kChunk + j] = i >= j && i < c ? expf(log_decay) : 0.0f;
     }
     s.to_end[j] = j < c ? expf(log_decay) : 0.0f;
     if (j == kChunk - 1) {
@@ -235,7 +224,6 @@ __device__ void chunk_gates(const ChunkArgs& a, int c, ChunkShared<In, KD, BV>& 
 template <class In, int KD, int BV>
 __device__ void invert_unit_lower(const ChunkArgs& a, ChunkShared<In, KD, BV>& s) {
     const int m = threadIdx.x;
-    constexpr int ld = ChunkShared<In, KD, BV>::chunk_ld_f32;
     for (int i = 0; i < kChunk; ++i) {
         float t = i == m ? 1.0f : 0.0f;
         if (i > m) {
@@ -243,12 +231,12 @@ __device__ void invert_unit_lower(const ChunkArgs& a, ChunkShared<In, KD, BV>& s
             int l = m;
             for (; l + 4 <= i; l += 4)
 #pragma unroll
-                for (int e = 0; e < 4; ++e) partial[e] += s.kk_then_a[i * ld + l + e] * s.qk_then_t[(l + e) * ld + m];
-            for (; l < i; ++l) partial[0] += s.kk_then_a[i * ld + l] * s.qk_then_t[l * ld + m];
+                for (int e = 0; e < 4; ++e) partial[e] += s.kk_then_a[i * kChunk + l + e] * s.qk_then_t[(l + e) * kChunk + m];
+            for (; l < i; ++l) partial[0] += s.kk_then_a[i * kChunk + l] * s.qk_then_t[l * kChunk + m];
             t = -((partial[0] + partial[1]) + (partial[2] + partial[3]));
         }
-        s.qk_then_t[i * ld + m] = t;
-        s.t[GDR_MUTATE(chunk_inverse_transposed, m * s.chunk_ld + i, i * s.chunk_ld + m)] = from_float<In>(t);
+        s.qk_then_t[i * kChunk + m] = t;
+        s.t[GDR_MUTATE(chunk_inverse_transposed, m * kChunk + i, i * kChunk + m)] = from_float<In>(t);
     }
 }
 
@@ -256,10 +244,7 @@ template <class In, class St, int KD, int BV>
 __global__ void __launch_bounds__(kChunkThreads, 1) chunk_kernel(const ChunkArgs a) {
     static_assert(KD % 32 == 0 && BV % kTile == 0 && BV <= 64);
     extern __shared__ __align__(128) unsigned char shared_bytes[];
-    using Shared = ChunkShared<In, KD, BV>;
-    auto& s = *reinterpret_cast<Shared*>(shared_bytes);
-    constexpr int key_ld = Shared::key_ld, chunk_ld = Shared::chunk_ld, value_ld = Shared::value_ld;
-    constexpr int chunk_ld_f32 = Shared::chunk_ld_f32, value_ld_f32 = Shared::value_ld_f32;
+    auto& s = *reinterpret_cast<ChunkShared<In, KD, BV>*>(shared_bytes);
     const int warp = threadIdx.x / 32;
     float* const scratch = s.scratch[warp];
     constexpr int kRowTiles = kChunk / kTile, kKeyTiles = KD / kTile, kValueTiles = BV / kTile;
@@ -284,7 +269,7 @@ __global__ void __launch_bounds__(kChunkThreads, 1) chunk_kernel(const ChunkArgs
                 o[at(a.o_stride, batch_row, begin + index / BV, hv) + v0 + index % BV] = from_float<In>(0.0f);
             GDR_MUTANT_ONLY(chunk_inactive_row_writes_state,  // a zero state into slot 0 of a valid entry
                             if (n >= 0 && n < a.N && a.output_final_state) {
-                                for (int index = threadIdx.x; index < KD * value_ld_f32; index += kChunkThreads) s.state[index] = 0.0f;
+                                for (int index = threadIdx.x; index < KD * BV; index += kChunkThreads) s.state[index] = 0.0f;
                                 __syncthreads();
                                 store_state<St>(a, bank + (n * a.slots * a.value_heads + hv) * a.K * a.V, v0, s);
                                 __syncthreads();
@@ -314,13 +299,13 @@ __global__ void __launch_bounds__(kChunkThreads, 1) chunk_kernel(const ChunkArgs
                     if (tile < 2 * kSquareTiles) {
                         const int square = tile % kSquareTiles, i0 = square / kRowTiles * kTile, j0 = square % kRowTiles * kTile;
                         const In* x = tile < kSquareTiles ? s.keys : s.queries_then_w;
-                        add_product_transposed(acc, x + i0 * key_ld, s.keys + j0 * key_ld, key_ld, KD);
+                        add_product_transposed(acc, x + i0 * KD, s.keys + j0 * KD, KD, KD);
                         float* out = tile < kSquareTiles ? s.kk_then_a : s.qk_then_t;
-                        nvcuda::wmma::store_matrix_sync(out + i0 * chunk_ld_f32 + j0, acc, chunk_ld_f32, nvcuda::wmma::mem_row_major);
+                        nvcuda::wmma::store_matrix_sync(out + i0 * kChunk + j0, acc, kChunk, nvcuda::wmma::mem_row_major);
                     } else {
                         const int rest = tile - 2 * kSquareTiles, i0 = rest / kValueTiles * kTile, c0 = rest % kValueTiles * kTile;
-                        add_product(acc, s.queries_then_w + i0 * key_ld, key_ld, s.state_operand + c0, value_ld, KD);
-                        nvcuda::wmma::store_matrix_sync(s.out + i0 * value_ld_f32 + c0, acc, value_ld_f32, nvcuda::wmma::mem_row_major);
+                        add_product(acc, s.queries_then_w + i0 * KD, KD, s.state_operand + c0, BV, KD);
+                        nvcuda::wmma::store_matrix_sync(s.out + i0 * BV + c0, acc, BV, nvcuda::wmma::mem_row_major);
                     }
                 }
             }
@@ -328,18 +313,18 @@ __global__ void __launch_bounds__(kChunkThreads, 1) chunk_kernel(const ChunkArgs
 
             // A, P, D Q S and the gated keys, element-wise.
             for (int index = threadIdx.x; index < kChunk * kChunk; index += kChunkThreads) {
-                const int i = index / kChunk, j = index % kChunk, f = i * chunk_ld_f32 + j;
-                const float gamma = GDR_MUTATE(chunk_gamma_as_ratio, i < c && j <= i ? s.from_start[i] / s.from_start[j] : s.gamma[f],
-                                               s.gamma[f]);
-                s.kk_then_a[f] = j < i ? GDR_MUTATE(chunk_beta_missing_in_a, 1.0f, s.beta[i]) * s.kk_then_a[f] * gamma : 0.0f;
-                s.p[i * chunk_ld + j] = from_float<In>(j <= i ? s.qk_then_t[f] * gamma
-                                                              : GDR_MUTATE(chunk_causal_mask_missing, s.qk_then_t[f], 0.0f));
+                const int i = index / kChunk, j = index % kChunk;
+                const float gamma = GDR_MUTATE(chunk_gamma_as_ratio, i < c && j <= i ? s.from_start[i] / s.from_start[j] : s.gamma[index],
+                                               s.gamma[index]);
+                s.kk_then_a[index] = j < i ? GDR_MUTATE(chunk_beta_missing_in_a, 1.0f, s.beta[i]) * s.kk_then_a[index] * gamma : 0.0f;
+                s.p[index] = from_float<In>(j <= i ? s.qk_then_t[index] * gamma
+                                                   : GDR_MUTATE(chunk_causal_mask_missing, s.qk_then_t[index], 0.0f));
             }
             for (int index = threadIdx.x; index < kChunk * BV; index += kChunkThreads)
-                GDR_UNLESS_MUTANT(chunk_output_undecayed, s.out[index / BV * value_ld_f32 + index % BV] *= s.from_start[index / BV]);
+                GDR_UNLESS_MUTANT(chunk_output_undecayed, s.out[index] *= s.from_start[index / BV]);
             for (int index = threadIdx.x; index < kChunk * KD; index += kChunkThreads) {
-                const int i = index / KD, at_key = i * key_ld + index % KD;
-                s.queries_then_w[at_key] = from_float<In>(s.beta[i] * s.from_start[i] * to_float(s.keys[at_key]));
+                const int i = index / KD;
+                s.queries_then_w[index] = from_float<In>(s.beta[i] * s.from_start[i] * to_float(s.keys[index]));
             }
             __syncthreads();
 
@@ -353,14 +338,14 @@ __global__ void __launch_bounds__(kChunkThreads, 1) chunk_kernel(const ChunkArgs
                 for (int e = 0; e < kPerWarp; ++e) {
                     const int tile = warp + e * kChunkWarps, i0 = tile / kKeyTiles * kTile, k0 = tile % kKeyTiles * kTile;
                     nvcuda::wmma::fill_fragment(w[e], 0.0f);
-                    add_product(w[e], s.t + i0 * chunk_ld, chunk_ld, s.queries_then_w + k0, key_ld, kChunk);
+                    add_product(w[e], s.t + i0 * kChunk, kChunk, s.queries_then_w + k0, KD, kChunk);
                 }
                 GDR_UNLESS_MUTANT(chunk_w_overwrite_race, __syncthreads());
 #pragma unroll
                 for (int e = 0; e < kPerWarp; ++e) {
                     const int tile = warp + e * kChunkWarps, i0 = tile / kKeyTiles * kTile, k0 = tile % kKeyTiles * kTile;
                     for_each_element(w[e], scratch, [&](int r, int col, float x) {
-                        s.queries_then_w[(i0 + r) * key_ld + k0 + col] = from_float<In>(x);
+                        s.queries_then_w[(i0 + r) * KD + k0 + col] = from_float<In>(x);
                     });
                 }
             }
@@ -372,14 +357,14 @@ __global__ void __launch_bounds__(kChunkThreads, 1) chunk_kernel(const ChunkArgs
                 Accumulator u, ws;
                 nvcuda::wmma::fill_fragment(u, 0.0f);
                 nvcuda::wmma::fill_fragment(ws, 0.0f);
-                add_product(u, s.t + i0 * chunk_ld, chunk_ld, s.beta_values + c0, value_ld, kChunk);
-                add_product(ws, s.queries_then_w + i0 * key_ld, key_ld, s.state_operand + c0, value_ld, KD);
+                add_product(u, s.t + i0 * kChunk, kChunk, s.beta_values + c0, BV, kChunk);
+                add_product(ws, s.queries_then_w + i0 * KD, KD, s.state_operand + c0, BV, KD);
                 for (int e = 0; e < u.num_elements; ++e) u.x[e] -= ws.x[e];
                 for_each_element(u, scratch, [&](int r, int col, float x) {
                     const int i = i0 + r;
                     const In rounded = from_float<In>(x);
-                    s.u_prime[i * value_ld + c0 + col] = rounded;
-                    s.decayed_u_prime[i * value_ld + c0 + col] =
+                    s.u_prime[i * BV + c0 + col] = rounded;
+                    s.decayed_u_prime[i * BV + c0 + col] =
                         from_float<In>(GDR_MUTATE(chunk_update_undecayed, 1.0f, s.to_end[i]) * to_float(rounded));
                 });
             }
@@ -390,29 +375,29 @@ __global__ void __launch_bounds__(kChunkThreads, 1) chunk_kernel(const ChunkArgs
                 Accumulator acc;
                 if (tile < kRowTiles * kValueTiles) {
                     const int i0 = tile / kValueTiles * kTile, c0 = tile % kValueTiles * kTile;
-                    nvcuda::wmma::load_matrix_sync(acc, s.out + i0 * value_ld_f32 + c0, value_ld_f32, nvcuda::wmma::mem_row_major);
-                    add_product(acc, s.p + i0 * chunk_ld, chunk_ld, s.u_prime + c0, value_ld, kChunk);
+                    nvcuda::wmma::load_matrix_sync(acc, s.out + i0 * BV + c0, BV, nvcuda::wmma::mem_row_major);
+                    add_product(acc, s.p + i0 * kChunk, kChunk, s.u_prime + c0, BV, kChunk);
                     for_each_element(acc, scratch, [&](int r, int col, float x) {
                         const std::int64_t column = GDR_MUTATE(chunk_value_tile_ignored_in_o, 0, v0) + c0 + col;
                         if (i0 + r < c) o[at(a.o_stride, batch_row, begin + first + i0 + r, hv) + column] = from_float<In>(x);
                     });
                 } else {
                     const int rest = tile - kRowTiles * kValueTiles, k0 = rest / kValueTiles * kTile, c0 = rest % kValueTiles * kTile;
-                    nvcuda::wmma::load_matrix_sync(acc, s.state + k0 * value_ld_f32 + c0, value_ld_f32, nvcuda::wmma::mem_row_major);
+                    nvcuda::wmma::load_matrix_sync(acc, s.state + k0 * BV + c0, BV, nvcuda::wmma::mem_row_major);
                     for (int e = 0; e < acc.num_elements; ++e) GDR_UNLESS_MUTANT(chunk_state_decay_missing, acc.x[e] *= s.whole_chunk);
                     FragmentAColumns<In> keys_transposed;  // K^T: K's rows read as columns
                     FragmentB<In> decayed;
                     for (int j0 = 0; j0 < kChunk; j0 += kTile) {
-                        nvcuda::wmma::load_matrix_sync(keys_transposed, s.keys + j0 * key_ld + k0, key_ld);
-                        nvcuda::wmma::load_matrix_sync(decayed, s.decayed_u_prime + j0 * value_ld + c0, value_ld);
+                        nvcuda::wmma::load_matrix_sync(keys_transposed, s.keys + j0 * KD + k0, KD);
+                        nvcuda::wmma::load_matrix_sync(decayed, s.decayed_u_prime + j0 * BV + c0, BV);
                         nvcuda::wmma::mma_sync(acc, keys_transposed, decayed, acc);
                     }
-                    nvcuda::wmma::store_matrix_sync(s.state + k0 * value_ld_f32 + c0, acc, value_ld_f32, nvcuda::wmma::mem_row_major);
+                    nvcuda::wmma::store_matrix_sync(s.state + k0 * BV + c0, acc, BV, nvcuda::wmma::mem_row_major);
                 }
             }
             __syncthreads();
             for (int index = threadIdx.x; index < KD * BV; index += kChunkThreads)
-                s.state_operand[index / BV * value_ld + index % BV] = from_float<In>(s.state[index / BV * value_ld_f32 + index % BV]);
+                s.state_operand[index] = from_float<In>(s.state[index]);
             if (a.checkpoints && c == kChunk) {  // the state after a whole chunk: checkpoint (first + C) / C
                 const std::int64_t place = a.checkpoint_offsets[row] + first / kChunk;
                 store_state<St>(a, static_cast<St*>(a.checkpoints) + (place * a.value_heads + hv) * a.K * a.V, v0, s);

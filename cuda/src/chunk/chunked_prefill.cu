@@ -46,7 +46,6 @@ void launch(const ChunkArgs& a, cudaStream_t stream) {
     constexpr int BV = value_tile_of(KD);
     const auto kernel = chunk_kernel<In, St, KD, BV>;
     constexpr int bytes = sizeof(ChunkShared<In, KD, BV>);
-    static_assert(bytes <= 227 * 1024, "one block's shared memory must fit an sm_90 block's 227 KiB");
     // Above 48 KiB a kernel must ask for its dynamic shared memory; cheap, so asked every launch.
     check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes), "chunked_prefill shared memory");
     const std::int64_t items = a.rows * a.value_heads * a.value_tiles;
