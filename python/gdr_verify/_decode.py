@@ -32,6 +32,18 @@ def _run(arrays, settings, mode, stream):
     _core.run_decode(*_crossed(arrays, settings), settings, mode, stream)
 
 
+def _launch(mode, call):
+    """decode's or chunked_prefill's call (their arguments as `call`) on the caller's stream; returns o."""
+    out = _arrays.new_output(call["q"], call["v"]) if call["out"] is None else call["out"]
+    arrays = {name: call[name] for name in ("q", "k", "v", "g", "beta", "state", "state_indices", "cache_seqlens",
+                                            "cu_seqlens")}
+    arrays["o"] = out
+    stream = call["stream"]
+    _run(arrays, _settings(call["layout"], call["scale"], call["use_qk_l2norm"], call["output_final_state"]), mode,
+         _arrays.current_stream(call["q"]) if stream is None else int(stream))
+    return out
+
+
 def decode(q, k, v, g, beta, state, *, state_indices=None, cache_seqlens=None, cu_seqlens=None, layout="kv",
            scale=None, use_qk_l2norm=False, output_final_state=True, out=None, stream=None):
     """One decode call of the fused recurrent gated delta rule, the bank `state` updated in place.
@@ -44,13 +56,7 @@ def decode(q, k, v, g, beta, state, *, state_indices=None, cache_seqlens=None, c
     ValueError naming the argument, before anything runs; a valid case the kernel does not
     handle raises gdr_verify.NotSupported.
     """
-    if out is None:
-        out = _arrays.new_output(q, v)
-    arrays = dict(q=q, k=k, v=v, g=g, beta=beta, state=state, o=out, state_indices=state_indices,
-                  cache_seqlens=cache_seqlens, cu_seqlens=cu_seqlens)
-    _run(arrays, _settings(layout, scale, use_qk_l2norm, output_final_state), "kernel",
-         _arrays.current_stream(q) if stream is None else int(stream))
-    return out
+    return _launch("kernel", locals())
 
 
 def chunked_prefill(q, k, v, g, beta, state, *, state_indices=None, cache_seqlens=None, cu_seqlens=None,
@@ -65,13 +71,7 @@ def chunked_prefill(q, k, v, g, beta, state, *, state_indices=None, cache_seqlen
     inputs, K other than 64, 128, 256, V not a multiple of 64 (32 at K = 256)) raises
     gdr_verify.NotSupported. gdr_verify.oracle_chunked is its reference on host arrays.
     """
-    if out is None:
-        out = _arrays.new_output(q, v)
-    arrays = dict(q=q, k=k, v=v, g=g, beta=beta, state=state, o=out, state_indices=state_indices,
-                  cache_seqlens=cache_seqlens, cu_seqlens=cu_seqlens)
-    _run(arrays, _settings(layout, scale, use_qk_l2norm, output_final_state), "chunk_kernel",
-         _arrays.current_stream(q) if stream is None else int(stream))
-    return out
+    return _launch("chunk_kernel", locals())
 
 
 def _host(name, array):
