@@ -62,6 +62,11 @@ std::vector<harness::CaseSpec> targeted_kill_cases() {
         // value tiles (V = 128), l2norm of non-unit q and k.
         harness::parse_text("B=1 T=260 H=2 HV=4 K=64 V=128 layout=kv in=bf16 state=f32 varlen=1 seq_lengths=63,64,65,68 "
                             "l2norm=1 qk=uniform seed=201"),
+        // chunk_tail_gates_past_row: short varlen rows (weak gates), so that the state's
+        // exp(G_c) share is large and the gates the mutant sums past a row's end (the next
+        // rows' tokens) move it by far more than the tolerance; in the case above the rows are
+        // 63 tokens and more, exp(G_c) ~ 0.04 and the error stays within it.
+        harness::parse_text("B=1 T=68 H=1 HV=2 K=64 V=64 layout=kv in=bf16 state=f32 varlen=1 seq_lengths=3,5,60 seed=204"),
         // chunk_gamma_as_ratio: gates so negative that exp of their sum from the chunk's start
         // underflows within a few tokens.
         harness::parse_text("B=2 T=70 H=1 HV=2 K=64 V=64 layout=vk in=bf16 state=f32 gdist=huge_negative seed=202"),
