@@ -327,7 +327,9 @@ SliceMetrics judge_slice(const SliceInput& in, const ToleranceRow& row, std::siz
             // R64 moved by the threshold towards it would round to the same Inf.
             const bool legal_overflow =
                 std::isinf(s) && reference::round_to(in.value_dtype, t + std::copysign(threshold_at(i), s)) == s;
-            if (!legal_overflow) rec.add(at, "non-finite");
+            if (legal_overflow) continue;
+            if (in.nonfinite_allowed) ++m.nonfinite_allowed_count;
+            else rec.add(at, "non-finite");
             continue;
         }
         acc.add(at, s, t);
@@ -414,7 +416,10 @@ SliceMetrics judge_slice_exact(const SliceInput& in, std::size_t keep) {
         const bool equal = !std::isfinite(expected) && in.nonfinite_inputs ? !std::isfinite(s)
                            : std::isnan(expected)                         ? std::isnan(s)
                                                                           : s == expected;
-        if (!equal) rec.add(at, "exact");
+        if (!equal) {
+            if (in.nonfinite_allowed && std::isfinite(expected) && !std::isfinite(s)) ++m.nonfinite_allowed_count;
+            else rec.add(at, "exact");
+        }
         if (std::isfinite(expected) && std::isfinite(s)) acc.add(at, s, t);
         if (!in.emulated.empty() && std::isfinite(in.emulated[i]) && std::isfinite(t)) {
             const double d = in.emulated[i] - t;

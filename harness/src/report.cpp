@@ -76,6 +76,9 @@ void append_slice(std::string& out, const SliceMetrics& m) {
     if (m.unbounded)
         out += fmt::format("      {} elements unjudged: a legal order may overflow the state dtype where R64 does not, "
                            "or the reverse, before them\n", m.unbounded);
+    if (m.nonfinite_allowed_count)
+        out += fmt::format("      {} elements unjudged: NaN/Inf where R64 is finite, in the chunk of a NaN/Inf input "
+                           "(a chunk kernel's dense products, docs/SPEC.md)\n", m.nonfinite_allowed_count);
     append_mismatches(out, m, m.first_mismatches, "first mismatches");
     append_mismatches(out, m, m.last_mismatches, "last mismatches");
 }
@@ -124,6 +127,7 @@ nlohmann::json to_json(const SliceMetrics& m) {
             {"max_magnitude", number(m.max_magnitude)},
             {"flip_abs", number(m.flip_abs)},
             {"unbounded", m.unbounded},
+            {"nonfinite_allowed_count", m.nonfinite_allowed_count},
             {"emulated_relative_max", number(m.emulated_relative_max)},
             {"worst_ratio", number(m.worst_ratio)},
             {"mismatch_count", m.mismatch_count},

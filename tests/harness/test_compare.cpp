@@ -28,6 +28,7 @@ struct Slice {
     std::vector<std::int64_t> shape;
     DType dtype = DType::f32;
     bool nonfinite_inputs = false;
+    bool nonfinite_allowed = false;
 
     SliceInput input() const {
         SliceInput in;
@@ -42,6 +43,7 @@ struct Slice {
         in.magnitude = magnitude;
         in.flip = flip;
         in.nonfinite_inputs = nonfinite_inputs;
+        in.nonfinite_allowed = nonfinite_allowed;
         return in;
     }
 };
@@ -212,6 +214,78 @@ TEST_CASE("judge_slice: NaN and Inf in the subject fail", "[compare]") {
     // The finite elements still give the error metrics.
     CHECK(m.max_abs_index == std::vector<std::int64_t>{1, 0});
     CHECK(m.why.find("NaN/Inf") != std::string::npos);
+}
+
+TEST_CASE("judge_slice: in a slice a non-finite input may poison, NaN and Inf where R64 is finite are not judged",
+          "[compare]") {
+    // docs/SPEC.md, chunked path: o in the chunk of a NaN/Inf input of a chunk kernel.
+    Slice s = known();
+    s.subject[2] = kNaN;
+    s.subject[1] = -kInf;
+    s.nonfinite_allowed = true;
+    SliceMetrics m = judge_slice(s.input(), rule());
+    CHECK(m.passed);
+    CHECK(m.nonfinite_allowed_count == 2);
+    CHECK(m.mismatch_count == 0);
+    CHECK(m.nan_count == 1);
+    CHECK(m.inf_count == 1);
+    // Out of every metric, as the Frobenius cap needs: the others' numbers are unchanged.
+    Slice finite = known();
+    finite.truth[1] = finite.emulated[1] = finite.subject[1] = 0;
+    finite.truth[2] = finite.emulated[2] = finite.subject[2] = 0;
+    const SliceMetrics without = judge_slice(finite.input(), rule());
+    CHECK(m.max_abs_error == without.max_abs_error);
+    CHECK(m.rel_frobenius == without.rel_frobenius);
+    CHECK(m.max_rel_error == without.max_rel_error);
+    CHECK(m.worst_ratio == without.worst_ratio);
+
+    // A finite value there is still judged against its threshold.
+    s.subject[4] = s.truth[4] + 10 * known_threshold();
+    m = judge_slice(s.input(), rule());
+    CHECK_FALSE(m.passed);
+    CHECK(m.why.find("beyond their threshold") != std::string::npos);
+    s.subject[4] = s.truth[4];
+    // A slice without the allowance fails the same NaN and Inf.
+    s.nonfinite_allowed = false;
+    m = judge_slice(s.input(), rule());
+    CHECK_FALSE(m.passed);
+    CHECK(m.nonfinite_allowed_count == 0);
+    CHECK(m.why.find("NaN/Inf in the subject where R64 is finite") != std::string::npos);
+    // Nor does it touch what R64's non-finite elements demand: an overflow's class still counts.
+    s = known();
+    s.nonfinite_allowed = true;
+    s.truth[0] = s.emulated[0] = kInf;
+    s.subject[0] = kNaN;
+    CHECK_FALSE(judge_slice(s.input(), rule()).passed);
+    // Nor poison: never written is never allowed.
+    s = known();
+    s.nonfinite_allowed = true;
+    s.poison.assign(6, 0);
+    s.poison[5] = 1;
+    s.subject[5] = kNaN;
+    CHECK_FALSE(judge_slice(s.input(), rule()).passed);
+}
+
+TEST_CASE("judge_slice_exact: in a slice a non-finite input may poison, NaN and Inf where R64 is finite are counted",
+          "[compare]") {
+    Slice s = known();
+    s.subject = s.truth;
+    s.subject[0] = kNaN;
+    s.subject[3] = kInf;
+    s.nonfinite_allowed = true;
+    SliceMetrics m = judge_slice_exact(s.input());
+    CHECK(m.passed);
+    CHECK(m.nonfinite_allowed_count == 2);
+    s.subject[4] = 0.75;  // a finite value must still be exact
+    m = judge_slice_exact(s.input());
+    CHECK_FALSE(m.passed);
+    CHECK(m.mismatch_count == 1);
+    s.subject[4] = s.truth[4];
+    s.nonfinite_allowed = false;
+    m = judge_slice_exact(s.input());
+    CHECK_FALSE(m.passed);
+    CHECK(m.mismatch_count == 2);
+    CHECK(m.nonfinite_allowed_count == 0);
 }
 
 TEST_CASE("judge_slice: a surviving poison fails", "[compare]") {

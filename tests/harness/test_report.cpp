@@ -133,6 +133,17 @@ TEST_CASE("report: the failure dump", "[report]") {
     CHECK_FALSE(contains(f, "state vs R64"));  // passed checks stay out of the dump
 }
 
+TEST_CASE("report: elements left unjudged in a chunk a non-finite input may poison are counted", "[report]") {
+    // docs/SPEC.md, chunked path: the JSON record and the failure dump say how many.
+    CaseReport r = incorrect_case();
+    CHECK_FALSE(contains(format_failure(r), "in the chunk of a NaN/Inf input"));
+    CHECK(to_json(r)["checks"][1]["worst_slice"]["nonfinite_allowed_count"] == 0);
+    r.checks[1].worst_slice->nonfinite_allowed_count = 3;
+    CHECK(contains(format_failure(r),
+                   "3 elements unjudged: NaN/Inf where R64 is finite, in the chunk of a NaN/Inf input"));
+    CHECK(to_json(r)["checks"][1]["worst_slice"]["nonfinite_allowed_count"] == 3);
+}
+
 TEST_CASE("report: XML escaping", "[report]") {
     CHECK(xml_escape("a<b & \"c\" 'd' >") == "a&lt;b &amp; &quot;c&quot; &apos;d&apos; &gt;");
     CHECK(xml_escape(std::string("x\x01y\tz\n")) == "x\\x01y\tz\n");

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -215,4 +216,102 @@ TEST_CASE("chunked path: a decode kernel's every-token writes fail as a chunk ke
     const CaseReport report = run_case(parse_text(kCircular), subject, ToleranceTable::load_default());
     INFO(format_failure(report));
     CHECK(outcome_of(report, check_names::untouched_bank) == Outcome::incorrect);
+}
+
+namespace {
+
+// NaN in o[b, t, hv] (every element; t on the batch's T axis), after a correct run.
+DamagedSubject::Damage nan_in_o(std::int64_t b, std::int64_t t, std::int64_t hv) {
+    return [=](const Problem& p, int, SubjectRunResult&) {
+        const std::int64_t first = ((b * p.seq_len + t) * p.num_value_heads + hv) * p.value_dim;
+        for (std::int64_t i = 0; i < p.value_dim; ++i)
+            reference::store_double(p.o.data, p.o.dtype, first + i, std::numeric_limits<double>::quiet_NaN());
+    };
+}
+
+// H = 2, HV = 4 (value heads 0 and 1 read q/k head 0), two rows of T = 7: chunks [0, 4) and
+// [4, 7) of C = 4. k of head 0 is NaN at row 0, token 5: R64's o of row 0 is NaN from token 5
+// on at value heads 0 and 1 and finite before it, so o of tokens 4..6 of row 0 at heads 0 and
+// 1 may be NaN, and nothing else.
+const std::string kNaNInK = "B=2 T=7 H=2 HV=4 K=8 V=6 layout=kv in=f32 state=f32 seed=23 specials=k:nan@0.5.0.3";
+
+void expect_nonfinite_failure(const CaseReport& report, const std::string& check_name) {
+    INFO(format_failure(report));
+    const CheckResult* check = find_check(report, check_name);
+    REQUIRE(check);
+    CHECK(check->outcome == Outcome::incorrect);
+    CHECK(check->detail.find("NaN/Inf in the subject where R64 is finite") != std::string::npos);
+}
+
+}  // namespace
+
+TEST_CASE("chunked path: NaN in o of an earlier token of a NaN input's chunk passes, and is counted",
+          "[runner][chunked]") {
+    const CaseReport untouched = run_chunked_subject(kNaNInK, no_damage);
+    INFO(format_failure(untouched));
+    REQUIRE(untouched.outcome == Outcome::passed);
+    CHECK(find_check(untouched, check_names::o_vs_r64)->detail.find("left unjudged") == std::string::npos);
+    // Token 4, value head 1: in the chunk of token 5 and in the group of q/k head 0.
+    const CaseReport report = run_chunked_subject(kNaNInK, nan_in_o(0, 4, 1));
+    INFO(format_failure(report));
+    CHECK(report.outcome == Outcome::passed);
+    const CheckResult* o = find_check(report, check_names::o_vs_r64);
+    REQUIRE(o);
+    CHECK(o->outcome == Outcome::passed);
+    const std::string counted = "6 NaN/Inf elements where R64 is finite left unjudged in chunks of NaN/Inf inputs";
+    CHECK(o->detail.find(counted) != std::string::npos);
+    CHECK(to_json(report).dump().find(counted) != std::string::npos);
+    CHECK(outcome_of(report, check_names::isolation) == Outcome::passed);
+}
+
+TEST_CASE("chunked path: NaN in o outside a NaN input's chunk, row or heads is INCORRECT", "[runner][chunked]") {
+    struct Where {
+        const char* what;
+        std::int64_t b, t, hv;
+    };
+    for (const Where& w : {Where{"the chunk before", 0, 3, 0}, Where{"another row", 1, 4, 0},
+                           Where{"a value head of the other q/k head", 0, 4, 2}}) {
+        INFO(w.what);
+        expect_nonfinite_failure(run_chunked_subject(kNaNInK, nan_in_o(w.b, w.t, w.hv)), check_names::o_vs_r64);
+    }
+}
+
+TEST_CASE("chunked path: a decode kernel gets no allowance for a NaN input's chunk", "[runner][chunked]") {
+    // The same NaN as the chunk kernel may write, from the decode stand-in (no chunked contract).
+    DamagedSubject subject(nan_in_o(0, 4, 1));
+    REQUIRE_FALSE(subject.chunked());
+    expect_nonfinite_failure(run_case(parse_text(kNaNInK), subject, ToleranceTable::load_default()),
+                             check_names::o_vs_r64);
+}
+
+TEST_CASE("chunked path: a NaN in q may poison the later tokens of its chunk, never the state", "[runner][chunked]") {
+    // q enters only its own token's o: R64 is NaN at row 0, token 5 and finite everywhere
+    // else, the final state included. o of tokens 4..6 of row 0 may be NaN, the state may not.
+    const std::string q_nan = "B=2 T=7 H=1 HV=2 K=8 V=6 layout=vk in=f32 state=f32 seed=24 specials=q:nan@0.5.0.3";
+    const CaseReport later = run_chunked_subject(q_nan, nan_in_o(0, 6, 1));
+    INFO(format_failure(later));
+    CHECK(later.outcome == Outcome::passed);
+    CHECK(find_check(later, check_names::o_vs_r64)->detail.find("6 NaN/Inf elements") != std::string::npos);
+    const CaseReport state = run_chunked_subject(q_nan, [](const Problem& p, int, SubjectRunResult&) {
+        reference::store_double(p.state, p.state_storage, matrix_offset(p, 0, 0, 0) + 5,
+                                std::numeric_limits<double>::quiet_NaN());
+    });
+    expect_nonfinite_failure(state, check_names::state_vs_r64);
+    CHECK(outcome_of(state, check_names::o_vs_r64) == Outcome::passed);
+}
+
+TEST_CASE("chunked path: varlen chunks of a NaN input start at its row's first token", "[runner][chunked]") {
+    // Rows of 5 and 7 tokens (batch tokens 0..4 and 5..11); v is NaN at row 1's token 5
+    // (batch token 10), value head 0: row 1's tokens 4..6 (batch 9..11) may be NaN there.
+    const std::string varlen =
+        "B=1 T=12 varlen=1 seq_lengths=5,7 H=1 HV=2 K=8 V=6 layout=kv in=f32 state=f32 seed=25 specials=v:nan@1.5.0.0";
+    const CaseReport allowed = run_chunked_subject(varlen, nan_in_o(0, 9, 0));
+    INFO(format_failure(allowed));
+    CHECK(allowed.outcome == Outcome::passed);
+    // Batch token 8 (row 1's token 3) shares a chunk with token 10 only if chunks were counted
+    // from the batch's first token; batch token 4 is row 0's.
+    for (const std::int64_t token : {8, 4}) {
+        INFO("batch token " << token);
+        expect_nonfinite_failure(run_chunked_subject(varlen, nan_in_o(0, token, 0)), check_names::o_vs_r64);
+    }
 }

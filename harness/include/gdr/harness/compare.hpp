@@ -43,6 +43,11 @@ struct SliceInput {
     // and -Inf for the same inputs). Without them a non-finite R64 is an overflow, whose
     // class a legal result must have.
     bool nonfinite_inputs = false;
+    // The slice lies in a chunk that a NaN or Inf input of a chunk kernel may poison
+    // (docs/SPEC.md, chunked path; NonfiniteChunks): where R64 rounded is finite, a NaN or
+    // Inf of the subject is left unjudged (counted in `nonfinite_allowed_count`) and out of
+    // every metric; finite values are judged as anywhere else.
+    bool nonfinite_allowed = false;
 };
 
 struct Mismatch {
@@ -95,6 +100,8 @@ struct SliceMetrics {
     // top of the stored dtype (a legal order may): left out of Rlp's error, judged as usual.
     std::int64_t emulated_overflows = 0;
     std::int64_t unbounded = 0;             // elements whose computed bound is not finite: unjudged
+    // NaN/Inf where R64 is finite, in a chunk a non-finite input may poison (nonfinite_allowed): unjudged
+    std::int64_t nonfinite_allowed_count = 0;
 
     bool exact = false;  // judged by judge_slice_exact
     bool passed = true;
@@ -112,8 +119,9 @@ struct SliceMetrics {
 // Per element: poison survivors fail; where round_to(value_dtype, truth) is non-finite
 // the subject must be the same class (NaN, +Inf or -Inf: overflow to Inf is the correct
 // rounding of a finite fp64 value beyond the dtype's range) and the element is left out
-// of the numeric metrics; where it is finite, a non-finite subject fails, and a finite one
-// must satisfy |s - t| <= threshold_abs. Per slice, rel_frobenius <= threshold_frobenius.
+// of the numeric metrics; where it is finite, a non-finite subject fails (unless the slice
+// is nonfinite_allowed), and a finite one must satisfy |s - t| <= threshold_abs. Per
+// slice, rel_frobenius <= threshold_frobenius.
 // A non-finite Rlp where truth is finite fails the slice: the threshold would be infinite.
 // Throws std::invalid_argument when sizes disagree.
 SliceMetrics judge_slice(const SliceInput& input, const ToleranceRow& row, std::size_t keep = 5);
@@ -121,7 +129,8 @@ SliceMetrics judge_slice(const SliceInput& input, const ToleranceRow& row, std::
 // For exact cases (every operation exact): the subject must equal round_to(value_dtype,
 // truth) exactly; +0 and -0 are equal (docs/SPEC.md leaves the sign of a zero result to the
 // order of operations, e.g. -0 + 0 vs 0 + -0, and no consumer can tell them apart), NaN
-// equals NaN; anything else, poison included, is a mismatch.
+// equals NaN; anything else, poison included, is a mismatch, but for NaN or Inf where the
+// rounded R64 is finite in a nonfinite_allowed slice (counted, not judged).
 SliceMetrics judge_slice_exact(const SliceInput& input, std::size_t keep = 5);
 
 // Row-major unravel of `flat` over `shape`.
