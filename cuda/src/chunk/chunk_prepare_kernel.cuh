@@ -127,6 +127,18 @@ __device__ void invert_unit_lower(PrepareShared<In, KD, BV>& s) {
     }
 }
 
+// Rows i0 .. i0 + 15 of T X (X's columns from x, rows ld_x apart) into `out` (rows ld_out
+// apart), rounded, by one warp. T is lower triangular: the tile sums X's rows up to its own
+// diagonal only (all of them in the mutant whose T is transposed).
+template <class In, int KD, int BV>
+__device__ __forceinline__ void store_t_product(const ChunkArgs& a, const PrepareShared<In, KD, BV>& s, int i0, const In* x, int ld_x,
+                                                In* out, std::int64_t ld_out, float* scratch) {
+    Accumulator acc;
+    nvcuda::wmma::fill_fragment(acc, 0.0f);
+    add_product(acc, &s.t[i0][0], kChunk + kRowPad, x, ld_x, GDR_MUTATE(chunk_inverse_transposed, kChunk, i0 + kTile));
+    for_each_element(acc, scratch, [&](int r, int col, float value) { out[r * ld_out + col] = from_float<In>(value); });
+}
+
 template <class In, int KD, int BV>
 __global__ void __launch_bounds__(kChunkThreads) chunk_prepare_kernel(const ChunkArgs a) {
     static_assert(KD % 32 == 0 && BV % kTile == 0);
@@ -232,15 +244,11 @@ __global__ void __launch_bounds__(kChunkThreads) chunk_prepare_kernel(const Chun
         }
         __syncthreads();
 
-        // W = T (diag(beta) D K): T is lower triangular, so tile (i0, .) sums j0 <= i0 only.
+        // W = T (diag(beta) D K).
         In* const w = record<In>(ws.w, a, slot, hv, KD);
         for (int tile = warp; tile < kRowTiles * kKeyTiles; tile += kChunkWarps) {
             const int i0 = tile / kKeyTiles * kTile, k0 = tile % kKeyTiles * kTile;
-            Accumulator acc;
-            nvcuda::wmma::fill_fragment(acc, 0.0f);
-            add_product(acc, &s.t[i0][0], kChunk + kRowPad, &s.queries_then_gated_keys[0][k0], KD + kRowPad,
-                        GDR_MUTATE(chunk_inverse_transposed, kChunk, i0 + kTile));
-            for_each_element(acc, scratch, [&](int r, int col, float x) { w[(i0 + r) * KD + k0 + col] = from_float<In>(x); });
+            store_t_product(a, s, i0, &s.queries_then_gated_keys[0][k0], KD + kRowPad, w + i0 * KD + k0, KD, scratch);
         }
         // U = T (diag(beta) V), a value tile at a time.
         In* const u = record<In>(ws.u, a, slot, hv, a.V);
@@ -253,11 +261,7 @@ __global__ void __launch_bounds__(kChunkThreads) chunk_prepare_kernel(const Chun
             __syncthreads();
             for (int tile = warp; tile < kRowTiles * kValueTiles; tile += kChunkWarps) {
                 const int i0 = tile / kValueTiles * kTile, c0 = tile % kValueTiles * kTile;
-                Accumulator acc;
-                nvcuda::wmma::fill_fragment(acc, 0.0f);
-                add_product(acc, &s.t[i0][0], kChunk + kRowPad, &s.beta_values[0][c0], BV + kRowPad,
-                            GDR_MUTATE(chunk_inverse_transposed, kChunk, i0 + kTile));
-                for_each_element(acc, scratch, [&](int r, int col, float x) { u[(i0 + r) * a.V + v0 + c0 + col] = from_float<In>(x); });
+                store_t_product(a, s, i0, &s.beta_values[0][c0], BV + kRowPad, u + i0 * a.V + v0 + c0, a.V, scratch);
             }
             __syncthreads();
         }
