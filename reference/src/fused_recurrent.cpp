@@ -131,7 +131,11 @@ private:
             const Scalar g = p_.g.present() ? load_gate(p_.g, b, token, hv) : Scalar(0);
             const Scalar alpha = p_.g.present() ? std::exp(g) : Scalar(1);
             // The kernel's relative errors of alpha, k and q (ElementaryErrors).
-            alpha_error_ = p_.g.present() ? elementary_.alpha_base + elementary_.alpha_per_unit_g * std::abs(double(g)) : 0.0;
+            // exp(-Inf) = 0 exactly in every math mode (a full reset): no error, and none of
+            // Inf x 0 = NaN, which would leave every later bound of the head NaN (unjudged).
+            alpha_error_ = p_.g.present() && !(std::isinf(g) && g < 0)
+                               ? elementary_.alpha_base + elementary_.alpha_per_unit_g * std::abs(double(g))
+                               : 0.0;
             qk_error_ = p_.use_qk_l2norm ? elementary_.l2norm : 0.0;
             const Scalar beta = p_.beta.present() ? load_gate(p_.beta, b, token, hv) : Scalar(1);
             load_qk(p_.q, b, token, head, q_);

@@ -406,3 +406,21 @@ TEST_CASE("runner: isolation compares bytes, not values within tolerance", "[run
     CHECK_THAT(isolation.detail, Catch::Contains("o[b=1,t=0,hv=0]"));
     CHECK(check_named(report, "o vs R64").outcome == Outcome::passed);
 }
+
+TEST_CASE("runner: after a gate of -Inf (a full reset) the state is still judged", "[runner]") {
+    // g = -Inf at row 0, token 1, value head 1: exp(g) = 0 exactly resets that head's state.
+    // Its computed bounds must stay finite there (exp's error bound times 0, not Inf x 0 =
+    // NaN, which would leave every later element of the head unjudged), so a state that is
+    // wrong after the reset fails.
+    const std::string reset = "B=2 T=3 H=1 HV=2 K=8 V=6 layout=kv in=f32 state=f32 seed=25 specials=g:-inf@0.1.1";
+    const CaseReport good = run(reset, [](const Problem&, int, SubjectRunResult&) {});
+    INFO(format_failure(good));
+    REQUIRE(good.outcome == Outcome::passed);
+    const CaseReport bad = run(reset, [](const Problem& p, int, SubjectRunResult&) {
+        const std::int64_t element = p.key_dim * p.value_dim + 5;  // entry 0, value head 1
+        reference::store_double(p.state, p.state_storage, element, reference::load_double(p.state, p.state_storage, element) + 1.0);
+    });
+    INFO(format_failure(bad));
+    CHECK(bad.outcome == Outcome::incorrect);
+    CHECK(check_named(bad, "state vs R64").outcome == Outcome::incorrect);
+}
