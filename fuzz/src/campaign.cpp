@@ -44,12 +44,12 @@ rc::Random case_random(std::uint64_t seed, std::int64_t case_number) {
 // The size RapidCheck would give the property test's case `case_number` (0..100, cycling).
 int case_size(std::int64_t case_number) { return int(case_number % 101); }
 
-// prepare + run, with the case's coverage classes. An invalid spec (a generator bug) is a
-// FAILED report from run_case(spec, ...), with no coverage.
+// prepare + run, with the case's coverage classes (for chunk size `chunk_size`). An invalid
+// spec (a generator bug) is a FAILED report from run_case(spec, ...), with no coverage.
 CaseReport run_one(const CaseSpec& spec, Subject& subject, const ToleranceTable& tolerances,
-                   const RunOptions& options, std::vector<std::string>* coverage) {
+                   const RunOptions& options, std::vector<std::string>* coverage, std::int64_t chunk_size = 0) {
     SharedCase shared(spec);
-    if (coverage && shared.prepared()) *coverage = coverage_classes(shared.prepared()->host);
+    if (coverage && shared.prepared()) *coverage = coverage_classes(shared.prepared()->host, chunk_size);
     return shared.run(subject, tolerances, options);
 }
 
@@ -121,6 +121,7 @@ struct SharedState {
     const ToleranceTable& tolerances;
     CampaignProgress* progress;
     Clock::time_point start = Clock::now();
+    const std::vector<std::string> classes = all_coverage_classes(config.generator.chunk_size);
     std::atomic<std::int64_t> next_index{0};  // the shard's k-th case is case shard_index + k * shard_count
     std::atomic<bool> stop{false};
     std::atomic<bool> stop_requested{false};  // config.stop_requested() said so
@@ -156,9 +157,8 @@ struct SharedState {
     }
 };
 
-// Bit i set for class i of all_coverage_classes() (the start record's coverage_classes).
-std::uint64_t coverage_mask(const std::vector<std::string>& classes) {
-    static const std::vector<std::string> all = all_coverage_classes();
+// Bit i set for class i of `all` (all_coverage_classes(): the start record's coverage_classes).
+std::uint64_t coverage_mask(const std::vector<std::string>& classes, const std::vector<std::string>& all) {
     std::uint64_t mask = 0;
     for (const std::string& name : classes) {
         const auto it = std::find(all.begin(), all.end(), name);
@@ -225,7 +225,7 @@ void run_worker(SharedState& shared, const std::function<std::unique_ptr<Subject
         const CaseSpec spec = tree.value();
         std::vector<std::string> coverage;
         const Clock::time_point case_start = Clock::now();
-        CaseReport report = run_one(spec, *subject, shared.tolerances, options, &coverage);
+        CaseReport report = run_one(spec, *subject, shared.tolerances, options, &coverage, config.generator.chunk_size);
         const double case_ms = 1e3 * seconds_since(case_start), subject_ms = 1e3 * report.subject_seconds;
         {
             std::lock_guard guard(shared.lock);
@@ -243,7 +243,7 @@ void run_worker(SharedState& shared, const std::function<std::unique_ptr<Subject
             for (const std::string& name : coverage) ++summary.coverage[name];
             summary.harness_overhead_ms.push_back(case_ms - subject_ms);
             // [case, outcome, coverage mask, wall ms, the subject's ms] (records.hpp)
-            shared.pending_cases.push_back({case_number, to_string(report.outcome), coverage_mask(coverage),
+            shared.pending_cases.push_back({case_number, to_string(report.outcome), coverage_mask(coverage, shared.classes),
                                             std::round(case_ms * 100) / 100, std::round(subject_ms * 100) / 100});
             if (seconds_since(shared.last_progress) >= config.progress_seconds) shared.write_progress();
             if (shared.progress) shared.progress->on_case({case_number, &spec, report.outcome}, summary);
@@ -304,6 +304,9 @@ void validate(const CampaignConfig& config) {
     if (config.max_seconds && !(*config.max_seconds >= 0))
         throw InvalidArgument("--seconds", fmt::format("{} must be >= 0", *config.max_seconds));
     if (config.work_budget < 1) throw InvalidArgument("--work-budget", "must be >= 1");
+    if (config.generator.chunk_size < 0 || config.generator.chunk_size > kMaxChunkLengths)
+        throw InvalidArgument("--chunk-lengths", fmt::format("{} must be in 0..{} (0: off)", config.generator.chunk_size,
+                                                             kMaxChunkLengths));
     if (config.workers_per_device < 1)
         throw InvalidArgument("--workers", fmt::format("{} must be >= 1", config.workers_per_device));
     if (!(config.progress_seconds > 0))
@@ -364,9 +367,13 @@ std::string to_text(const harness::CaseShape& shape) {
 
 rc::Shrinkable<CaseSpec> campaign_case_tree(const CampaignConfig& config, std::int64_t case_number) {
     const std::int64_t budget = config.work_budget;
+    // Chunk lengths make rows long enough that one alone can be far over the budget; the
+    // decode lengths keep the soft bound, so that recorded seeds give the cases they gave.
+    const bool long_rows = config.generator.chunk_size > 0;
     // bound_work inside the generator, so every shrink is bounded too.
-    const rc::Gen<CaseSpec> gen = rc::gen::map(gen_case(config.generator), [budget](CaseSpec spec) {
+    const rc::Gen<CaseSpec> gen = rc::gen::map(gen_case(config.generator), [budget, long_rows](CaseSpec spec) {
         bound_work(spec, budget);
+        if (long_rows) bound_long_rows(spec, budget);
         return spec;
     });
     return gen(case_random(config.seed, case_number), case_size(case_number));
@@ -383,7 +390,7 @@ CampaignSummary run_campaign(const CampaignConfig& config,
     validate(config);
     if (devices.empty()) throw InvalidArgument("--devices", "at least one device (worker) is needed");
     SharedState shared(config, tolerances, progress);
-    for (const std::string& name : all_coverage_classes()) shared.summary.coverage[name] = 0;
+    for (const std::string& name : shared.classes) shared.summary.coverage[name] = 0;
     if (config.resume) add_resumed_cases(shared.summary, *config.resume);
     if (const std::filesystem::path path = jsonl_path(config); !path.empty()) {
         if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
@@ -476,6 +483,7 @@ nlohmann::json to_json(const CampaignSummary& summary, const CampaignConfig& con
             {"not_supported_unexpected", summary.unexpected_not_supported},
             {"options", to_json(config.verdict)},
             {"work_budget", config.work_budget},  // shapes which cases are drawn, so the campaign's record
+            {"chunk_lengths", config.generator.chunk_size},  // so does this (0: off)
             {"not_run_reason", summary.not_run_reason ? nlohmann::json(*summary.not_run_reason) : nlohmann::json()},
             {"stopped_by", summary.stopped_by ? nlohmann::json(*summary.stopped_by) : nlohmann::json()},
             {"failed_devices", failed_devices_json(summary.failed_devices)},

@@ -21,7 +21,8 @@ MergedCampaign merge_campaigns(const std::vector<CampaignRecords>& parts, const 
     if (parts.empty()) throw InvalidArgument(argument, "no campaign records to merge");
     MergedCampaign merged;
     merged.start = parts.front().start;
-    for (const std::string& name : all_coverage_classes()) merged.coverage[name] = 0;
+    // The campaign's own classes (a chunk-length campaign's include the chunk classes).
+    for (const std::string& name : merged.start.value("coverage_classes", all_coverage_classes())) merged.coverage[name] = 0;
     std::map<std::int64_t, std::size_t> part_of;  // case number -> index into parts
     for (std::size_t i = 0; i < parts.size(); ++i) {
         const CampaignRecords& part = parts[i];

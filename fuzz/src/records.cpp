@@ -72,7 +72,7 @@ CampaignRecords read_campaign_records(const std::filesystem::path& path, const s
 namespace {
 
 // What `gdr fuzz` options changed in the case distribution (--shape-palette, --key-dims,
-// --value-dims): null when nothing did.
+// --value-dims, --chunk-lengths): null when nothing did.
 json distribution_json(const CaseGenConfig& generator) {
     json distribution = json::object();
     if (!generator.shape_palette.empty()) {
@@ -82,6 +82,7 @@ json distribution_json(const CaseGenConfig& generator) {
     }
     if (!generator.key_dims.empty()) distribution["key_dims"] = generator.key_dims;
     if (!generator.value_dims.empty()) distribution["value_dims"] = generator.value_dims;
+    if (generator.chunk_size > 0) distribution["chunk_lengths"] = generator.chunk_size;
     return distribution.empty() ? json() : distribution;
 }
 
@@ -101,7 +102,7 @@ json start_record(const CampaignConfig& config, const std::string& subject, bool
             {"options", to_json(config.verdict)},
             {"fingerprint", fmt::format("{:016x}", fingerprint)},
             {"distribution", distribution_json(config.generator)},
-            {"coverage_classes", all_coverage_classes()},
+            {"coverage_classes", all_coverage_classes(config.generator.chunk_size)},
             {"resumed", resumed}};
 }
 
@@ -117,7 +118,7 @@ void require_same_campaign(const json& a, const json& b, const std::string& argu
     field("work_budget", "--work-budget");
     field("check_determinism", "--no-determinism");
     field("options", "the verdict options: --tolerances, --strict");
-    field("distribution", "--shape-palette, --key-dims, --value-dims");
+    field("distribution", "--shape-palette, --key-dims, --value-dims, --chunk-lengths");
     field("fingerprint", "the case generator: another gdr version or distribution");
     if (same_shard) field("shard", "--shard");
 }

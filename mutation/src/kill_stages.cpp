@@ -88,6 +88,9 @@ KillStage random_campaign_stage(std::uint64_t seed) {
     return KillStage{"random campaign", [seed](const MutantUnderTest& target, KillProgress& progress) {
                          fuzz::CampaignConfig config;
                          config.seed = seed;
+                         // A chunk kernel's mutants get rows around and past its chunk boundaries.
+                         if (const auto contract = target.subject.chunked())
+                             config.generator.chunk_size = contract->chunk_size;
                          for (std::int64_t c = 0; !progress.out_of_time(); ++c)
                              if (progress.record(harness::run_case(fuzz::campaign_case(config, c), target.subject,
                                                                    target.tolerances, target.run_options)))

@@ -10,6 +10,7 @@
 #include "gdr/mutation/kill_report.hpp"
 #include "gdr/mutation/kill_table.hpp"
 #include "support/builtin_subjects.hpp"
+#include "support/long_row_bug.hpp"
 
 using gdr::harness::Outcome;
 using gdr::mutation::KillOptions;
@@ -193,4 +194,34 @@ TEST_CASE("kill table as data: per mutant its verdict, killing check, stage, cas
     gdr::mutation::write_kill_junit(junit, results, entries);
     CHECK(junit.str().find("tests=\"3\" failures=\"1\"") != std::string::npos);  // the killable survivor only
     CHECK(junit.str().find("<failure type=\"SURVIVED\"") != std::string::npos);
+}
+
+TEST_CASE("kill table: the random stage gives a chunk kernel's mutants rows past their chunk boundaries", "[mutation]") {
+    // Wrong only on rows past 8 tokens (2C for the chunked stand-in, C = 4): a chunk mutant's
+    // random stage draws such rows; the decode lengths (at most 8 tokens) never do.
+    for (const bool chunked : {true, false}) {
+        INFO("chunked " << chunked);
+        gdr::subjects::Registry registry;
+        registry.add({"chunk-mutant:long_rows", "a CPU stand-in", gdr::subjects::Needs::cpu, gdr::subjects::Kind::mutant, {},
+                      [chunked](int) {
+                          return gdr::testing::wrong_past_tokens(8, chunked ? gdr::testing::cpu_chunked_stand_in()
+                                                                            : gdr::testing::cpu_stand_in());
+                      },
+                      {}, ""});
+        KillOptions options = options_with();
+        options.seconds_per_mutant = chunked ? 120 : 2;
+        const auto results = gdr::mutation::run_kill_table({&registry.at("chunk-mutant:long_rows")},
+                                                           {gdr::mutation::random_campaign_stage(1)},
+                                                           gdr::harness::ToleranceTable::load_default(), options);
+        REQUIRE(results.size() == 1);
+        INFO(results[0].case_text);
+        if (chunked) {
+            CHECK(results[0].killed());
+            CHECK(results[0].stage == "random campaign");
+            CHECK(gdr::harness::parse_text(results[0].case_text).longest_row() > 8);
+        } else {
+            CHECK(results[0].outcome == Outcome::passed);
+            CHECK(results[0].timed_out);
+        }
+    }
 }

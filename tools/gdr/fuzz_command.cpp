@@ -79,11 +79,15 @@ public:
             return it == so_far.coverage.end() ? std::int64_t(0) : it->second;
         };
         namespace cc = coverage_class;
+        // A chunk-length campaign counts its chunk classes (listed from the start, at 0).
+        const std::string chunks = so_far.coverage.count(cc::multi_chunk) ? fmt::format(", multi-chunk {}", count(cc::multi_chunk))
+                                                                          : std::string();
         const std::string line = fmt::format(
             "[{:6.1f} s] {} cases ({:.1f}/s), {} failures, {} not supported | wraparound {}, inactive {}, varlen {}, "
-            "exact {}, vk {}",
+            "exact {}, vk {}{}",
             now, so_far.cases, now > 0 ? so_far.cases / now : 0.0, so_far.failures.size(), so_far.not_supported,
-            count(cc::wraparound), count(cc::inactive_rows), count(cc::varlen), count(cc::exact), count(cc::layout_vk));
+            count(cc::wraparound), count(cc::inactive_rows), count(cc::varlen), count(cc::exact), count(cc::layout_vk),
+            chunks);
         if (live_) fmt::print(stderr, "\r\033[K{}", line);
         else fmt::print(stderr, "{}\n", line);
         std::fflush(stderr);
@@ -107,6 +111,20 @@ private:
     std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
     double last_print_ = -1e9;
 };
+
+// The chunk size C the subject declares (Subject::chunked()), asked of a subject made for the
+// first device that can make one; 0 for a recurrent (decode) subject, and when no device can
+// make it (the campaign then reports those devices failed).
+std::int64_t declared_chunk_size(const subjects::SubjectEntry& entry, const std::vector<int>& devices) {
+    for (const int device : devices) {
+        try {
+            const auto contract = entry.make(device)->chunked();
+            return contract ? contract->chunk_size : 0;
+        } catch (const std::exception&) {
+        }
+    }
+    return 0;
+}
 
 // JUnit wants test cases: one per failure (its shrunk report) and one for the campaign.
 std::vector<CaseReport> junit_reports(const CampaignSummary& summary, const CampaignConfig& config) {
@@ -156,7 +174,9 @@ FuzzCommand::FuzzCommand(CLI::App& app, const CliContext& context) : context_(co
     command_->add_option("--devices", devices_,
                          "'all' or device numbers (0,1): --workers threads, each with its own subject, per device")
         ->capture_default_str();
-    command_->add_option("--work-budget", work_budget_, "max B*T*HV*K*V per case (default 2^21)");
+    command_->add_option("--work-budget", work_budget_,
+                         "max B*T*HV*K*V per case (default 2^21): B is lowered to fit (one row may still exceed it); "
+                         "with chunk lengths every case fits (--chunk-lengths)");
     command_->add_option("--max-shrink-seconds", max_shrink_seconds_, "time limit for shrinking one failure (default 120)");
     command_->add_flag("--stop-at-first-failure", stop_at_first_failure_, "stop the campaign at its first failure");
     command_->add_flag("--no-shrink", no_shrink_, "report failures as generated");
@@ -171,6 +191,16 @@ FuzzCommand::FuzzCommand(CLI::App& app, const CliContext& context) : context_(co
     command_->add_option("--key-dims", key_dims_, "draw K only from these sizes (e.g. 64,128,256: what the subject supports)")
         ->delimiter(',');
     command_->add_option("--value-dims", value_dims_, "draw V only from these sizes")->delimiter(',');
+    command_
+        ->add_option("--chunk-lengths", chunk_lengths_,
+                     fmt::format("draw T and each varlen sequence's length around the chunk boundaries of a chunk "
+                                 "(prefill) kernel of chunk size C: 1, C-1, C, C+1, 2C-1, 2C, 2C+1 or 3C+1 in {} % of "
+                                 "draws, else uniform in 1..3C+1 (a varlen sequence may also be empty), instead of a "
+                                 "decode case's few tokens. Each case stays within --work-budget: varlen sequences are "
+                                 "dropped, then value heads, and only then tokens. 0: off. Default: the subject's own "
+                                 "chunk size if it declares one (cuda-chunked: 64, cpu-chunked-emulated: 4), else 0",
+                                 kChunkBoundaryPercent))
+        ->type_name("C");
     add_report_options(*command_, report_);
     command_->get_option("--jsonl")->description("JSON-lines records (one per failure, then a summary); default DIR/campaign.jsonl with --out");
 }
@@ -207,17 +237,18 @@ int FuzzCommand::run() const {
         throw InvalidArgument("--palette-features", "needs --shape-palette N with N >= 1 (the entries that fix the features)");
     config.generator.key_dims = key_dims_;
     config.generator.value_dims = value_dims_;
+    const std::vector<int> devices = parse_devices(devices_, entry.needs_gpu());
+    config.generator.chunk_size = chunk_lengths_ ? *chunk_lengths_ : declared_chunk_size(entry, devices);
+    const ToleranceTable tolerances = load_tolerances(config.verdict);
+    const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
+    config.workers_per_device = workers_.value_or(std::max(1, cores / int(devices.size())));
+    validate(config);
     // After the seed is final (a resumed campaign's own): the palette is a function of it.
     const auto draw_palette = [&] {
         config.generator.shape_palette =
             draw_shape_palette(config.generator, config.seed, shape_palette_, palette_features_);
     };
     draw_palette();
-    const std::vector<int> devices = parse_devices(devices_, entry.needs_gpu());
-    const ToleranceTable tolerances = load_tolerances(config.verdict);
-    const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
-    config.workers_per_device = workers_.value_or(std::max(1, cores / int(devices.size())));
-    validate(config);
     std::optional<CampaignRecords> earlier;
     if (!resume_dir_.empty()) {
         if (!out_dir_.empty() && std::filesystem::path(out_dir_) != std::filesystem::path(resume_dir_))
@@ -240,10 +271,13 @@ int FuzzCommand::run() const {
     const StopSignalScope stop_signals;  // the caller's handlers (a Python process's) come back after
     config.stop_requested = stop_signal_received;
 
-    fmt::print(stderr, "{} fuzz: subject {}, seed {}, shard {}/{}, {}{}, {} device{} x {} worker{}{}\n", context_.program,
+    fmt::print(stderr, "{} fuzz: subject {}, seed {}, shard {}/{}, {}{}{}, {} device{} x {} worker{}{}\n", context_.program,
                subject_name, config.seed, config.shard_index, config.shard_count,
                config.max_cases ? fmt::format("cases < {}", *config.max_cases) : std::string("no case limit"),
-               config.max_seconds ? fmt::format(", {} s", *config.max_seconds) : std::string(), devices.size(),
+               config.max_seconds ? fmt::format(", {} s", *config.max_seconds) : std::string(),
+               config.generator.chunk_size > 0 ? fmt::format(", chunk lengths C = {}", config.generator.chunk_size)
+                                               : std::string(),
+               devices.size(),
                devices.size() == 1 ? "" : "s", config.workers_per_device, config.workers_per_device == 1 ? "" : "s",
                earlier ? fmt::format(", resuming {} recorded cases", earlier->cases.size()) : std::string());
     ProgressPrinter progress(context_.program);

@@ -5,11 +5,13 @@
 //            [--out DIR] [--jsonl FILE] [--junit FILE] [--json FILE] [--devices all|0,1]
 //            [--stop-at-first-failure] [--no-shrink] [--no-determinism] [--work-budget N]
 //            [--tolerances FILE] [--strict]
-//            [--workers N] [--progress-seconds X] [--resume DIR]
+//            [--workers N] [--progress-seconds X] [--resume DIR] [--chunk-lengths C]
 //
 // --shard auto / auto/n: the index from Slurm or Kubernetes (shard_option.hpp). SIGINT,
 // SIGTERM and SIGHUP stop the campaign like a bound (stop_signals.hpp). --resume DIR continues
-// the campaign whose --out was DIR: its recorded cases are not run again.
+// the campaign whose --out was DIR: its recorded cases are not run again. A chunk kernel's
+// campaign (the subject declares a chunk size C, or --chunk-lengths C) draws rows around its
+// chunk boundaries.
 //
 // Without --cases or --seconds it runs for 60 s. Exit codes: gate.hpp (1 when it found a
 // failure).
@@ -53,6 +55,7 @@ private:
     int shape_palette_ = 0;  // 0: every case draws its own shape
     bool palette_features_ = false;  // palette entries fix the features too
     std::vector<std::int64_t> key_dims_, value_dims_;
+    std::optional<std::int64_t> chunk_lengths_;  // absent: the subject's chunk size (0 for decode)
     bool shard_given() const;
     ReportOptions report_;
 };

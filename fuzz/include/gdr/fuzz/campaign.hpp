@@ -4,8 +4,9 @@
 // Case c of a campaign is a pure function of (seed, c): the RapidCheck case generator
 // (case_gen.hpp, with decode_case_config() by default) evaluated with an rc::Random keyed
 // by (seed, c) at size c mod 101, so the sizes cycle over 0..100 like a property test's, and
-// its work bounded by bound_work(). Sharding splits the case numbers: shard i of n runs the
-// cases with c mod n == i, so n shards together run exactly the unsharded campaign.
+// its work bounded by bound_work() (and bound_long_rows() with chunk lengths). Sharding
+// splits the case numbers: shard i of n runs the cases with c mod n == i, so n shards
+// together run exactly the unsharded campaign.
 //
 // Workers: workers_per_device threads per device, each with its own subject; they share
 // only the case counter and, for bookkeeping after a case, the campaign's lock.
@@ -63,6 +64,10 @@ using harness::ToleranceTable;
 
 struct CampaignRecords;  // records.hpp
 
+// The largest chunk size a campaign draws lengths for (`--chunk-lengths`): rows of up to
+// 3C + 1 tokens stay far inside a spec's bounds (2^20 per size).
+inline constexpr std::int64_t kMaxChunkLengths = std::int64_t(1) << 16;
+
 struct CampaignConfig {
     std::uint64_t seed = 1;
     // Bounds; at least one is required. max_cases bounds the campaign's case numbers
@@ -83,8 +88,11 @@ struct CampaignConfig {
     // Host memory a case may take (harness::RunOptions::memory_budget_bytes); 0: available.
     std::int64_t memory_budget_bytes = 0;
 
+    // generator.chunk_size (`gdr fuzz --chunk-lengths`, by default the subject's chunk size C):
+    // token counts around chunk boundaries, up to 3C + 1, for chunk kernels.
     CaseGenConfig generator = harness::decode_case_config();
-    // bound_work() budget per case (B x T x HV x K x V): the CPU oracle's cost per case.
+    // bound_work() budget per case (B x T x HV x K x V): the CPU oracle's cost per case. With
+    // chunk lengths also bound_long_rows(): then no case is over it (decode_cases.hpp).
     std::int64_t work_budget = std::int64_t(1) << 21;
     std::int64_t max_shrink_steps = 500;  // accepted shrinks per failure
     double max_shrink_seconds = 120;      // per failure

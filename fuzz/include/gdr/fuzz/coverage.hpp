@@ -3,6 +3,7 @@
 // that never wrapped a circular buffer proves nothing about wraparound).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,11 @@ inline constexpr char layout_vk[] = "layout=vk";
 inline constexpr char boundary_key_dim[] = "K at a boundary";    // K in harness::boundary_head_dims()
 inline constexpr char boundary_value_dim[] = "V at a boundary";  // V in harness::boundary_head_dims()
 inline constexpr char special_values[] = "special values";  // NaN, +-Inf or subnormals placed (specials=)
+// With a chunk size C (campaigns with chunk lengths): an active row of more than C tokens (the
+// state carried from chunk to chunk), and an active row whose length is C - 1, C or C + 1
+// modulo C and at least C - 1 (a row ending just before, at or just after a chunk boundary).
+inline constexpr char multi_chunk[] = "multi-chunk row";
+inline constexpr char chunk_boundary[] = "row at a chunk boundary";
 }  // namespace coverage_class
 
 // "in=<dtype> state=<dtype>": the (input, state) dtype pair class.
@@ -38,11 +44,12 @@ std::string dtype_pair_class(DType input, DType state);
 
 // The classes `host` belongs to, from its materialized arrays (materialize_indexing() is
 // enough) (so wraparound is judged on
-// the cache_seqlens actually drawn, not on seqlen_max): the names above and its dtype pair.
-std::vector<std::string> coverage_classes(const harness::HostCase& host);
+// the cache_seqlens actually drawn, not on seqlen_max): the names above and its dtype pair;
+// the chunk classes only with a chunk size C > 0.
+std::vector<std::string> coverage_classes(const harness::HostCase& host, std::int64_t chunk_size = 0);
 
-// Every class coverage_classes() can name (all nine dtype pairs), so that a summary can
-// show the classes a campaign never reached as 0.
-std::vector<std::string> all_coverage_classes();
+// Every class coverage_classes(..., chunk_size) can name (all nine dtype pairs), so that a
+// summary can show the classes a campaign never reached as 0.
+std::vector<std::string> all_coverage_classes(std::int64_t chunk_size = 0);
 
 }  // namespace gdr::fuzz

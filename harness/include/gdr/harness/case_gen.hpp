@@ -16,6 +16,9 @@
 //
 // Sizes grow with RapidCheck's size (0..100): early cases are small and fast. Feature
 // choices are drawn over all their options at every size.
+//
+// For chunk (prefill) kernels, CaseGenConfig::chunk_size = C draws the token counts around
+// C's chunk boundaries instead of the short decode lengths (chunk_boundary_lengths()).
 #pragma once
 
 #include <algorithm>
@@ -41,6 +44,22 @@ inline const std::vector<std::int64_t>& boundary_head_dims() {
                                                 33, 63, 64, 65, 127, 128, 129, 255, 256};
     return dims;
 }
+
+// Token counts where a chunk kernel of chunk size C changes what it does: one token, a row
+// ending just before, at and just after the first and second chunk boundaries, and a short
+// tail after three whole chunks (1, C - 1, C, C + 1, 2C - 1, 2C, 2C + 1, 3C + 1, without
+// duplicates or 0, ascending). Drawn often when CaseGenConfig::chunk_size is C.
+inline std::vector<std::int64_t> chunk_boundary_lengths(std::int64_t chunk_size) {
+    const std::int64_t c = chunk_size;
+    std::vector<std::int64_t> lengths{1, c - 1, c, c + 1, 2 * c - 1, 2 * c, 2 * c + 1, 3 * c + 1};
+    std::erase_if(lengths, [](std::int64_t length) { return length < 1; });
+    std::sort(lengths.begin(), lengths.end());
+    lengths.erase(std::unique(lengths.begin(), lengths.end()), lengths.end());
+    return lengths;
+}
+
+// The longest token count drawn for chunk size C: three whole chunks and a tail.
+inline std::int64_t longest_chunk_length(std::int64_t chunk_size) { return 3 * chunk_size + 1; }
 
 // The part of a case that decides which kernel variant a JIT-compiled subject (Triton,
 // TileLang) compiles: head counts and sizes, T, layout and dtypes. A shape palette
@@ -79,6 +98,11 @@ struct CaseGenConfig {
     std::int64_t max_slots = 4;
     std::int64_t max_extra_entries = 3;  // bank entries beyond what the rows need
     std::int64_t max_sequences = 4;      // varlen
+    // A chunk kernel's C (0: off). On, T and every varlen sequence's length are drawn in
+    // [min_seq_len (varlen: 0), longest_chunk_length(C)] instead of up to max_seq_len: a
+    // chunk_boundary_lengths(C) entry (varlen: or 0) in kChunkBoundaryPercent % of draws, a
+    // uniform length otherwise, both growing with the size and shrinking toward the shortest.
+    std::int64_t chunk_size = 0;
 
     // Features that may appear (each also may not: they are choices, not forcing).
     bool vk_layout = true;
@@ -116,6 +140,10 @@ struct CaseGenConfig {
     // slots, cache_seqlens and the feature flags are drawn as without it.
     std::vector<CaseShape> shape_palette;
 };
+
+// How often a chunk-length draw (CaseGenConfig::chunk_size) takes a boundary length: most of
+// the time, since a uniform draw in [1, 3C + 1] lands on C - 1, C or C + 1 once in C.
+inline constexpr int kChunkBoundaryPercent = 75;
 
 // The raw choices; public so that tests can see what a spec was made from.
 struct CaseChoices {
@@ -305,16 +333,14 @@ inline rc::Gen<bool> percent(bool enabled, int percent) {
     return rc::gen::map(rc::gen::resize(100, rc::gen::inRange(0, 100)), [percent](int i) { return i >= 100 - percent; });
 }
 
-// From `list` when non-empty; else from the boundary sizes in [lo, sized_top()] in
-// `boundary_percent` % of cases (so small sizes still give small cases) and sized(lo, hi)
-// otherwise.
-inline rc::Gen<std::int64_t> dimension(std::int64_t lo, std::int64_t hi, const std::vector<std::int64_t>& list,
-                                       int boundary_percent) {
-    if (!list.empty()) return choose(true, list);
+// One of the `boundaries` (ascending) in [lo, sized_top()] in `boundary_percent` % of cases
+// (so small sizes still give small cases), sized(lo, hi) otherwise; shrinks toward lo.
+inline rc::Gen<std::int64_t> sized_or_boundary(std::int64_t lo, std::int64_t hi, std::vector<std::int64_t> boundaries,
+                                               int boundary_percent) {
     hi = std::max(lo, hi);
-    const auto boundary_within = [lo](std::int64_t top) {
+    const auto boundary_within = [lo, boundaries = std::move(boundaries)](std::int64_t top) {
         std::vector<std::int64_t> boundary;
-        for (const std::int64_t d : boundary_head_dims())
+        for (const std::int64_t d : boundaries)
             if (d >= lo && d <= top) boundary.push_back(d);
         return boundary;
     };
@@ -328,6 +354,28 @@ inline rc::Gen<std::int64_t> dimension(std::int64_t lo, std::int64_t hi, const s
     });
 }
 
+// From `list` when non-empty; else sized_or_boundary() over the boundary head sizes.
+inline rc::Gen<std::int64_t> dimension(std::int64_t lo, std::int64_t hi, const std::vector<std::int64_t>& list,
+                                       int boundary_percent) {
+    if (!list.empty()) return choose(true, list);
+    return sized_or_boundary(lo, hi, boundary_head_dims(), boundary_percent);
+}
+
+// A token count of at least `lo` for chunk size C (CaseGenConfig::chunk_size); lo = 0 (a
+// varlen sequence) makes 0 a boundary length too, so empty sequences stay common.
+inline rc::Gen<std::int64_t> chunk_length(std::int64_t lo, std::int64_t chunk_size) {
+    std::vector<std::int64_t> lengths = chunk_boundary_lengths(chunk_size);
+    if (lo == 0) lengths.insert(lengths.begin(), 0);
+    return sized_or_boundary(lo, longest_chunk_length(chunk_size), std::move(lengths), kChunkBoundaryPercent);
+}
+
+// T (lo = min_seq_len) or a varlen sequence's length (lo = 0): a decode case's few tokens, or
+// chunk lengths when C is set.
+inline rc::Gen<std::int64_t> token_count(const CaseGenConfig& config, std::int64_t lo) {
+    if (config.chunk_size > 0) return chunk_length(lo, config.chunk_size);
+    return sized(lo, config.max_seq_len);
+}
+
 }  // namespace detail
 
 inline rc::Gen<CaseChoices> gen_case_choices(const CaseGenConfig& config = {}) {
@@ -339,7 +387,7 @@ inline rc::Gen<CaseChoices> gen_case_choices(const CaseGenConfig& config = {}) {
     for (std::size_t i = 1; i < config.shape_palette.size(); ++i) palette_indices.push_back(i);
     auto choices = rc::gen::build<CaseChoices>(
         rc::gen::set(&CaseChoices::batch, sized(config.min_batch, config.max_batch)),
-        rc::gen::set(&CaseChoices::seq_len, sized(config.min_seq_len, config.max_seq_len)),
+        rc::gen::set(&CaseChoices::seq_len, detail::token_count(config, config.min_seq_len)),
         rc::gen::set(&CaseChoices::heads, sized(config.min_heads, config.max_heads)),
         rc::gen::set(&CaseChoices::group, sized(config.min_group, config.max_group)),
         rc::gen::set(&CaseChoices::key_dim, detail::dimension(config.min_key_dim, config.max_key_dim, config.key_dims,
@@ -365,7 +413,7 @@ inline rc::Gen<CaseChoices> gen_case_choices(const CaseGenConfig& config = {}) {
         rc::gen::set(&CaseChoices::sequences, sized(1, config.max_sequences)),
         rc::gen::set(&CaseChoices::lengths,
                      rc::gen::container<std::vector<std::int64_t>>(std::size_t(std::max<std::int64_t>(1, config.max_sequences)),
-                                                                    sized(0, config.max_seq_len))),
+                                                                    detail::token_count(config, 0))),
         rc::gen::set(&CaseChoices::cu_i64, flag(config.varlen)),
         rc::gen::set(&CaseChoices::indices,
                      choose(config.indices, std::vector<IndicesRule>{IndicesRule::none, IndicesRule::identity,

@@ -66,8 +66,9 @@ std::vector<harness::CaseSpec> targeted_kill_cases();
 // for an entry without one. A mutant that faults here ends the CUDA context of its process
 // (gdr mutate isolates them).
 KillStage big_bank_stage();
-// Cases 0, 1, 2, ... of the fuzz campaign `seed` (the property tests' distribution), the
-// same for every mutant, until the mutant is killed or its time is up.
+// Cases 0, 1, 2, ... of the fuzz campaign `seed` (the property tests' distribution; for a
+// mutant that declares a chunked contract, with its chunk lengths, as `gdr fuzz` draws them),
+// the same for every mutant of a kernel, until the mutant is killed or its time is up.
 KillStage random_campaign_stage(std::uint64_t seed);
 // The default cases, the targeted ones, the big bank (seconds and 4.3 GB of device memory,
 // before the campaign so that the time cap never skips it), then the random campaign.
