@@ -26,6 +26,7 @@
 #include <cstdio>
 #include <exception>
 #include <limits>
+#include <memory>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -179,11 +180,21 @@ std::size_t workload_bytes(const Case& c, i64 sets) {
 // ---------------------------------------------------------------------------------------
 // A case's workload
 
+struct DeviceFree {
+    void operator()(void* p) const { cudaFree(p); }
+};
+
+// The input sets, and one workspace for them (the same shape), as a serving engine keeps
+// one: the timed calls allocate nothing.
 struct Workload {
     std::vector<gdr::Problem> sets;
+    std::unique_ptr<void, DeviceFree> workspace;
+    std::size_t workspace_bytes = 0;
     std::size_t next = 0;
 
-    void launch_next(cudaStream_t stream) { gdr::cuda::chunked_prefill(sets[next++ % sets.size()], {}, stream); }
+    void launch_next(cudaStream_t stream) {
+        gdr::cuda::chunked_prefill(sets[next++ % sets.size()], {}, stream, {workspace.get(), workspace_bytes});
+    }
 };
 
 Workload build_workload(const Case& c, i64 sets, Arena& arena, std::mt19937_64& rng, cudaStream_t stream) {
@@ -217,6 +228,10 @@ Workload build_workload(const Case& c, i64 sets, Arena& arena, std::mt19937_64& 
         p.cu_seqlens = cu;
         w.sets.push_back(p);
     }
+    w.workspace_bytes = gdr::cuda::chunked_prefill_workspace_bytes(w.sets.front());
+    void* workspace = nullptr;
+    check(cudaMalloc(&workspace, w.workspace_bytes), "cudaMalloc(workspace)");
+    w.workspace.reset(workspace);
     check(cudaStreamSynchronize(stream), "cudaStreamSynchronize(fill)");  // the host arrays die here
     return w;
 }

@@ -69,7 +69,8 @@ def chunked_prefill(q, k, v, g, beta, state, *, state_indices=None, cache_seqlen
     (cache_seqlens + length) mod Slots. Returns o, written into `out` when given. Invalid
     input raises ValueError naming the argument; a valid case the kernel does not handle (f32
     inputs, K other than 64, 128, 256, V not a multiple of 64 (32 at K = 256)) raises
-    gdr_verify.NotSupported. gdr_verify.oracle_chunked is its reference on host arrays.
+    gdr_verify.NotSupported. gdr_verify.oracle_chunked is its reference on host arrays. Its
+    two passes share a workspace taken from CUDA's stream-ordered allocator for the call.
     """
     return _launch("chunk_kernel", locals())
 

@@ -95,8 +95,8 @@ void add_rounding_point(reference::ChunkRoundingPoints& points, const reference:
 }
 
 // The chunked oracle's options from the Python arguments: a rounding point by its name
-// (reference::kChunkRoundingPoints) or "tensor_core_bf16" for that preset's set, each point
-// at most once.
+// (reference::kChunkRoundingPoints) or a preset's name ("tensor_core_bf16",
+// "tensor_core_two_pass": gdr_verify.chunked_prefill's) for its set, each point at most once.
 reference::ChunkedOptions chunked_options(const std::string& precision, std::int64_t chunk_size,
                                           const std::vector<std::string>& rounding_points) {
     if (precision != "truth" && precision != "emulated")
@@ -105,8 +105,9 @@ reference::ChunkedOptions chunked_options(const std::string& precision, std::int
     options.chunk_size = chunk_size;
     options.precision = precision == "truth" ? reference::Precision::truth_fp64 : reference::Precision::emulated_fp32;
     for (const std::string& name : rounding_points) {
-        if (name == "tensor_core_bf16") {
-            const reference::ChunkRoundingPoints preset = reference::ChunkRoundingPoints::tensor_core_bf16();
+        if (name == "tensor_core_bf16" || name == "tensor_core_two_pass") {
+            const reference::ChunkRoundingPoints preset = name == "tensor_core_bf16" ? reference::ChunkRoundingPoints::tensor_core_bf16()
+                                                                                     : reference::ChunkRoundingPoints::tensor_core_two_pass();
             for (const reference::NamedRoundingPoint& point : reference::kChunkRoundingPoints)
                 if (preset.*point.flag) add_rounding_point(options.rounding_points, point);
             continue;

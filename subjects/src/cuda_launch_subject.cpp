@@ -161,10 +161,10 @@ std::unique_ptr<harness::Subject> make_cuda_chunk_subject(std::string name, std:
                                                           DeviceLaunch launch, int device) {
     CudaLaunchOptions options;
     options.device = device;
-    // expf, sqrtf and x / norm, nvcc without -use_fast_math (chunk_kernel.cuh).
+    // expf, sqrtf and x / norm, nvcc without -use_fast_math (chunk_prepare_kernel.cuh).
     options.math_mode = harness::MathMode::precise;
     options.unsupported_reason = [](const Problem& problem) { return cuda::chunked_prefill_unsupported_reason(problem); };
-    options.chunked = harness::ChunkedContract{cuda::kChunkSize, reference::ChunkRoundingPoints::tensor_core_bf16()};
+    options.chunked = harness::ChunkedContract{cuda::kChunkSize, reference::ChunkRoundingPoints::tensor_core_two_pass()};
     return make_cuda_launch_subject(std::move(name), std::move(description), std::move(launch), std::move(options));
 }
 

@@ -38,11 +38,24 @@ std::unique_ptr<gdr::harness::Subject> chunk_subject() {
                                                    [](const gdr::Problem& on_device) { gdr::cuda::chunked_prefill(on_device); });
 }
 
+// The kernel with a workspace of the caller's, every byte 0xff first (NaN in each dtype):
+// what the passes read of it they must have written in the same call.
+std::unique_ptr<gdr::harness::Subject> chunk_subject_with_poisoned_workspace() {
+    return gdr::subjects::make_cuda_launch_subject(
+        "cuda-chunked-caller-workspace", "the chunked prefill kernel, a poisoned caller workspace", [](const gdr::Problem& on_device) {
+            const std::size_t bytes = gdr::cuda::chunked_prefill_workspace_bytes(on_device);
+            gdr::cuda::DeviceBytes workspace(bytes);
+            gdr::cuda::check(cudaMemset(workspace.data(), 0xff, bytes), "poison the workspace");
+            gdr::cuda::chunked_prefill(on_device, {}, nullptr, {workspace.data(), bytes});
+            gdr::cuda::check(cudaDeviceSynchronize(), "chunked_prefill with a caller workspace");
+        });
+}
+
 // The kernel on `host_case` (its o poisoned, its bank as generated) through guarded device buffers.
-RunBuffers run_chunk_kernel(const HostCase& host_case) {
+RunBuffers run_chunk_kernel(const HostCase& host_case, gdr::harness::Subject& subject = *chunk_subject()) {
     RunBuffers buffers = gdr::harness::make_run_buffers(host_case, host_case.spec.input_dtype, host_case.spec.state_dtype,
                                                         gdr::reference::StateWrites::final_only);
-    chunk_subject()->run(gdr::harness::make_problem(host_case, buffers));
+    subject.run(gdr::harness::make_problem(host_case, buffers));
     return buffers;
 }
 
@@ -68,6 +81,11 @@ TEST_CASE("chunked_prefill refuses what it does not support, naming it, before a
     const gdr::cuda::ChunkCheckpoints no_offsets{buffers.bank.data(), nullptr};
     CHECK_THROWS_AS(gdr::cuda::chunked_prefill(problem, no_offsets), gdr::InvalidArgument);
     CHECK_THROWS_WITH(gdr::cuda::chunked_prefill(problem, no_offsets), Catch::Contains("checkpoints"));
+    const std::size_t needed = gdr::cuda::chunked_prefill_workspace_bytes(problem);
+    REQUIRE(needed > 0);
+    const gdr::cuda::ChunkWorkspace one_byte_short{buffers.bank.data(), needed - 1};
+    CHECK_THROWS_AS(gdr::cuda::chunked_prefill(problem, {}, nullptr, one_byte_short), gdr::InvalidArgument);
+    CHECK_THROWS_WITH(gdr::cuda::chunked_prefill(problem, {}, nullptr, one_byte_short), Catch::Contains("workspace"));
 
     for (const char* text : {"B=1 T=3 H=1 HV=1 K=64 V=64 in=f32 state=f32 seed=1",
                              "B=1 T=3 H=1 HV=1 K=96 V=64 in=bf16 state=f32 seed=1",
@@ -99,6 +117,20 @@ TEST_CASE("chunked_prefill: both layouts give the same o bitwise and the same st
                         differing += from_kv.bank.get(bank_index(kv.spec, m, k, v)) != from_vk.bank.get(bank_index(vk.spec, m, k, v));
             CHECK(differing == 0);
         }
+    }
+}
+
+TEST_CASE("chunked_prefill: a caller's workspace, poisoned, gives the call's own result bitwise", "[gpu][chunk][property]") {
+    // Varlen rows at C - 1, C, C + 1 and 2 C tokens (gap slots between rows), an empty row,
+    // an inactive one, grouped heads, both layouts.
+    for (const char* layout : {"kv", "vk"}) {
+        const std::string text = std::string("B=1 T=322 H=2 HV=4 K=128 V=128 in=bf16 state=f32 varlen=1 seq_lengths=63,64,0,65,130 "
+                                             "indices=permutation inactive=1 l2norm=1 qk=uniform seed=9 layout=") + layout;
+        INFO(text);
+        HostCase c = materialize(parse_text(text));
+        const RunBuffers own = run_chunk_kernel(c), caller = run_chunk_kernel(c, *chunk_subject_with_poisoned_workspace());
+        CHECK(same_bytes(own.o, caller.o));
+        CHECK(same_bytes(own.bank, caller.bank));
     }
 }
 

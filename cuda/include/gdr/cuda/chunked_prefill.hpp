@@ -8,14 +8,19 @@
 // (cache_seqlens + len) mod Slots), grouped heads, in-kernel q/k l2norm, g and beta
 // optional, optional state checkpoints every kChunkSize tokens.
 //
+// Two passes: the chunk-local work of every chunk at once (A, T = (I + A)^-1, W, U, P),
+// then the state, chunk after chunk, each row's value tiles side by side; they talk
+// through a workspace (chunked_prefill_workspace_bytes).
+//
 // Precision: f16/bf16 inputs (the tensor cores' operands), fp32 accumulation, the state
-// in fp32 across chunks; f32/f16/bf16 states. The kernel rounds to the input dtype exactly
-// at reference::ChunkRoundingPoints::tensor_core_bf16()'s points (the name says bf16; for
-// f16 inputs the same points round to f16), which is what its verification declares.
+// in fp32 across chunks; f32/f16/bf16 states. The kernels round to the input dtype exactly
+// at reference::ChunkRoundingPoints::tensor_core_two_pass()'s points (for f16 inputs they
+// round to f16), which is what their verification declares.
 #pragma once
 
 #include <cuda_runtime_api.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -43,11 +48,24 @@ struct ChunkCheckpoints {
 // K = 256), f64 storage.
 std::optional<std::string> chunked_prefill_unsupported_reason(const Problem& problem);
 
-// Validates `problem` (as fused_recurrent_decode: arrays on the device are not read) and
-// `checkpoints` (InvalidArgument "checkpoints" for data without offsets), then launches on
+// Device memory the two passes share: chunked_prefill_workspace_bytes(problem) bytes, any
+// alignment cudaMalloc gives. About (3 K + V + C) x 2 bytes (16-bit inputs) and 272 bytes
+// per chunk and value head, for (T / C + rows) chunks (varlen) or rows x ceil(T / C).
+struct ChunkWorkspace {
+    void* data = nullptr;  // device; nullptr: the call allocates its own (below)
+    std::size_t bytes = 0;
+};
+std::size_t chunked_prefill_workspace_bytes(const Problem& problem);  // validates `problem` first
+
+// Validates `problem` (as fused_recurrent_decode: arrays on the device are not read),
+// `checkpoints` (InvalidArgument "checkpoints" for data without offsets) and `workspace`
+// (InvalidArgument "workspace" when it is too small), then launches the two passes on
 // `stream`. Throws gdr::InvalidArgument or gdr::NotSupported before anything runs, and
-// std::runtime_error naming the CUDA error if the launch fails. Zero rows or tokens launch
-// nothing. Allocates nothing. Asynchronous, like any launch.
-void chunked_prefill(const Problem& problem, const ChunkCheckpoints& checkpoints = {}, cudaStream_t stream = nullptr);
+// std::runtime_error naming the CUDA error if a launch fails. Zero rows or tokens launch
+// nothing. Without a workspace it takes one from the stream-ordered allocator
+// (cudaMallocAsync) and frees it in stream order after the passes; a serving engine passes
+// its own. Asynchronous, like any launch.
+void chunked_prefill(const Problem& problem, const ChunkCheckpoints& checkpoints = {}, cudaStream_t stream = nullptr,
+                     const ChunkWorkspace& workspace = {});
 
 }  // namespace gdr::cuda

@@ -81,7 +81,7 @@ namespace gdr::cuda {
     X(chunk_circular_write_unwrapped, "circular: final slot cache_seqlens + len not taken mod Slots: lands in the next entry or past the bank; hidden while cache_seqlens + len < Slots") \
     X(chunk_inactive_row_writes_state, "an inactive row (negative cache_seqlen) stores a zero state into slot 0 of its entry") \
     X(chunk_value_tile_ignored_in_o, "o stored at the first value tile's columns for every tile: columns past 64 never written (poison), the first overwritten; hidden when V == the value tile") \
-    X(chunk_w_overwrite_race, "no barrier between computing W from diag(beta) D K and storing W over it: a race, may survive a run (racecheck finds it)")
+    X(chunk_stage_refill_race, "the state pass's end-of-chunk barrier dropped: the next chunk's copy refills a stage, and its phase 1 reads the state operand, while other warps are still in this chunk's phase 2: a race, may survive a run (racecheck finds it)")
 
 enum class Mutant : int {
     none = 0,  // the production kernel, compiled in the mutant build: must pass everything

@@ -140,6 +140,14 @@ struct ChunkRoundingPoints {
         points.u_prime = points.decayed_u_prime = points.state_operand = points.p = true;
         return points;
     }
+    // A tensor-core kernel in two passes (a chunk-local pass, then a state pass reading what
+    // it stored in the input dtype): tensor_core_bf16() and u (U stored between the passes)
+    // and gated_queries (D Q stored, so that O = (D Q) S + P U' is one accumulation).
+    static constexpr ChunkRoundingPoints tensor_core_two_pass() {
+        ChunkRoundingPoints points = tensor_core_bf16();
+        points.u = points.gated_queries = true;
+        return points;
+    }
     bool any() const;  // any flag set
     friend bool operator==(const ChunkRoundingPoints&, const ChunkRoundingPoints&) = default;
 };
