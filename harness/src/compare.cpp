@@ -154,6 +154,32 @@ void add_why(SliceMetrics& m, const std::string& reason) {
     m.why += (m.why.empty() ? "" : "; ") + reason;
 }
 
+void fail_poison_survivors(SliceMetrics& m) {
+    if (m.poison_survivors) add_why(m, fmt::format("{} elements never written (poison survived)", m.poison_survivors));
+}
+
+// A slice where the subject's declared precision overflowed (SliceInput::operand_overflow):
+// R64 is no reference there, so the only rule left is that every element was written.
+SliceMetrics judge_poison_only(const SliceInput& in, bool exact, std::size_t keep) {
+    SliceMetrics m = start(in);
+    m.exact = exact;
+    MismatchRecorder rec(in, keep);
+    for (std::size_t i = 0; i < in.subject.size(); ++i) {
+        const double s = in.subject[i];
+        if (is_poison_at(in, i)) {
+            ++m.poison_survivors;
+            rec.add(std::int64_t(i), "poison");
+            continue;
+        }
+        if (std::isnan(s)) ++m.nan_count;
+        if (std::isinf(s)) ++m.inf_count;
+        ++m.operand_overflow_unjudged;
+    }
+    rec.finish(m);
+    fail_poison_survivors(m);
+    return m;
+}
+
 }  // namespace
 
 double SliceMetrics::error_ratio() const {
@@ -190,6 +216,7 @@ std::string format_index(const std::vector<std::string>& dim_names, const std::v
 
 SliceMetrics judge_slice(const SliceInput& in, const ToleranceRow& row, std::size_t keep) {
     check_sizes(in, true);
+    if (in.operand_overflow) return judge_poison_only(in, false, keep);
     SliceMetrics m = start(in);
     const std::size_t n = in.subject.size();
 
@@ -361,7 +388,7 @@ SliceMetrics judge_slice(const SliceInput& in, const ToleranceRow& row, std::siz
     rec.finish(m);
     fill_error_metrics(m, in, acc);
 
-    if (m.poison_survivors) add_why(m, fmt::format("{} elements never written (poison survived)", m.poison_survivors));
+    fail_poison_survivors(m);
     if (const auto c = rec.count_of("non-finite"))
         add_why(m, fmt::format("{} NaN/Inf in the subject where R64 is finite", c));
     if (const auto c = rec.count_of("class"))
@@ -394,6 +421,7 @@ SliceMetrics judge_slice(const SliceInput& in, const ToleranceRow& row, std::siz
 
 SliceMetrics judge_slice_exact(const SliceInput& in, std::size_t keep) {
     check_sizes(in, false);
+    if (in.operand_overflow) return judge_poison_only(in, true, keep);
     SliceMetrics m = start(in);
     m.exact = true;
     const std::size_t n = in.subject.size();
@@ -433,7 +461,7 @@ SliceMetrics judge_slice_exact(const SliceInput& in, std::size_t keep) {
     m.emulated_max_abs_error = e_max;
     m.emulated_rel_frobenius = relative(e_diff_sq, t_sq);
 
-    if (m.poison_survivors) add_why(m, fmt::format("{} elements never written (poison survived)", m.poison_survivors));
+    fail_poison_survivors(m);
     if (const auto others = rec.count_of("exact"); others > 0)
         add_why(m, fmt::format("{} elements differ from the exactly rounded R64 (exact case, no tolerance); max abs "
                                "error {:.3g}",

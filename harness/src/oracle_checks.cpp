@@ -39,6 +39,7 @@ public:
         ++slices_;
         if (!metrics.passed) ++failed_slices_;
         nonfinite_allowed_ += metrics.nonfinite_allowed_count;
+        operand_overflow_ += metrics.operand_overflow_unjudged;
         const bool replaces = !worst_ || (!metrics.passed && worst_->passed) ||
                               (metrics.passed == worst_->passed && worst_->passed &&
                                metrics.error_ratio() > worst_->error_ratio());
@@ -63,6 +64,10 @@ public:
             check.detail += fmt::format("; {} NaN/Inf elements where R64 is finite left unjudged in chunks of NaN/Inf "
                                         "inputs (chunked path, docs/SPEC.md)",
                                         nonfinite_allowed_);
+        if (operand_overflow_)
+            check.detail += fmt::format("; {} elements left unjudged where the declared precision overflowed (Rlp "
+                                        "rounded a finite operand to Inf; chunked path, docs/SPEC.md)",
+                                        operand_overflow_);
         return check;
     }
 
@@ -72,6 +77,7 @@ private:
     std::string worst_row_;
     std::int64_t slices_ = 0, failed_slices_ = 0;
     std::int64_t nonfinite_allowed_ = 0;  // over every slice, not only the one reported
+    std::int64_t operand_overflow_ = 0;   // likewise
 };
 
 // One oracle run's results for one head (reference::HeadResults), in storage that the
@@ -110,8 +116,12 @@ class EmulatedHead {
 public:
     EmulatedHead(const Problem& problem, const std::optional<ChunkedContract>& chunked, const void* resume_bank)
         : run_(make(problem, chunked, resume_bank)) {}
-    void run(Index row, Index hv, const reference::HeadResults& out) {
-        std::visit([&](auto& head) { head.run(row, hv, out); }, run_);
+    // Returns where a chunk kernel's declared precision overflowed (HeadChunked::run: the
+    // first token of that chunk); nullopt for a decode kernel, which declares no roundings.
+    std::optional<Index> run(Index row, Index hv, const reference::HeadResults& out) {
+        if (const auto* chunked = std::get_if<reference::HeadChunked>(&run_)) return chunked->run(row, hv, out);
+        std::get<reference::HeadRecurrence>(run_).run(row, hv, out);
+        return std::nullopt;
     }
 
 private:
@@ -132,6 +142,7 @@ struct OraclePair {
     reference::HeadRecurrence truth;
     EmulatedHead emulated;
     HeadStorage t, e;
+    std::optional<Index> operand_overflow;  // of the last head run (EmulatedHead::run)
     double truth_seconds = 0, emulated_seconds = 0;
 
     OraclePair(const Problem& problem, MathMode math, const void* resume_bank,
@@ -146,7 +157,7 @@ struct OraclePair {
         const auto start = std::chrono::steady_clock::now();
         truth.run(row, hv, t.sized(o_elements, state_elements, true));
         const auto middle = std::chrono::steady_clock::now();
-        emulated.run(row, hv, e.sized(o_elements, state_elements, false));
+        operand_overflow = emulated.run(row, hv, e.sized(o_elements, state_elements, false));
         truth_seconds += std::chrono::duration<double>(middle - start).count();
         emulated_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - middle).count();
     }
@@ -239,14 +250,20 @@ public:
                                same(a.t, b.t, arrays.magnitude) && same(a.t, b.t, arrays.flip);
             stepped.push_back(reuse ? whole.back() : judge_with(b));
         };
+        // Where the chunk kernel's declared precision overflowed, its o from that chunk on and
+        // the state it stores are not judged (docs/SPEC.md, chunked path).
+        const std::optional<Index> overflow = w.ordinary.operand_overflow;
         for (Index t = 0; t < length; ++t) {
             SubjectSlice slice = o_slice(w, plan, t, hv);
             slice.nonfinite_allowed = nonfinite_chunks_.allows(row, t, hv);
+            slice.operand_overflow = overflow && t >= *overflow;
             judge_both(slice, kOutputArrays, std::size_t(t * spec_.value_dim), t == 0, out.o, out.stepped_o);
         }
-        for (std::size_t j = 0; j < plan.written_slots.size(); ++j)
-            judge_both(state_slice(w, plan, plan.written_slots[j], hv), kStateArrays, j * std::size_t(matrix), j == 0,
-                       out.state, out.stepped_state);
+        for (std::size_t j = 0; j < plan.written_slots.size(); ++j) {
+            SubjectSlice slice = state_slice(w, plan, plan.written_slots[j], hv);
+            slice.operand_overflow = overflow.has_value();
+            judge_both(slice, kStateArrays, j * std::size_t(matrix), j == 0, out.state, out.stepped_state);
+        }
         w.judge_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     }
 
@@ -260,6 +277,7 @@ private:
         bool exact;
         const ToleranceRow* row;
         bool nonfinite_allowed = false;  // o in a chunk a NaN/Inf input may poison (chunked path)
+        bool operand_overflow = false;   // at or after a chunk where the declared precision overflowed
     };
 
     SubjectSlice o_slice(Worker& w, const RowPlan& plan, Index t, Index hv) const {
@@ -303,7 +321,7 @@ private:
         const auto span_of = [n](const double* p) { return p ? std::span<const double>(p, n) : std::span<const double>(); };
         const SliceInput input{slice.label, slice.dims, slice.shape, w.subject, span_of(truth),
                                span_of(emulated), w.poison, slice.dtype, span_of(magnitude), span_of(flip),
-                               nonfinite_inputs_, slice.nonfinite_allowed};
+                               nonfinite_inputs_, slice.nonfinite_allowed, slice.operand_overflow};
         return slice.exact ? judge_slice_exact(input) : judge_slice(input, *slice.row);
     }
 

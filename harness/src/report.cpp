@@ -79,6 +79,10 @@ void append_slice(std::string& out, const SliceMetrics& m) {
     if (m.nonfinite_allowed_count)
         out += fmt::format("      {} elements unjudged: NaN/Inf where R64 is finite, in the chunk of a NaN/Inf input "
                            "(a chunk kernel's dense products, docs/SPEC.md)\n", m.nonfinite_allowed_count);
+    if (m.operand_overflow_unjudged)
+        out += fmt::format("      {} elements unjudged: the chunk kernel's declared precision overflowed (Rlp "
+                           "rounded a finite operand to Inf in this head at or before this chunk; docs/SPEC.md)\n",
+                           m.operand_overflow_unjudged);
     append_mismatches(out, m, m.first_mismatches, "first mismatches");
     append_mismatches(out, m, m.last_mismatches, "last mismatches");
 }
@@ -128,6 +132,7 @@ nlohmann::json to_json(const SliceMetrics& m) {
             {"flip_abs", number(m.flip_abs)},
             {"unbounded", m.unbounded},
             {"nonfinite_allowed_count", m.nonfinite_allowed_count},
+            {"operand_overflow_unjudged", m.operand_overflow_unjudged},
             {"emulated_relative_max", number(m.emulated_relative_max)},
             {"worst_ratio", number(m.worst_ratio)},
             {"mismatch_count", m.mismatch_count},

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -143,15 +144,16 @@ public:
 
     const ChunkRoundingPoints& points() const { return points_; }
 
-    // x, rounded once to the input dtype (RNE) where `point` is declared.
-    Matrix operand(Matrix x, bool point) const {
-        if (point) round_elements(x, input_dtype_);
+    // x, rounded once to the input dtype (RNE) where `point` is declared; sets `overflowed`
+    // where that rounding took a finite element to an infinity.
+    Matrix operand(Matrix x, bool point, bool& overflowed) const {
+        if (point) overflowed |= round_elements(x, input_dtype_);
         return x;
     }
 
     // One chunk of the recurrence (chunked.hpp's derivation): returns O (c x V) and advances
-    // `state` (K x V) past the chunk.
-    Matrix advance(const ChunkInputs<Scalar>& in, Matrix& state) const {
+    // `state` (K x V) past the chunk; sets `overflowed` where a declared rounding overflowed.
+    Matrix advance(const ChunkInputs<Scalar>& in, Matrix& state, bool& overflowed) const {
         const Index c = in.size();
         const Matrix decay = decays_between_positions(in.g);
         // Gamma_ij = exp(G_i - G_j), tokens i, j = 0..c-1 (token i ends at position i + 1).
@@ -166,35 +168,49 @@ public:
         Matrix a = Matrix::Zero(c, c);
         for (Index i = 1; i < c; ++i)
             for (Index j = 0; j < i; ++j) a(i, j) = in.beta[i] * kk(i, j) * gamma(i, j);
-        const Matrix t = operand(invert_unit_lower(operand(std::move(a), points_.a)), points_.t);
+        const Matrix t =
+            operand(invert_unit_lower(operand(std::move(a), points_.a, overflowed)), points_.t, overflowed);
 
         // W = T diag(beta) D K, U = T diag(beta) V, and U' = U - W S: row i is token i's
         // u = beta_i (v_i - (a_i S_{i-1})^T k_i).
-        const Matrix gated_keys = operand(in.beta.cwiseProduct(from_start).asDiagonal() * in.k, points_.gated_keys);
-        const Matrix w = operand(lower_product(t, gated_keys), points_.w);
-        const Matrix u = operand(lower_product(t, operand(in.beta.asDiagonal() * in.v, points_.beta_values)), points_.u);
-        const Matrix s = operand(state, points_.state_operand);
-        const Matrix u_prime = operand(u - product(w, s), points_.u_prime);
+        const Matrix gated_keys =
+            operand(in.beta.cwiseProduct(from_start).asDiagonal() * in.k, points_.gated_keys, overflowed);
+        const Matrix w = operand(lower_product(t, gated_keys), points_.w, overflowed);
+        const Matrix beta_values = operand(in.beta.asDiagonal() * in.v, points_.beta_values, overflowed);
+        const Matrix u = operand(lower_product(t, beta_values), points_.u, overflowed);
+        const Matrix s = operand(state, points_.state_operand, overflowed);
+        const Matrix u_prime = operand(u - product(w, s), points_.u_prime, overflowed);
 
         // O = D Q S + P U', P = (Q K^T) o Gamma over j <= i only (causal).
-        Matrix out = points_.gated_queries ? product(operand(from_start.asDiagonal() * in.q, true), s)
+        Matrix out = points_.gated_queries ? product(operand(from_start.asDiagonal() * in.q, true, overflowed), s)
                                            : Matrix(from_start.asDiagonal() * product(in.q, s));
         const Matrix qk = product(in.q, in.k.transpose());
         Matrix p = Matrix::Zero(c, c);
         for (Index i = 0; i < c; ++i)
             for (Index j = 0; j <= i; ++j) p(i, j) = qk(i, j) * gamma(i, j);
-        out += lower_product(operand(std::move(p), points_.p), u_prime);
+        out += lower_product(operand(std::move(p), points_.p, overflowed), u_prime);
 
         // S <- exp(G_c) S + K^T diag(exp(G_c - G)) U'.
-        const Matrix decayed = operand(to_end.transpose().asDiagonal() * u_prime, points_.decayed_u_prime);
+        const Matrix decayed =
+            operand(to_end.transpose().asDiagonal() * u_prime, points_.decayed_u_prime, overflowed);
         state = whole_chunk * state + product(in.k.transpose(), decayed);
-        if (points_.state_between_chunks) round_elements(state, state_dtype_);
+        if (points_.state_between_chunks) overflowed |= round_elements(state, state_dtype_);
         return out;
     }
 
 private:
-    static void round_elements(Matrix& x, DType dtype) {
-        with_storage(dtype, [&]<class S>(S) { x = x.unaryExpr([](Scalar e) { return to_scalar<Scalar>(from_scalar<S>(e)); }); });
+    // Rounds x to `dtype` in place; true where a finite element rounded to an infinity (beyond
+    // the dtype's range: docs/SPEC.md, chunked path, "Overflow of the declared precision").
+    static bool round_elements(Matrix& x, DType dtype) {
+        bool overflowed = false;
+        with_storage(dtype, [&]<class S>(S) {
+            x = x.unaryExpr([&overflowed](Scalar e) {
+                const Scalar rounded = to_scalar<Scalar>(from_scalar<S>(e));
+                overflowed = overflowed || (std::isfinite(e) && std::isinf(rounded));
+                return rounded;
+            });
+        });
+        return overflowed;
     }
 
     // The decays of a chunk of c tokens, between positions 0..c (position p: after p tokens):
@@ -280,26 +296,31 @@ public:
     }
 
     // One head into the problem's o, bank and checkpoints, or, with `head`, into its o
-    // ([length, V]) and state (one K x V matrix in the bank's layout) only.
-    void run_head(Index row, Index hv, const HeadResults* head = nullptr) const {
+    // ([length, V]) and state (one K x V matrix in the bank's layout) only. Returns the first
+    // token of the chunk where a declared rounding first overflowed (HeadChunked::run).
+    std::optional<Index> run_head(Index row, Index hv, const HeadResults* head = nullptr) const {
         const RowTokens tokens = row_tokens(p_, row);
         const Index length = tokens.length();
         const Index entry = row_bank_entry(p_, row);
         ScalarMatrix state = load_state(entry, row_read_slot(p_, row), hv).template cast<Scalar>();  // exact
+        std::optional<Index> overflow;
         for (Index first = 0; first < length; first += chunk_) {
             const Index c = std::min(chunk_, length - first);  // the tail chunk is shorter, not padded
-            const ScalarMatrix out = algebra_.advance(load_chunk(tokens, hv, first, c), state);
+            bool overflowed = false;
+            const ScalarMatrix out = algebra_.advance(load_chunk(tokens, hv, first, c, overflowed), state, overflowed);
+            if (overflowed && !overflow) overflow = first;
             store_outputs(out.template cast<double>(), tokens, first, hv, head);
             // Chunks start at multiples of C, so a full chunk ends at one: a checkpoint.
             if (checkpoints_ && c == chunk_) store_checkpoint(state.template cast<double>(), row, (first + c) / chunk_, hv);
         }
-        if (!p_.output_final_state) return;
+        if (!p_.output_final_state) return overflow;
         if (head && head->state) {
             to_layout(state.template cast<double>(), head->state);
             round_doubles(state_store_, head->state, K_ * V_, head->state);
         } else if (!head) {
             store_state(state.template cast<double>(), entry, final_slot(row, length), hv);
         }
+        return overflow;
     }
 
 private:
@@ -309,8 +330,9 @@ private:
     }
 
     // The chunk's inputs in Scalar (every stored input is exact in float), normalised and
-    // scaled in Scalar, Q and K then rounded if normalised_qk is declared.
-    ChunkInputs<Scalar> load_chunk(const RowTokens& tokens, Index hv, Index first, Index c) const {
+    // scaled in Scalar, Q and K then rounded if normalised_qk is declared (`overflowed` as in
+    // ChunkAlgebra::operand).
+    ChunkInputs<Scalar> load_chunk(const RowTokens& tokens, Index hv, Index first, Index c, bool& overflowed) const {
         const Index head = hv / group_;  // q/k head of this value head
         ChunkInputs<Scalar> in{ScalarMatrix(c, K_), ScalarMatrix(c, K_), ScalarMatrix(c, V_), ScalarVector(c),
                                ScalarVector(c)};
@@ -334,8 +356,8 @@ private:
                              : Scalar(1);
         }
         const bool round_qk = algebra_.points().normalised_qk;
-        in.q = algebra_.operand(std::move(in.q), round_qk);
-        in.k = algebra_.operand(std::move(in.k), round_qk);
+        in.q = algebra_.operand(std::move(in.q), round_qk, overflowed);
+        in.k = algebra_.operand(std::move(in.k), round_qk, overflowed);
         return in;
     }
 
@@ -468,8 +490,8 @@ std::vector<std::pair<std::int64_t, std::int64_t>> HeadChunked::heads() const {
 
 std::int64_t HeadChunked::written_matrices() const { return impl_->problem.output_final_state ? 1 : 0; }
 
-void HeadChunked::run(std::int64_t row, std::int64_t hv, const HeadResults& out) const {
-    std::visit([&](const auto& r) { r.run_head(row, hv, &out); }, impl_->run);
+std::optional<std::int64_t> HeadChunked::run(std::int64_t row, std::int64_t hv, const HeadResults& out) const {
+    return std::visit([&](const auto& r) { return r.run_head(row, hv, &out); }, impl_->run);
 }
 
 }  // namespace gdr::reference

@@ -29,6 +29,7 @@ struct Slice {
     DType dtype = DType::f32;
     bool nonfinite_inputs = false;
     bool nonfinite_allowed = false;
+    bool operand_overflow = false;
 
     SliceInput input() const {
         SliceInput in;
@@ -44,6 +45,7 @@ struct Slice {
         in.flip = flip;
         in.nonfinite_inputs = nonfinite_inputs;
         in.nonfinite_allowed = nonfinite_allowed;
+        in.operand_overflow = operand_overflow;
         return in;
     }
 };
@@ -286,6 +288,47 @@ TEST_CASE("judge_slice_exact: in a slice a non-finite input may poison, NaN and 
     CHECK_FALSE(m.passed);
     CHECK(m.mismatch_count == 2);
     CHECK(m.nonfinite_allowed_count == 0);
+}
+
+TEST_CASE("judge_slice and judge_slice_exact: where the declared precision overflowed, nothing but poison is judged",
+          "[compare]") {
+    // docs/SPEC.md, chunked path: o from the chunk where a chunk kernel's Rlp overflowed a
+    // declared rounding on, and its stored state. Rlp itself is Inf there, R64 finite.
+    Slice s = known();
+    s.emulated[1] = kInf;
+    s.subject[0] = 1e30;  // any value: finite and far off,
+    s.subject[2] = kNaN;  // or NaN,
+    s.subject[4] = -kInf;  // or an infinity
+    for (const bool exact : {false, true}) {
+        INFO((exact ? "judge_slice_exact" : "judge_slice"));
+        const auto judge = [&](const Slice& x) {
+            return exact ? judge_slice_exact(x.input()) : judge_slice(x.input(), rule());
+        };
+        s.operand_overflow = true;
+        SliceMetrics m = judge(s);
+        CHECK(m.passed);
+        CHECK(m.operand_overflow_unjudged == 6);
+        CHECK(m.mismatch_count == 0);
+        CHECK(m.emulated_nonfinite == 0);  // Rlp's Inf sets no threshold: none is used
+        CHECK(m.nan_count == 1);
+        CHECK(m.inf_count == 1);
+        // The same slice without the allowance fails, and counts nothing unjudged.
+        s.operand_overflow = false;
+        m = judge(s);
+        CHECK_FALSE(m.passed);
+        CHECK(m.operand_overflow_unjudged == 0);
+        // Never written is never allowed.
+        Slice poisoned = s;
+        poisoned.operand_overflow = true;
+        poisoned.poison.assign(6, 0);
+        poisoned.poison[5] = 1;
+        poisoned.subject[5] = kNaN;
+        m = judge(poisoned);
+        CHECK_FALSE(m.passed);
+        CHECK(m.poison_survivors == 1);
+        CHECK(m.operand_overflow_unjudged == 5);
+        CHECK(m.why.find("poison survived") != std::string::npos);
+    }
 }
 
 TEST_CASE("judge_slice: a surviving poison fails", "[compare]") {

@@ -144,6 +144,16 @@ TEST_CASE("report: elements left unjudged in a chunk a non-finite input may pois
     CHECK(to_json(r)["checks"][1]["worst_slice"]["nonfinite_allowed_count"] == 3);
 }
 
+TEST_CASE("report: elements left unjudged where the declared precision overflowed are counted", "[report]") {
+    // docs/SPEC.md, chunked path: the JSON record and the failure dump say how many.
+    CaseReport r = incorrect_case();
+    CHECK_FALSE(contains(format_failure(r), "declared precision overflowed"));
+    CHECK(to_json(r)["checks"][1]["worst_slice"]["operand_overflow_unjudged"] == 0);
+    r.checks[1].worst_slice->operand_overflow_unjudged = 7;
+    CHECK(contains(format_failure(r), "7 elements unjudged: the chunk kernel's declared precision overflowed"));
+    CHECK(to_json(r)["checks"][1]["worst_slice"]["operand_overflow_unjudged"] == 7);
+}
+
 TEST_CASE("report: XML escaping", "[report]") {
     CHECK(xml_escape("a<b & \"c\" 'd' >") == "a&lt;b &amp; &quot;c&quot; &apos;d&apos; &gt;");
     CHECK(xml_escape(std::string("x\x01y\tz\n")) == "x\\x01y\tz\n");

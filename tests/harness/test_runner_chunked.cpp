@@ -315,3 +315,126 @@ TEST_CASE("chunked path: varlen chunks of a NaN input start at its row's first t
         expect_nonfinite_failure(run_chunked_subject(varlen, nan_in_o(0, token, 0)), check_names::o_vs_r64);
     }
 }
+
+namespace {
+
+// f16 inputs, no gate, no beta, no l2norm (docs/SPEC.md, chunked path, "Overflow of the declared
+// precision"): the stand-in's Rlp (C = 4, tensor_core_bf16) rounds the state entering the second
+// chunk to an f16 Inf at row 0, value head 0 only, so o of row 0 at head 0 from token 4 on and
+// row 0's head-0 state are not judged: 3 tokens x V = 6 elements of o, K x V = 30 of the state.
+// Row 0's head 1 and row 1 stay below 65504. The open fuzz class was B=1 HV=1 of these values.
+const std::string kF16Overflow =
+    "B=2 T=7 H=1 HV=2 K=15 V=2 layout=kv in=f16 gate=f32 state=f32 g=0 beta=0 l2norm=0 seed=4228728059393454271";
+const std::string kO6Unjudged = "6 elements left unjudged where the declared precision overflowed";
+const std::string kState30Unjudged = "30 elements left unjudged where the declared precision overflowed";
+
+// The subject's own element o[b, t, hv, 0] or S[row b's entry, slot 0, hv][0], set by `wrong`
+// after a correct run.
+DamagedSubject::Damage wrong_o(std::int64_t b, std::int64_t t, std::int64_t hv, std::function<double(double)> wrong) {
+    return [=](const Problem& p, int, SubjectRunResult&) {
+        const std::int64_t at = ((b * p.seq_len + t) * p.num_value_heads + hv) * p.value_dim;
+        reference::store_double(p.o.data, p.o.dtype, at, wrong(reference::load_double(p.o.data, p.o.dtype, at)));
+    };
+}
+DamagedSubject::Damage wrong_state(std::int64_t b, std::int64_t hv, std::function<double(double)> wrong) {
+    return [=](const Problem& p, int, SubjectRunResult&) {
+        const std::int64_t at = matrix_offset(p, b, 0, hv);
+        const double stored = reference::load_double(p.state, p.state_storage, at);
+        reference::store_double(p.state, p.state_storage, at, wrong(stored));
+    };
+}
+// Far from any answer: off by more than the value itself.
+double far_off(double x) { return x + std::abs(x) + 1000; }
+double nan_instead(double) { return std::numeric_limits<double>::quiet_NaN(); }
+
+// Both damages, one after the other.
+DamagedSubject::Damage both(DamagedSubject::Damage a, DamagedSubject::Damage b) {
+    return [=](const Problem& p, int run, SubjectRunResult& result) { a(p, run, result), b(p, run, result); };
+}
+
+// What the chunk stand-in may write where its declared precision overflowed: anything.
+const DamagedSubject::Damage kAnythingAfterOverflow =
+    both(both(wrong_o(0, 5, 0, far_off), wrong_o(0, 6, 0, nan_instead)), wrong_state(0, 0, far_off));
+
+std::string detail_of(const CaseReport& report, const std::string& check_name) {
+    const CheckResult* check = find_check(report, check_name);
+    REQUIRE(check);
+    return check->detail;
+}
+
+}  // namespace
+
+TEST_CASE("chunked path: where the declared f16 precision overflows, o from that chunk on and the state of that head "
+          "are not judged, and are counted", "[runner][chunked]") {
+    // The open fuzz class itself: INCORRECT ("no valid threshold") before the rule.
+    const CaseReport repro = run_chunked_subject(
+        "B=1 T=7 H=1 HV=1 K=15 V=2 layout=kv in=f16 gate=f32 state=f32 g=0 beta=0 l2norm=0 seed=4228728059393454271",
+        no_damage);
+    INFO(format_failure(repro));
+    CHECK(repro.outcome == Outcome::passed);
+    for (const auto& damage : {DamagedSubject::Damage(no_damage), kAnythingAfterOverflow}) {
+        const CaseReport report = run_chunked_subject(kF16Overflow, damage);
+        INFO(format_failure(report));
+        CHECK(report.outcome == Outcome::passed);
+        CHECK(detail_of(report, check_names::o_vs_r64).find(kO6Unjudged) != std::string::npos);
+        CHECK(detail_of(report, check_names::state_vs_r64).find(kState30Unjudged) != std::string::npos);
+        CHECK(to_json(report).dump().find(kO6Unjudged) != std::string::npos);
+    }
+}
+
+TEST_CASE("chunked path: a wrong answer before the overflow's chunk, at another head or another row is INCORRECT",
+          "[runner][chunked]") {
+    struct Where {
+        const char* what;
+        DamagedSubject::Damage damage;
+        const char* check;
+    };
+    const std::vector<Where> wrong{
+        {"o of the chunk before, far off", wrong_o(0, 3, 0, far_off), check_names::o_vs_r64},
+        {"o of the chunk before, NaN", wrong_o(0, 0, 0, nan_instead), check_names::o_vs_r64},
+        {"o of the other value head, same tokens", wrong_o(0, 5, 1, far_off), check_names::o_vs_r64},
+        {"o of the other row, same tokens and head", wrong_o(1, 5, 0, nan_instead), check_names::o_vs_r64},
+        {"the state of the other value head", wrong_state(0, 1, far_off), check_names::state_vs_r64},
+        {"the state of the other row", wrong_state(1, 0, far_off), check_names::state_vs_r64},
+    };
+    for (const Where& w : wrong) {
+        INFO(w.what);
+        // Beside what the overflow allows, so that the allowance is in force in the same run.
+        const CaseReport report = run_chunked_subject(kF16Overflow, both(kAnythingAfterOverflow, w.damage));
+        INFO(format_failure(report));
+        CHECK(outcome_of(report, w.check) == Outcome::incorrect);
+        CHECK(report.outcome == Outcome::incorrect);
+    }
+}
+
+TEST_CASE("chunked path: a decode kernel gets no allowance where a chunk kernel's precision would overflow",
+          "[runner][chunked]") {
+    // The decode stand-in (no chunked contract, no declared rounding) is judged as ever: it
+    // passes on its own, and the values the chunk kernel may write there fail it.
+    DamagedSubject correct(no_damage);
+    REQUIRE_FALSE(correct.chunked());
+    const CaseReport good = run_case(parse_text(kF16Overflow), correct, ToleranceTable::load_default());
+    INFO(format_failure(good));
+    CHECK(good.outcome == Outcome::passed);
+    CHECK(to_json(good).dump().find("declared precision overflowed") == std::string::npos);
+    DamagedSubject subject(kAnythingAfterOverflow);
+    const CaseReport report = run_case(parse_text(kF16Overflow), subject, ToleranceTable::load_default());
+    INFO(format_failure(report));
+    CHECK(outcome_of(report, check_names::o_vs_r64) == Outcome::incorrect);
+    CHECK(outcome_of(report, check_names::state_vs_r64) == Outcome::incorrect);
+}
+
+TEST_CASE("chunked path: bf16 inputs of the same values never overflow, and nothing is left unjudged",
+          "[runner][chunked]") {
+    // bf16 has f32's exponent range: the state that overflows f16 is an ordinary operand.
+    std::string bf16 = kF16Overflow;
+    bf16.replace(bf16.find("in=f16"), 6, "in=bf16");
+    const CaseReport good = run_chunked_subject(bf16, no_damage);
+    INFO(format_failure(good));
+    CHECK(good.outcome == Outcome::passed);
+    CHECK(to_json(good).dump().find("declared precision overflowed") == std::string::npos);
+    const CaseReport report = run_chunked_subject(bf16, kAnythingAfterOverflow);
+    INFO(format_failure(report));
+    CHECK(outcome_of(report, check_names::o_vs_r64) == Outcome::incorrect);
+    CHECK(outcome_of(report, check_names::state_vs_r64) == Outcome::incorrect);
+}

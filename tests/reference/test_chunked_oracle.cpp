@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <functional>
 #include <limits>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -1354,6 +1355,78 @@ TEST_CASE("chunked Rlp: the emulated comparisons reject a wrong answer of every 
         one_checkpoint_off.checkpoints[0] = std::nextafter(float(one_checkpoint_off.checkpoints[0]), 1e30f);
         CHECK_FALSE(same_bytes(none, one_checkpoint_off));
     }
+}
+
+namespace {
+
+// The repro of an open fuzz class (docs/SPEC.md, chunked path, "Overflow of the declared
+// precision"): f16 inputs, no gate, no beta, no l2norm, K = 15, so the delta rule amplifies
+// the state every token and, rounded to f16 as an operand of the second chunk (C = 4), it
+// passes 65504; in fp32 it stays finite.
+const std::string kF16Overflow =
+    "B=1 T=7 H=1 HV=1 K=15 V=2 layout=kv in=f16 gate=f32 state=f32 g=0 beta=0 l2norm=0 seed=4228728059393454271";
+
+// What HeadChunked::run reports for every head of `c` at C = `chunk` (the precision and
+// rounding points of `options`), in heads() order; the values it stores are not kept.
+std::vector<std::optional<Index>> head_overflows(const HostCase& c, Index chunk, ChunkedOptions options) {
+    options.chunk_size = chunk;
+    const bool truth = options.precision == Precision::truth_fp64;
+    const DType o_storage = truth ? DType::f64 : c.spec.input_dtype;
+    const DType bank_storage = truth ? DType::f64 : c.spec.state_dtype;
+    RunBuffers read_only = gdr::harness::make_run_buffers(c, o_storage, bank_storage);
+    read_only.bank = c.initial_bank.converted(bank_storage);  // the initial values, read
+    const gdr::reference::HeadChunked heads(gdr::harness::make_problem(c, read_only), options);
+    std::vector<std::optional<Index>> found;
+    for (const auto& [row, hv] : heads.heads()) {
+        std::vector<double> o(std::size_t(c.spec.row_tokens(row) * c.spec.value_dim));
+        std::vector<double> state(std::size_t(c.spec.key_dim * c.spec.value_dim));
+        found.push_back(heads.run(row, hv, {o.data(), state.data()}));
+    }
+    return found;
+}
+
+HostCase with_input_dtype(const std::string& text, DType input) {
+    CaseSpec spec = gdr::harness::parse_text(text);
+    spec.input_dtype = input;
+    return gdr::harness::materialize(spec);
+}
+
+}  // namespace
+
+TEST_CASE("chunked Rlp: a declared rounding that overflows f16 is recorded at its chunk's first token",
+          "[chunked][emulated]") {
+    const HostCase c = gdr::harness::materialize(gdr::harness::parse_text(kF16Overflow));
+    const auto found = head_overflows(c, 4, emulated(ChunkRoundingPoints::tensor_core_bf16()));
+    REQUIRE(found.size() == 1);
+    CHECK(found[0] == std::optional<Index>(4));
+    // The same run stores Inf or NaN there (what the open class saw) and nothing non-finite
+    // before: the record says where the declared precision stopped holding the values.
+    const ChunkedResult run = run_emulated_case(c, 4, ChunkRoundingPoints::tensor_core_bf16());
+    const std::vector<double> o = row_head_output(c, run.buffers.o, 0, 0);
+    const Index first_nonfinite =
+        std::find_if(o.begin(), o.end(), [](double x) { return !std::isfinite(x); }) - o.begin();
+    CHECK(first_nonfinite >= 4 * c.spec.value_dim);
+    CHECK(first_nonfinite < Index(o.size()));
+}
+
+TEST_CASE("chunked Rlp: no overflow is recorded in bf16, for a small f16 state, without declared roundings or in the "
+          "truth", "[chunked][emulated]") {
+    const ChunkedOptions bf16_points = emulated(ChunkRoundingPoints::tensor_core_bf16());
+    const auto none_found = [](const std::vector<std::optional<Index>>& found) {
+        return !found.empty() && std::none_of(found.begin(), found.end(), [](const auto& x) { return x.has_value(); });
+    };
+    // bf16 holds f32's exponent range: the state that overflows f16 fits.
+    CHECK(none_found(head_overflows(with_input_dtype(kF16Overflow, DType::bf16), 4, bf16_points)));
+    // l2norm keeps the update contractive, and the f16 state small.
+    CHECK(none_found(head_overflows(
+        gdr::harness::materialize(gdr::harness::parse_text(
+            "B=2 T=9 H=1 HV=2 K=15 V=2 layout=kv in=f16 state=f16 g=0 beta=0 l2norm=1 seed=4228728059393454271")),
+        4, bf16_points)));
+    // The f16 state of the repro, but nothing declared: fp32 holds it (the stores are not
+    // declared roundings), and the truth rounds nothing at all.
+    const HostCase c = gdr::harness::materialize(gdr::harness::parse_text(kF16Overflow));
+    CHECK(none_found(head_overflows(c, 4, emulated(ChunkRoundingPoints::none()))));
+    CHECK(none_found(head_overflows(c, 4, ChunkedOptions{})));
 }
 
 TEST_CASE("chunked Rlp invalid: rounding points with the truth run and f64 storage with the emulated run are rejected",

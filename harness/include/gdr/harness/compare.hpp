@@ -48,6 +48,12 @@ struct SliceInput {
     // Inf of the subject is left unjudged (counted in `nonfinite_allowed_count`) and out of
     // every metric; finite values are judged as anywhere else.
     bool nonfinite_allowed = false;
+    // The slice lies where a chunk kernel's declared precision overflowed: Rlp, its emulated
+    // run, rounded a finite intermediate it declares (ChunkRoundingPoints) to an infinity in
+    // this (row, value head) at or before this slice's chunk (docs/SPEC.md, chunked path).
+    // R64 is no reference for what that precision computes afterwards: no element is judged
+    // (counted in `operand_overflow_unjudged`), finite or not, but poison still fails.
+    bool operand_overflow = false;
 };
 
 struct Mismatch {
@@ -102,6 +108,8 @@ struct SliceMetrics {
     std::int64_t unbounded = 0;             // elements whose computed bound is not finite: unjudged
     // NaN/Inf where R64 is finite, in a chunk a non-finite input may poison (nonfinite_allowed): unjudged
     std::int64_t nonfinite_allowed_count = 0;
+    // Elements of a slice where the declared precision overflowed (operand_overflow): unjudged
+    std::int64_t operand_overflow_unjudged = 0;
 
     bool exact = false;  // judged by judge_slice_exact
     bool passed = true;
@@ -123,6 +131,7 @@ struct SliceMetrics {
 // is nonfinite_allowed), and a finite one must satisfy |s - t| <= threshold_abs. Per
 // slice, rel_frobenius <= threshold_frobenius.
 // A non-finite Rlp where truth is finite fails the slice: the threshold would be infinite.
+// An operand_overflow slice is judged for poison only (both judges).
 // Throws std::invalid_argument when sizes disagree.
 SliceMetrics judge_slice(const SliceInput& input, const ToleranceRow& row, std::size_t keep = 5);
 

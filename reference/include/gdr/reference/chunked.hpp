@@ -63,12 +63,15 @@
 // sequential one. The truth run keeps Eigen's products (an fp64 order does not matter).
 // Roundings happen exactly at the declared ChunkRoundingPoints (one RNE rounding to the
 // input dtype, or to the state dtype for state_between_chunks) and where values are stored:
-// o to the input dtype, the final state and checkpoints to the state dtype, once each.
+// o to the input dtype, the final state and checkpoints to the state dtype, once each. A
+// declared rounding beyond the dtype's range gives an infinity, as the kernel's would; a
+// head run reports where (HeadChunked::run).
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -234,6 +237,13 @@ void run_chunked(const Problem& problem, const ChunkedOptions& options = {});
 // - values as run_chunked stores them, held as doubles: the truth unrounded, the emulated
 //   run rounded once to the input dtype (o) or the state dtype (state), whatever the
 //   problem's storage dtypes. The bound pointers of HeadResults are not written.
+// - returned: where the declared precision overflowed, the first token (counted from the
+//   row's first) of the first chunk in which a declared rounding (ChunkRoundingPoints: an
+//   operand rounded to the input dtype, or state_between_chunks to the state dtype) took a
+//   finite value to an infinity; nullopt when none did (always for the truth, which rounds
+//   nothing). From that chunk on, the emulated run's o and state are no measure of the
+//   kernel's error (docs/SPEC.md, chunked path: the harness leaves them unjudged). The
+//   stores (o, the final state) are not declared roundings: an overflow there is R64's too.
 // run() keeps no state between calls: one object may serve several threads.
 class HeadChunked {
 public:
@@ -246,7 +256,7 @@ public:
     // with at least one token.
     std::vector<std::pair<std::int64_t, std::int64_t>> heads() const;
     std::int64_t written_matrices() const;
-    void run(std::int64_t row, std::int64_t hv, const HeadResults& out) const;
+    std::optional<std::int64_t> run(std::int64_t row, std::int64_t hv, const HeadResults& out) const;
 
 private:
     struct Impl;
